@@ -1,0 +1,262 @@
+//! Typed buffers that know where their valid copies are.
+//!
+//! A [`Buffer<T>`] always owns a host copy and, once a GPU launch has used it,
+//! a device copy from the runtime's pool. Its [`Residency`] records which
+//! copies hold the latest data, and every launch or host access asks it which
+//! transfer, if any, is needed first: a GPU launch uploads only stale data, a
+//! host read downloads only stale data.
+//!
+//! Internally a buffer is a type-erased [`RawBuffer`] so that launches can
+//! hold arguments of different element types side by side; the host copy is
+//! 16-byte aligned so it can be viewed as any `Pod` type of alignment ≤ 16.
+//!
+//! Invariants:
+//! - The host copy is never freed, so a host-valid buffer survives device loss.
+//! - A device copy goes back to the pool when the buffer is dropped.
+
+pub(crate) mod pool;
+pub(crate) mod residency;
+pub(crate) mod transfer;
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use bytemuck::{Pod, Zeroable};
+
+pub use pool::PoolStats;
+pub use residency::Residency;
+pub use transfer::TransferStats;
+
+use crate::device::lock;
+use crate::error::{Error, Result};
+use crate::runtime::RuntimeShared;
+use residency::Use;
+use transfer::BufferState;
+
+/// The largest element alignment a buffer supports.
+pub const MAX_ELEMENT_ALIGN: usize = 16;
+
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C, align(16))]
+struct Align16([u8; 16]);
+
+/// Host bytes with 16-byte alignment and an exact length.
+#[derive(Debug)]
+pub(crate) struct HostBytes {
+    words: Vec<Align16>,
+    len: usize,
+}
+
+impl HostBytes {
+    fn zeroed(len: usize) -> Self {
+        HostBytes {
+            words: vec![Align16([0; 16]); len.div_ceil(16)],
+            len,
+        }
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Self {
+        let mut host = HostBytes::zeroed(bytes.len());
+        host.bytes_mut().copy_from_slice(bytes);
+        host
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice(&self.words)[..self.len]
+    }
+
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut bytemuck::cast_slice_mut(&mut self.words)[..self.len]
+    }
+}
+
+/// A buffer without its element type, as launches see it.
+pub(crate) struct RawBuffer {
+    pub id: u64,
+    pub len: usize,
+    pub elem_size: usize,
+    pub type_name: &'static str,
+    pub shared: Arc<RuntimeShared>,
+    pub state: Mutex<BufferState>,
+}
+
+impl RawBuffer {
+    pub fn byte_len(&self) -> u64 {
+        (self.len * self.elem_size) as u64
+    }
+}
+
+/// A typed array whose data can live on the host, on the GPU, or both.
+///
+/// Made by [`Runtime::buffer_from_slice`](crate::Runtime::buffer_from_slice)
+/// or [`Runtime::buffer_zeroed`](crate::Runtime::buffer_zeroed). Pass it to a
+/// launch with `.read(&buffer)` (the kernel only loads from it) or
+/// `.write(&mut buffer)` (the kernel modifies it); read it back with
+/// [`to_vec`](Self::to_vec), which downloads only if the GPU holds newer data.
+///
+/// `Buffer<T>` is `Send + Sync`; launches that write it take `&mut`, so the
+/// borrow checker rules out binding one buffer both as input and output.
+pub struct Buffer<T: Pod> {
+    raw: RawBuffer,
+    _element: PhantomData<T>,
+}
+
+impl<T: Pod> std::fmt::Debug for Buffer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Buffer")
+            .field("element", &self.raw.type_name)
+            .field("len", &self.raw.len)
+            .field("residency", &self.residency())
+            .finish()
+    }
+}
+
+impl<T: Pod> Buffer<T> {
+    pub(crate) fn new(shared: Arc<RuntimeShared>, data: Option<&[T]>, len: usize) -> Result<Self> {
+        let type_name = std::any::type_name::<T>();
+        if std::mem::size_of::<T>() == 0 {
+            return Err(Error::UnsupportedElement {
+                type_name,
+                message: "zero-sized elements cannot be stored".into(),
+            });
+        }
+        if std::mem::align_of::<T>() > MAX_ELEMENT_ALIGN {
+            return Err(Error::UnsupportedElement {
+                type_name,
+                message: format!(
+                    "alignment {} exceeds the supported {MAX_ELEMENT_ALIGN}",
+                    std::mem::align_of::<T>()
+                ),
+            });
+        }
+        let host = match data {
+            Some(data) => HostBytes::from_bytes(bytemuck::cast_slice(data)),
+            None => HostBytes::zeroed(len * std::mem::size_of::<T>()),
+        };
+        let id = shared.next_buffer_id();
+        Ok(Buffer {
+            raw: RawBuffer {
+                id,
+                len,
+                elem_size: std::mem::size_of::<T>(),
+                type_name,
+                shared,
+                state: Mutex::new(BufferState {
+                    host,
+                    device: None,
+                    residency: Residency::HostOnly,
+                }),
+            },
+            _element: PhantomData,
+        })
+    }
+
+    pub(crate) fn raw(&self) -> &RawBuffer {
+        &self.raw
+    }
+
+    pub(crate) fn raw_mut(&mut self) -> &mut RawBuffer {
+        &mut self.raw
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.raw.len
+    }
+
+    /// Whether the buffer has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.raw.len == 0
+    }
+
+    /// Size in bytes.
+    pub fn byte_len(&self) -> u64 {
+        self.raw.byte_len()
+    }
+
+    /// Which copies currently hold the latest data.
+    pub fn residency(&self) -> Residency {
+        lock(&self.raw.state).residency
+    }
+
+    /// Runs `f` on the host copy, downloading first if the GPU holds newer data.
+    ///
+    /// # Errors
+    /// Readback failures (see [`to_vec`](Self::to_vec)).
+    pub fn with_host<R>(&self, f: impl FnOnce(&[T]) -> R) -> Result<R> {
+        let shared = &self.raw.shared;
+        let mut state = lock(&self.raw.state);
+        state.prepare_host(shared.gpu(), &shared.counters, Use::Read)?;
+        Ok(f(bytemuck::cast_slice(state.host.bytes())))
+    }
+
+    /// The buffer's contents, downloading first if the GPU holds newer data.
+    ///
+    /// # Errors
+    /// [`Error::Map`] or [`Error::Poll`] when the readback fails;
+    /// [`Error::DeviceLost`] when the only valid copy was on a lost device.
+    pub fn to_vec(&self) -> Result<Vec<T>> {
+        self.with_host(<[T]>::to_vec)
+    }
+
+    /// Copies the contents into `out`, downloading first if needed.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`], or as [`to_vec`](Self::to_vec).
+    pub fn read_into(&self, out: &mut [T]) -> Result<()> {
+        if out.len() != self.len() {
+            return Err(Error::LengthMismatch {
+                buffer_len: self.len(),
+                slice_len: out.len(),
+            });
+        }
+        self.with_host(|host| out.copy_from_slice(host))
+    }
+
+    /// Replaces the contents with `data` (on the host; the next GPU launch
+    /// uploads them).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] when `data.len() != self.len()`; the buffer
+    /// is unchanged then.
+    pub fn write_from_slice(&mut self, data: &[T]) -> Result<()> {
+        if data.len() != self.len() {
+            return Err(Error::LengthMismatch {
+                buffer_len: self.len(),
+                slice_len: data.len(),
+            });
+        }
+        let state = self
+            .raw
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state
+            .host
+            .bytes_mut()
+            .copy_from_slice(bytemuck::cast_slice(data));
+        state.finish_host(Use::Overwrite);
+        Ok(())
+    }
+
+    /// The host copy for in-place modification, downloaded first if the GPU
+    /// holds newer data. The device copy becomes stale.
+    ///
+    /// # Errors
+    /// As [`to_vec`](Self::to_vec).
+    pub fn host_mut(&mut self) -> Result<&mut [T]> {
+        let shared = Arc::clone(&self.raw.shared);
+        let state = self
+            .raw
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.prepare_host(shared.gpu(), &shared.counters, Use::ReadWrite)?;
+        state.finish_host(Use::ReadWrite);
+        Ok(bytemuck::cast_slice_mut(state.host.bytes_mut()))
+    }
+}

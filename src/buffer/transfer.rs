@@ -1,0 +1,176 @@
+//! Moving a buffer's bytes between host and device, and counting what moved.
+//!
+//! Every transfer goes through [`BufferState::prepare_device`] or
+//! [`BufferState::prepare_host`], which ask the [`Residency`] state machine
+//! whether a copy is needed, so a transfer happens only when the destination
+//! copy is stale. The runtime-wide [`TransferStats`] count bytes moved and
+//! transfers avoided; the tests assert on them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::residency::{Residency, Transfer, Use};
+use super::HostBytes;
+use crate::device::{GpuContext, PoolKind, PooledBuffer};
+use crate::error::{Error, Result};
+
+/// Runtime-wide transfer counters, as returned by
+/// [`Runtime::transfer_stats`](crate::Runtime::transfer_stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransferStats {
+    /// Bytes copied host → device.
+    pub bytes_uploaded: u64,
+    /// Bytes copied device → host.
+    pub bytes_downloaded: u64,
+    /// Host → device copies made.
+    pub uploads: u64,
+    /// Device → host copies made.
+    pub downloads: u64,
+    /// GPU uses that found the device copy already valid.
+    pub uploads_avoided: u64,
+    /// Host uses that found the host copy already valid after GPU work.
+    pub downloads_avoided: u64,
+}
+
+impl std::ops::Sub for TransferStats {
+    type Output = TransferStats;
+    fn sub(self, earlier: TransferStats) -> TransferStats {
+        TransferStats {
+            bytes_uploaded: self.bytes_uploaded - earlier.bytes_uploaded,
+            bytes_downloaded: self.bytes_downloaded - earlier.bytes_downloaded,
+            uploads: self.uploads - earlier.uploads,
+            downloads: self.downloads - earlier.downloads,
+            uploads_avoided: self.uploads_avoided - earlier.uploads_avoided,
+            downloads_avoided: self.downloads_avoided - earlier.downloads_avoided,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct TransferCounters {
+    bytes_uploaded: AtomicU64,
+    bytes_downloaded: AtomicU64,
+    uploads: AtomicU64,
+    downloads: AtomicU64,
+    uploads_avoided: AtomicU64,
+    downloads_avoided: AtomicU64,
+}
+
+impl TransferCounters {
+    pub fn snapshot(&self) -> TransferStats {
+        TransferStats {
+            bytes_uploaded: self.bytes_uploaded.load(Ordering::Relaxed),
+            bytes_downloaded: self.bytes_downloaded.load(Ordering::Relaxed),
+            uploads: self.uploads.load(Ordering::Relaxed),
+            downloads: self.downloads.load(Ordering::Relaxed),
+            uploads_avoided: self.uploads_avoided.load(Ordering::Relaxed),
+            downloads_avoided: self.downloads_avoided.load(Ordering::Relaxed),
+        }
+    }
+
+    fn uploaded(&self, bytes: u64) {
+        self.bytes_uploaded.fetch_add(bytes, Ordering::Relaxed);
+        self.uploads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn downloaded(&self, bytes: u64) {
+        self.bytes_downloaded.fetch_add(bytes, Ordering::Relaxed);
+        self.downloads.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The mutable part of a buffer: both copies and which of them is valid.
+#[derive(Debug)]
+pub(crate) struct BufferState {
+    pub host: HostBytes,
+    pub device: Option<PooledBuffer>,
+    pub residency: Residency,
+}
+
+impl BufferState {
+    /// Makes the device copy usable as `usage`: allocates it from the pool if
+    /// needed and uploads when the state machine says so. Returns the wgpu
+    /// buffer and the bytes uploaded. The residency is left unchanged except
+    /// for a read, which is final as soon as the upload is queued.
+    pub fn prepare_device(
+        &mut self,
+        gpu: &Arc<GpuContext>,
+        counters: &TransferCounters,
+        usage: Use,
+    ) -> Result<(wgpu::Buffer, u64)> {
+        let byte_len = self.host.len() as u64;
+        if self.device.is_none() {
+            self.device = Some(gpu.acquire(PoolKind::Storage, byte_len)?);
+        }
+        let device = self.device.as_ref().map(PooledBuffer::buffer).cloned();
+        let device = device.ok_or_else(|| Error::DeviceLost {
+            reason: "Unknown".into(),
+            message: "device buffer missing after allocation".into(),
+        })?;
+        let uploaded = match self.residency.before_gpu(usage) {
+            Transfer::Upload => {
+                gpu.upload(&device, self.host.bytes())?;
+                counters.uploaded(byte_len);
+                byte_len
+            }
+            Transfer::None | Transfer::Download => {
+                if usage != Use::Overwrite {
+                    counters.uploads_avoided.fetch_add(1, Ordering::Relaxed);
+                }
+                0
+            }
+        };
+        if usage == Use::Read {
+            self.residency = self.residency.after_gpu(Use::Read);
+        }
+        Ok((device, uploaded))
+    }
+
+    /// Records that the GPU work using this buffer as `usage` was submitted.
+    pub fn finish_device(&mut self, usage: Use) {
+        self.residency = self.residency.after_gpu(usage);
+    }
+
+    /// Makes the host copy usable as `usage`, downloading when the state
+    /// machine says so. Returns the bytes downloaded. A read is final at once;
+    /// a write must be followed by [`finish_host`](Self::finish_host).
+    ///
+    /// # Errors
+    /// Readback failures, or [`Error::DeviceLost`] when the only valid copy
+    /// was on a device that is gone.
+    pub fn prepare_host(
+        &mut self,
+        gpu: Option<&Arc<GpuContext>>,
+        counters: &TransferCounters,
+        usage: Use,
+    ) -> Result<u64> {
+        match self.residency.before_host(usage) {
+            Transfer::Download => {
+                let (Some(gpu), Some(device)) = (gpu, &self.device) else {
+                    return Err(Error::DeviceLost {
+                        reason: "Unknown".into(),
+                        message: "the buffer's only valid copy was on the GPU".into(),
+                    });
+                };
+                gpu.download(device.buffer(), self.host.bytes_mut())?;
+                let bytes = self.host.len() as u64;
+                counters.downloaded(bytes);
+                if usage == Use::Read {
+                    self.residency = self.residency.after_host(Use::Read);
+                }
+                Ok(bytes)
+            }
+            Transfer::None | Transfer::Upload => {
+                if self.residency == Residency::Both && usage != Use::Overwrite {
+                    counters.downloads_avoided.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(0)
+            }
+        }
+    }
+
+    /// Records that the host modified the buffer as `usage`.
+    pub fn finish_host(&mut self, usage: Use) {
+        self.residency = self.residency.after_host(usage);
+    }
+}

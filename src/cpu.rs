@@ -1,0 +1,92 @@
+//! The runtime's own CPU thread pool, where Rust twins run.
+//!
+//! Each [`Runtime`](crate::Runtime) builds its own rayon pool instead of using
+//! rayon's global one, so the thread count is the runtime's configuration and
+//! a host program's own rayon work is left alone. Twins run inside
+//! [`rayon::ThreadPool::install`], so their parallel iterators use this pool.
+//!
+//! Invariant: a panic in a twin is caught here and becomes
+//! [`Error::CpuKernelPanicked`]; it never unwinds into the caller or poisons
+//! the pool.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{Error, Result};
+
+/// A rayon pool owned by one runtime.
+#[derive(Debug)]
+pub(crate) struct CpuPool {
+    pool: rayon::ThreadPool,
+}
+
+impl CpuPool {
+    /// A pool of `threads` workers (0 = one per available core).
+    ///
+    /// # Errors
+    /// [`Error::ThreadPool`] when the OS refuses to start the threads.
+    pub fn new(threads: usize) -> Result<Self> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("switchyard-cpu-{i}"))
+            .build()
+            .map_err(Error::ThreadPool)?;
+        Ok(CpuPool { pool })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    pub fn pool(&self) -> &rayon::ThreadPool {
+        &self.pool
+    }
+
+    /// Runs `twin` inside the pool, turning a panic into a typed error.
+    pub fn run_twin<R: Send>(
+        &self,
+        kernel: &str,
+        twin: impl FnOnce() -> Result<R> + Send,
+    ) -> Result<R> {
+        self.pool
+            .install(|| catch_unwind(AssertUnwindSafe(twin)))
+            .unwrap_or_else(|payload| {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".into());
+                Err(Error::CpuKernelPanicked {
+                    kernel: kernel.into(),
+                    message,
+                })
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_has_the_configured_threads_and_runs_inside_them() {
+        let pool = CpuPool::new(2).unwrap();
+        assert_eq!(pool.threads(), 2);
+        let inside = pool
+            .run_twin("probe", || Ok(rayon::current_num_threads()))
+            .unwrap();
+        assert_eq!(inside, 2);
+    }
+
+    #[test]
+    fn panic_becomes_a_typed_error_and_the_pool_survives() {
+        let pool = CpuPool::new(1).unwrap();
+        let err = pool
+            .run_twin::<()>("boom", || panic!("index out of range"))
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::CpuKernelPanicked { kernel, message } if kernel == "boom" && message.contains("index out of range")),
+            "{err}"
+        );
+        assert_eq!(pool.run_twin("after", || Ok(7)).unwrap(), 7);
+    }
+}

@@ -1,0 +1,566 @@
+//! The GPU side of the runtime: adapter choice, the wgpu device, its health,
+//! the buffer pool and the queue of recorded-but-unsubmitted work.
+//!
+//! A [`GpuContext`] exists only when an adapter was found and a device opened;
+//! a CPU-only runtime simply has none. Every wgpu call that can fail runs inside
+//! error scopes or behind our own checks, and the device has an uncaptured-error
+//! handler and a device-lost callback installed, so wgpu never panics the
+//! caller's process.
+//!
+//! Invariants:
+//! - Work is recorded into one pending command encoder and submitted at a sync
+//!   point (a wait, a readback, an upload that must follow pending work).
+//!   Queue order is program order, so a pooled buffer may be reused as soon as
+//!   the work that used it is submitted.
+//! - Once the device is lost, [`GpuContext::check_healthy`] fails forever and
+//!   the runtime serves launches on the CPU.
+
+mod selection;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+pub use selection::{AdapterKind, BackendChoice};
+
+use crate::buffer::pool::{PoolStats, SizeClassPool};
+use crate::error::{Error, Result};
+use crate::pipeline::disk::DriverPipelineCache;
+use selection::Candidate;
+
+/// Locks a mutex, carrying on through poisoning: every critical section in this
+/// crate leaves its data consistent before anything that can panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A description of the adapter a runtime opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GpuInfo {
+    /// The adapter's name, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`.
+    pub name: String,
+    /// The backend, e.g. `Vulkan` or `Gl`.
+    pub backend: String,
+    /// Hardware or software, discrete or integrated.
+    pub kind: AdapterKind,
+    /// The driver and its version, as reported.
+    pub driver: String,
+}
+
+impl GpuInfo {
+    fn from_wgpu(info: &wgpu::AdapterInfo) -> Self {
+        GpuInfo {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            kind: info.device_type.into(),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+        }
+    }
+
+    /// A stable string identifying this adapter and driver, used in cache keys.
+    pub fn fingerprint(&self) -> String {
+        format!("{}|{}|{}", self.backend, self.name, self.driver)
+    }
+}
+
+impl std::fmt::Display for GpuInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, {:?})", self.name, self.backend, self.kind)
+    }
+}
+
+/// How the runtime should look for an adapter.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DeviceOptions {
+    pub backend: BackendChoice,
+    pub adapter_name: Option<String>,
+    pub pool_idle_limit_bytes: u64,
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+/// What a pooled allocation is used for; part of the pool key because usages
+/// cannot be mixed on one wgpu buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum PoolKind {
+    /// Kernel arguments: STORAGE | COPY_SRC | COPY_DST.
+    Storage,
+    /// Uniform blocks: UNIFORM | COPY_DST.
+    Uniform,
+    /// Readback staging: MAP_READ | COPY_DST.
+    Readback,
+}
+
+impl PoolKind {
+    fn usage(self) -> wgpu::BufferUsages {
+        use wgpu::BufferUsages as U;
+        match self {
+            PoolKind::Storage => U::STORAGE | U::COPY_SRC | U::COPY_DST,
+            PoolKind::Uniform => U::UNIFORM | U::COPY_DST,
+            PoolKind::Readback => U::MAP_READ | U::COPY_DST,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            PoolKind::Storage => "switchyard storage",
+            PoolKind::Uniform => "switchyard uniform",
+            PoolKind::Readback => "switchyard readback",
+        }
+    }
+}
+
+/// A wgpu buffer on loan from the pool; goes back to it when dropped.
+#[derive(Debug)]
+pub(crate) struct PooledBuffer {
+    buffer: Option<wgpu::Buffer>,
+    kind: PoolKind,
+    class: u64,
+    home: Weak<GpuContext>,
+}
+
+impl PooledBuffer {
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        // Present from construction until drop.
+        self.buffer
+            .as_ref()
+            .expect("pooled buffer taken before drop")
+    }
+}
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        let (Some(buffer), Some(home)) = (self.buffer.take(), self.home.upgrade()) else {
+            return;
+        };
+        let mut pool = lock(&home.pool);
+        if home.health.is_lost() {
+            pool.forget(self.class);
+        } else {
+            pool.release(self.kind, self.class, buffer);
+        }
+    }
+}
+
+/// Device health, shared with wgpu's callbacks.
+#[derive(Debug, Default)]
+struct Health {
+    lost: AtomicBool,
+    lost_reason: Mutex<Option<(String, String)>>,
+    uncaptured: Mutex<Vec<String>>,
+}
+
+impl Health {
+    fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::Acquire)
+    }
+}
+
+/// Work recorded for the GPU and not yet submitted.
+#[derive(Default)]
+struct Pending {
+    encoder: Option<wgpu::CommandEncoder>,
+    /// Uniform blocks the recorded passes read; released after submission.
+    keep_alive: Vec<PooledBuffer>,
+}
+
+/// An open wgpu device with everything the runtime keeps beside it.
+pub(crate) struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: GpuInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    health: Arc<Health>,
+    pool: Mutex<SizeClassPool<PoolKind, wgpu::Buffer>>,
+    pending: Mutex<Pending>,
+    submissions: AtomicU64,
+    pub driver_cache: Option<DriverPipelineCache>,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Features used when the adapter has them; none is required.
+fn wanted_features() -> wgpu::Features {
+    wgpu::Features::PIPELINE_CACHE
+        | wgpu::Features::SHADER_F64
+        | wgpu::Features::SHADER_F16
+        | wgpu::Features::SHADER_INT64
+        | wgpu::Features::SUBGROUP
+        | wgpu::Features::TIMESTAMP_QUERY
+}
+
+impl GpuContext {
+    /// Finds the best adapter allowed by `options` and opens it.
+    ///
+    /// Returns `Ok(Err(why))` when there is no usable adapter: that is not an
+    /// error for the runtime, which then runs CPU-only and says why.
+    ///
+    /// # Errors
+    /// [`Error::RequestDevice`] when an adapter was found but refused a device.
+    pub fn open(options: &DeviceOptions) -> Result<std::result::Result<Arc<Self>, String>> {
+        let primary = wgpu::Backends::PRIMARY & wgpu::Instance::enabled_backend_features();
+        let tries: &[wgpu::Backends] = match options.backend {
+            BackendChoice::None => {
+                return Ok(Err("SWITCHYARD_BACKEND=none asks for no GPU".into()))
+            }
+            BackendChoice::Vulkan => &[wgpu::Backends::VULKAN],
+            BackendChoice::Gl => &[wgpu::Backends::GL],
+            BackendChoice::Auto => &[primary, wgpu::Backends::GL],
+        };
+        let mut seen = Vec::new();
+        for &backends in tries {
+            if let Some(adapter) = Self::pick_adapter(backends, options, &mut seen) {
+                return Self::open_adapter(adapter, options).map(Ok);
+            }
+        }
+        let why = if seen.is_empty() {
+            "no GPU adapter found (no Vulkan or GL driver; on Debian install mesa-vulkan-drivers)"
+                .to_string()
+        } else {
+            format!(
+                "no adapter name contains `{}` (SWITCHYARD_ADAPTER); found: {}",
+                options.adapter_name.as_deref().unwrap_or_default(),
+                seen.join(", ")
+            )
+        };
+        Ok(Err(why))
+    }
+
+    fn pick_adapter(
+        backends: wgpu::Backends,
+        options: &DeviceOptions,
+        seen: &mut Vec<String>,
+    ) -> Option<wgpu::Adapter> {
+        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
+        descriptor.backends = backends;
+        let instance = wgpu::Instance::new(descriptor);
+        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        let candidates: Vec<Candidate> = adapters
+            .iter()
+            .map(|adapter| {
+                let info = adapter.get_info();
+                Candidate {
+                    name: info.name,
+                    kind: info.device_type.into(),
+                }
+            })
+            .collect();
+        seen.extend(candidates.iter().map(|c| c.name.clone()));
+        let index = selection::choose(&candidates, options.adapter_name.as_deref())?;
+        adapters.into_iter().nth(index)
+    }
+
+    fn open_adapter(adapter: wgpu::Adapter, options: &DeviceOptions) -> Result<Arc<Self>> {
+        let wgpu_info = adapter.get_info();
+        let info = GpuInfo::from_wgpu(&wgpu_info);
+        let features = adapter.features() & wanted_features();
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("switchyard"),
+            required_features: features,
+            // The adapter's own limits: the defaults cap buffers at 256 MiB.
+            required_limits: adapter.limits(),
+            ..Default::default()
+        };
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&descriptor)).map_err(|source| {
+                Error::RequestDevice {
+                    adapter: info.name.clone(),
+                    source,
+                }
+            })?;
+
+        let health = Arc::new(Health::default());
+        let handler_health = Arc::clone(&health);
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            log::error!("switchyard: uncaptured GPU error: {error}");
+            lock(&handler_health.uncaptured).push(error.to_string());
+        }));
+        let lost_health = Arc::clone(&health);
+        device.set_device_lost_callback(move |reason, message| {
+            lost_health.lost.store(true, Ordering::Release);
+            log::warn!(
+                "switchyard: GPU device lost ({reason:?}): {message}; continuing on the CPU"
+            );
+            *lock(&lost_health.lost_reason) = Some((format!("{reason:?}"), message));
+        });
+
+        let driver_cache = if features.contains(wgpu::Features::PIPELINE_CACHE) {
+            DriverPipelineCache::open(&device, &wgpu_info, options.cache_dir.as_deref())
+        } else {
+            None
+        };
+        let limits = device.limits();
+        log::info!("switchyard: using {info}");
+        Ok(Arc::new(GpuContext {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            health,
+            pool: Mutex::new(SizeClassPool::new(options.pool_idle_limit_bytes)),
+            pending: Mutex::new(Pending::default()),
+            submissions: AtomicU64::new(0),
+            driver_cache,
+        }))
+    }
+
+    /// # Errors
+    /// [`Error::DeviceLost`] once the device is gone.
+    pub fn check_healthy(&self) -> Result<()> {
+        if !self.health.is_lost() {
+            return Ok(());
+        }
+        let (reason, message) = lock(&self.health.lost_reason)
+            .clone()
+            .unwrap_or_else(|| ("Unknown".into(), String::new()));
+        Err(Error::DeviceLost { reason, message })
+    }
+
+    /// Whether the device has been lost.
+    pub fn is_lost(&self) -> bool {
+        self.health.is_lost()
+    }
+
+    /// Destroys the device, as a driver fault would; for failover tests.
+    pub fn simulate_loss(&self) {
+        self.device.destroy();
+        // Some backends report the loss only on the next poll.
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        self.health.lost.store(true, Ordering::Release);
+        lock(&self.health.lost_reason).get_or_insert_with(|| {
+            (
+                "Destroyed".into(),
+                "device destroyed by Runtime::simulate_device_loss".into(),
+            )
+        });
+    }
+
+    /// Runs `f` inside validation and out-of-memory error scopes and turns what
+    /// they caught into typed errors.
+    pub fn scoped<R>(&self, operation: &str, bytes: u64, f: impl FnOnce() -> R) -> Result<R> {
+        let oom_scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation_scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let value = f();
+        let validation = pollster::block_on(validation_scope.pop());
+        let oom = pollster::block_on(oom_scope.pop());
+        if let Some(wgpu::Error::OutOfMemory { .. }) = oom {
+            return Err(Error::GpuOutOfMemory {
+                operation: operation.into(),
+                bytes,
+            });
+        }
+        if let Some(source) = validation.or(oom) {
+            return Err(Error::Gpu {
+                operation: operation.into(),
+                source,
+            });
+        }
+        self.check_healthy()?;
+        Ok(value)
+    }
+
+    /// A buffer of at least `bytes` from the pool. On out-of-memory the pool
+    /// frees its idle buffers and the allocation is tried once more.
+    pub fn acquire(self: &Arc<Self>, kind: PoolKind, bytes: u64) -> Result<PooledBuffer> {
+        self.check_healthy()?;
+        let allocate = |class: u64| {
+            self.scoped("buffer allocation", class, || {
+                self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(kind.label()),
+                    size: class,
+                    usage: kind.usage(),
+                    mapped_at_creation: false,
+                })
+            })
+        };
+        let first = lock(&self.pool).acquire(kind, bytes, allocate);
+        let (buffer, class) = match first {
+            Err(Error::GpuOutOfMemory { .. }) => {
+                let freed = lock(&self.pool).trim();
+                log::warn!(
+                    "switchyard: GPU out of memory; freed {freed} idle pool bytes and retrying"
+                );
+                lock(&self.pool).acquire(kind, bytes, allocate)?
+            }
+            other => other?,
+        };
+        Ok(PooledBuffer {
+            buffer: Some(buffer),
+            kind,
+            class,
+            home: Arc::downgrade(self),
+        })
+    }
+
+    /// The buffer pool's counters and footprint.
+    pub fn pool_stats(&self) -> PoolStats {
+        lock(&self.pool).stats()
+    }
+
+    /// Records commands into the pending encoder.
+    pub fn record<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
+        let mut pending = lock(&self.pending);
+        let encoder = pending.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("switchyard batch"),
+                })
+        });
+        f(encoder)
+    }
+
+    /// Keeps a pooled buffer out of the pool until the pending work is submitted.
+    pub fn keep_until_submitted(&self, buffer: PooledBuffer) {
+        lock(&self.pending).keep_alive.push(buffer);
+    }
+
+    /// Command submissions made so far.
+    pub fn submissions(&self) -> u64 {
+        self.submissions.load(Ordering::Relaxed)
+    }
+
+    /// Whether commands are waiting for submission.
+    pub fn has_pending(&self) -> bool {
+        lock(&self.pending).encoder.is_some()
+    }
+
+    /// Submits the pending commands, if any, without waiting.
+    ///
+    /// # Errors
+    /// A validation error caught while finishing or submitting, or device loss.
+    pub fn submit_pending(&self, operation: &str) -> Result<Option<wgpu::SubmissionIndex>> {
+        let (encoder, keep_alive) = {
+            let mut pending = lock(&self.pending);
+            (
+                pending.encoder.take(),
+                std::mem::take(&mut pending.keep_alive),
+            )
+        };
+        let Some(encoder) = encoder else {
+            return Ok(None);
+        };
+        let index = self.scoped(operation, 0, || self.queue.submit([encoder.finish()]))?;
+        self.submissions.fetch_add(1, Ordering::Relaxed);
+        drop(keep_alive);
+        Ok(Some(index))
+    }
+
+    /// Submits pending commands and blocks until the GPU has finished them.
+    ///
+    /// # Errors
+    /// As [`submit_pending`](Self::submit_pending), and [`Error::Poll`].
+    pub fn flush_and_wait(&self, operation: &str) -> Result<()> {
+        let index = self.submit_pending(operation)?;
+        self.wait(index, operation)
+    }
+
+    fn wait(&self, index: Option<wgpu::SubmissionIndex>, operation: &str) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: index,
+                timeout: None,
+            })
+            .map_err(|source| {
+                self.check_healthy().err().unwrap_or(Error::Poll {
+                    operation: operation.into(),
+                    source,
+                })
+            })?;
+        self.check_healthy()
+    }
+
+    /// Copies `bytes` into the start of `target`. Work already recorded is
+    /// submitted first: the queue applies writes before the next submission,
+    /// which would otherwise reorder them before recorded kernels.
+    ///
+    /// # Errors
+    /// As [`submit_pending`](Self::submit_pending).
+    pub fn upload(&self, target: &wgpu::Buffer, bytes: &[u8]) -> Result<()> {
+        if self.has_pending() {
+            self.submit_pending("upload ordering")?;
+        }
+        self.write_padded(target, 0, bytes);
+        Ok(())
+    }
+
+    /// `queue.write_buffer` with the length padded to wgpu's 4-byte copy
+    /// alignment (buffers are allocated in size classes, so there is room).
+    pub fn write_padded(&self, target: &wgpu::Buffer, offset: u64, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let rem = bytes.len() % wgpu::COPY_BUFFER_ALIGNMENT as usize;
+        if rem == 0 {
+            self.queue.write_buffer(target, offset, bytes);
+        } else {
+            let mut padded = bytes.to_vec();
+            padded.resize(bytes.len() + wgpu::COPY_BUFFER_ALIGNMENT as usize - rem, 0);
+            self.queue.write_buffer(target, offset, &padded);
+        }
+    }
+
+    /// Reads the first `out.len()` bytes of `source` into `out`, submitting
+    /// pending work first and waiting for it.
+    ///
+    /// # Errors
+    /// [`Error::Map`], [`Error::Poll`], device loss, or a staging allocation failure.
+    pub fn download(self: &Arc<Self>, source: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        let len = (out.len() as u64).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        let staging = self.acquire(PoolKind::Readback, len)?;
+        self.record(|encoder| {
+            encoder.copy_buffer_to_buffer(source, 0, staging.buffer(), 0, len);
+        });
+        let index = self.submit_pending("readback")?;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        staging
+            .buffer()
+            .map_async(wgpu::MapMode::Read, 0..len, move |result| {
+                let _ = sender.send(result);
+            });
+        self.wait(index, "readback")?;
+        receiver
+            .recv()
+            .map_err(|_| Error::DeviceLost {
+                reason: "Unknown".into(),
+                message: "the readback callback never ran".into(),
+            })?
+            .map_err(|source| Error::Map {
+                operation: "readback".into(),
+                source,
+            })?;
+        {
+            let view =
+                staging
+                    .buffer()
+                    .get_mapped_range(0..len)
+                    .map_err(|_| Error::DeviceLost {
+                        reason: "Unknown".into(),
+                        message: "mapped range unavailable after a successful map".into(),
+                    })?;
+            out.copy_from_slice(&view[..out.len()]);
+        }
+        staging.buffer().unmap();
+        Ok(())
+    }
+
+    /// Blocks until all submitted work is done (pending work is submitted too).
+    ///
+    /// # Errors
+    /// As [`flush_and_wait`](Self::flush_and_wait).
+    pub fn sync(&self) -> Result<()> {
+        self.flush_and_wait("synchronize")
+    }
+}

@@ -1,0 +1,160 @@
+//! Adapter choice as a pure function over what wgpu enumerated.
+//!
+//! Kept apart from wgpu so the order (hardware GPU, then a software adapter,
+//! then GL) and the environment overrides are tested on machines with no
+//! adapter at all.
+
+use crate::error::{Error, Result};
+
+/// Which backends the runtime may open, from `SWITCHYARD_BACKEND`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// Primary backends (Vulkan here) first, GL only if they offer nothing.
+    #[default]
+    Auto,
+    /// Vulkan only.
+    Vulkan,
+    /// OpenGL (through EGL) only.
+    Gl,
+    /// No GPU: the runtime runs CPU-only.
+    None,
+}
+
+impl BackendChoice {
+    /// Parses `auto`, `vulkan`, `gl` or `none` (case-insensitive).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `SWITCHYARD_BACKEND` for any other value.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(BackendChoice::Auto),
+            "vulkan" | "vk" => Ok(BackendChoice::Vulkan),
+            "gl" | "gles" | "opengl" => Ok(BackendChoice::Gl),
+            "none" | "cpu" => Ok(BackendChoice::None),
+            _ => Err(Error::Config {
+                key: "SWITCHYARD_BACKEND".into(),
+                value: value.into(),
+                message: "expected one of auto, vulkan, gl, none".into(),
+            }),
+        }
+    }
+}
+
+/// The kind of adapter, in the order the runtime prefers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AdapterKind {
+    /// A discrete GPU.
+    DiscreteGpu,
+    /// A GPU sharing memory with the CPU.
+    IntegratedGpu,
+    /// A GPU exposed through a hypervisor.
+    VirtualGpu,
+    /// A software rasterizer running on the CPU, e.g. Mesa lavapipe.
+    Software,
+    /// The driver did not say.
+    Other,
+}
+
+impl AdapterKind {
+    /// Whether this is real GPU hardware (not a software rasterizer).
+    pub fn is_hardware(self) -> bool {
+        matches!(
+            self,
+            AdapterKind::DiscreteGpu | AdapterKind::IntegratedGpu | AdapterKind::VirtualGpu
+        )
+    }
+}
+
+impl From<wgpu::DeviceType> for AdapterKind {
+    fn from(device_type: wgpu::DeviceType) -> Self {
+        match device_type {
+            wgpu::DeviceType::DiscreteGpu => AdapterKind::DiscreteGpu,
+            wgpu::DeviceType::IntegratedGpu => AdapterKind::IntegratedGpu,
+            wgpu::DeviceType::VirtualGpu => AdapterKind::VirtualGpu,
+            wgpu::DeviceType::Cpu => AdapterKind::Software,
+            wgpu::DeviceType::Other => AdapterKind::Other,
+        }
+    }
+}
+
+/// What the chooser needs to know of one enumerated adapter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The adapter's name as the driver reports it.
+    pub name: String,
+    /// Its kind.
+    pub kind: AdapterKind,
+}
+
+/// Index of the best candidate, or `None` when none qualifies.
+///
+/// `name_filter` (from `SWITCHYARD_ADAPTER`) keeps only adapters whose name
+/// contains it, ignoring case. Among the rest the kind decides, hardware
+/// first; ties keep enumeration order so the driver's own preference stands.
+pub fn choose(candidates: &[Candidate], name_filter: Option<&str>) -> Option<usize> {
+    let filter = name_filter.map(str::to_ascii_lowercase);
+    candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| match &filter {
+            Some(f) => c.name.to_ascii_lowercase().contains(f.as_str()),
+            None => true,
+        })
+        .min_by_key(|(index, c)| (c.kind, *index))
+        .map(|(index, _)| index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(name: &str, kind: AdapterKind) -> Candidate {
+        Candidate {
+            name: name.into(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn hardware_beats_software_whatever_the_order() {
+        let list = [
+            candidate("llvmpipe (LLVM 15.0.6, 256 bits)", AdapterKind::Software),
+            candidate("NVIDIA H200", AdapterKind::DiscreteGpu),
+            candidate("Intel UHD", AdapterKind::IntegratedGpu),
+        ];
+        assert_eq!(choose(&list, None), Some(1));
+    }
+
+    #[test]
+    fn software_adapter_is_used_when_it_is_all_there_is() {
+        let list = [candidate("llvmpipe", AdapterKind::Software)];
+        assert_eq!(choose(&list, None), Some(0));
+        assert_eq!(choose(&[], None), None);
+    }
+
+    #[test]
+    fn name_filter_is_a_case_insensitive_substring() {
+        let list = [
+            candidate("NVIDIA H200", AdapterKind::DiscreteGpu),
+            candidate("llvmpipe (LLVM 15)", AdapterKind::Software),
+        ];
+        assert_eq!(choose(&list, Some("LLVMPIPE")), Some(1));
+        assert_eq!(choose(&list, Some("radeon")), None);
+    }
+
+    #[test]
+    fn backend_choice_parses_and_rejects_with_the_variable_name() {
+        assert_eq!(
+            BackendChoice::parse("Vulkan").unwrap(),
+            BackendChoice::Vulkan
+        );
+        assert_eq!(BackendChoice::parse("gl").unwrap(), BackendChoice::Gl);
+        assert_eq!(BackendChoice::parse("none").unwrap(), BackendChoice::None);
+        assert_eq!(BackendChoice::parse("").unwrap(), BackendChoice::Auto);
+        let err = BackendChoice::parse("metal").unwrap_err().to_string();
+        assert!(
+            err.contains("SWITCHYARD_BACKEND") && err.contains("metal"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,358 @@
+//! A kernel: one computation with a WGSL implementation, a Rust twin, or both.
+//!
+//! [`Kernel::wgsl`] parses and validates the shader immediately, so a typo
+//! fails where the kernel is defined, with naga's line and column, not at the
+//! first launch. The Rust twin is a closure that receives the same arguments as
+//! host slices through [`CpuArgs`] and runs inside the runtime's rayon pool.
+//!
+//! Argument order is shared by both implementations: buffer arguments are
+//! numbered by the shader's storage bindings in `(group, binding)` order, and
+//! uniforms by its uniform bindings in the same order. `args.input(0)` in the
+//! twin is the buffer bound to the first storage binding.
+//!
+//! A `Kernel` is cheap to clone (an `Arc`) and `Send + Sync`.
+
+use std::sync::Arc;
+
+use bytemuck::Pod;
+
+use crate::error::{Error, Result};
+use crate::pipeline::reflect::{reflect, KernelLayout};
+
+/// The signature of a CPU twin.
+pub type CpuTwin = dyn Fn(&mut CpuArgs<'_>) -> Result<()> + Send + Sync;
+
+/// The GPU half of a kernel: validated WGSL and its reflected layout.
+#[derive(Debug)]
+pub(crate) struct WgslKernel {
+    pub name: String,
+    pub entry_point: String,
+    pub module: Arc<naga::Module>,
+    pub layout: KernelLayout,
+    pub constants: Vec<(String, f64)>,
+    /// BLAKE3 of source, entry point and constants.
+    pub content_hash: blake3::Hash,
+    source: Arc<str>,
+}
+
+impl WgslKernel {
+    fn rehash(&mut self) {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(self.source.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(self.entry_point.as_bytes());
+        for (name, value) in &self.constants {
+            hasher.update(&[0]);
+            hasher.update(name.as_bytes());
+            hasher.update(&value.to_le_bytes());
+        }
+        self.content_hash = hasher.finalize();
+    }
+}
+
+struct KernelInner {
+    name: String,
+    wgsl: Option<WgslKernel>,
+    twin: Option<Arc<CpuTwin>>,
+}
+
+/// A compute kernel that switchyard can launch on the GPU, the CPU, or both.
+///
+/// # Examples
+/// ```
+/// use switchyard::{Kernel, Result};
+///
+/// # fn main() -> Result<()> {
+/// let double = Kernel::wgsl(
+///     "double",
+///     r#"
+///     @group(0) @binding(0) var<storage, read_write> v: array<f32>;
+///     @compute @workgroup_size(64)
+///     fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+///         if id.x < arrayLength(&v) { v[id.x] = 2.0 * v[id.x]; }
+///     }"#,
+///     "main",
+/// )?
+/// .cpu(|args| {
+///     for x in args.output::<f32>(0)? {
+///         *x *= 2.0;
+///     }
+///     Ok(())
+/// });
+/// assert!(double.has_gpu() && double.has_cpu());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Kernel {
+    inner: Arc<KernelInner>,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernel")
+            .field("name", &self.inner.name)
+            .field("gpu", &self.has_gpu())
+            .field("cpu", &self.has_cpu())
+            .finish()
+    }
+}
+
+impl Kernel {
+    /// A kernel from WGSL `source`, launched at `entry_point`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidShader`] (naga's message with line and column) when the
+    /// source does not parse or validate; [`Error::UnsupportedKernel`] when the
+    /// entry point is missing or not `@compute`, or binds textures.
+    pub fn wgsl(
+        name: impl Into<String>,
+        source: impl Into<Arc<str>>,
+        entry_point: &str,
+    ) -> Result<Kernel> {
+        let name = name.into();
+        let source: Arc<str> = source.into();
+        let (module, layout) = reflect(&name, &source, entry_point)?;
+        let mut wgsl = WgslKernel {
+            name: name.clone(),
+            entry_point: entry_point.into(),
+            module: Arc::new(module),
+            layout,
+            constants: Vec::new(),
+            content_hash: blake3::hash(b""),
+            source,
+        };
+        wgsl.rehash();
+        Ok(Kernel {
+            inner: Arc::new(KernelInner {
+                name,
+                wgsl: Some(wgsl),
+                twin: None,
+            }),
+        })
+    }
+
+    /// A kernel with only a Rust implementation; it always runs on the CPU pool.
+    pub fn cpu_only(
+        name: impl Into<String>,
+        twin: impl Fn(&mut CpuArgs<'_>) -> Result<()> + Send + Sync + 'static,
+    ) -> Kernel {
+        Kernel {
+            inner: Arc::new(KernelInner {
+                name: name.into(),
+                wgsl: None,
+                twin: Some(Arc::new(twin)),
+            }),
+        }
+    }
+
+    /// Adds (or replaces) the Rust twin that runs this kernel on the CPU pool.
+    pub fn cpu(
+        self,
+        twin: impl Fn(&mut CpuArgs<'_>) -> Result<()> + Send + Sync + 'static,
+    ) -> Kernel {
+        self.map_inner(|inner| inner.twin = Some(Arc::new(twin)))
+    }
+
+    /// Sets a WGSL `override` constant. Part of the pipeline cache key.
+    pub fn constant(self, name: impl Into<String>, value: f64) -> Kernel {
+        let name = name.into();
+        self.map_inner(|inner| {
+            if let Some(wgsl) = &mut inner.wgsl {
+                wgsl.constants.retain(|(n, _)| *n != name);
+                wgsl.constants.push((name, value));
+                wgsl.constants.sort_by(|a, b| a.0.cmp(&b.0));
+                wgsl.rehash();
+            }
+        })
+    }
+
+    fn map_inner(self, change: impl FnOnce(&mut KernelInner)) -> Kernel {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| KernelInner {
+            name: shared.name.clone(),
+            wgsl: shared.wgsl.as_ref().map(|w| WgslKernel {
+                name: w.name.clone(),
+                entry_point: w.entry_point.clone(),
+                module: Arc::clone(&w.module),
+                layout: w.layout.clone(),
+                constants: w.constants.clone(),
+                content_hash: w.content_hash,
+                source: Arc::clone(&w.source),
+            }),
+            twin: shared.twin.clone(),
+        });
+        change(&mut inner);
+        Kernel {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The kernel's name, used in errors and reports.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Whether the kernel has a WGSL implementation.
+    pub fn has_gpu(&self) -> bool {
+        self.inner.wgsl.is_some()
+    }
+
+    /// Whether the kernel has a Rust twin.
+    pub fn has_cpu(&self) -> bool {
+        self.inner.twin.is_some()
+    }
+
+    /// The reflected interface of the WGSL implementation, if there is one.
+    pub fn layout(&self) -> Option<&KernelLayout> {
+        self.inner.wgsl.as_ref().map(|w| &w.layout)
+    }
+
+    pub(crate) fn wgsl_part(&self) -> Option<&WgslKernel> {
+        self.inner.wgsl.as_ref()
+    }
+
+    pub(crate) fn twin(&self) -> Option<&Arc<CpuTwin>> {
+        self.inner.twin.as_ref()
+    }
+}
+
+/// One buffer argument as the twin sees it.
+pub(crate) enum CpuSlot<'a> {
+    Read(&'a [u8]),
+    Write(Option<&'a mut [u8]>),
+}
+
+/// The arguments of a launch, as host slices, for a kernel's Rust twin.
+///
+/// Buffers are numbered like the shader's storage bindings; see the
+/// [module docs](crate::kernel). Each output can be taken once per launch.
+pub struct CpuArgs<'a> {
+    kernel: &'a str,
+    buffers: Vec<CpuSlot<'a>>,
+    uniforms: Vec<&'a [u8]>,
+    invocations: [u32; 3],
+    pool: &'a rayon::ThreadPool,
+}
+
+impl<'a> CpuArgs<'a> {
+    pub(crate) fn new(
+        kernel: &'a str,
+        buffers: Vec<CpuSlot<'a>>,
+        uniforms: Vec<&'a [u8]>,
+        invocations: [u32; 3],
+        pool: &'a rayon::ThreadPool,
+    ) -> Self {
+        CpuArgs {
+            kernel,
+            buffers,
+            uniforms,
+            invocations,
+            pool,
+        }
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::CpuArgument {
+            kernel: self.kernel.into(),
+            message,
+        }
+    }
+
+    fn cast<T: Pod>(&self, index: usize, bytes: &'a [u8]) -> Result<&'a [T]> {
+        bytemuck::try_cast_slice(bytes).map_err(|e| {
+            self.error(format!(
+                "buffer argument {index} ({} bytes) cannot be viewed as `{}`: {e}",
+                bytes.len(),
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// The read-only buffer argument `index`, as `&[T]`.
+    ///
+    /// # Errors
+    /// [`Error::CpuArgument`] when there is no such argument, it was passed for
+    /// writing, or its bytes are not a whole number of `T`.
+    pub fn input<T: Pod>(&self, index: usize) -> Result<&'a [T]> {
+        match self.buffers.get(index) {
+            Some(CpuSlot::Read(bytes)) => self.cast(index, bytes),
+            Some(CpuSlot::Write(_)) => Err(self.error(format!(
+                "buffer argument {index} was passed for writing; use `output({index})`"
+            ))),
+            None => Err(self.error(format!(
+                "asked for buffer argument {index}, but the launch has {}",
+                self.buffers.len()
+            ))),
+        }
+    }
+
+    /// The written buffer argument `index`, as `&mut [T]`. It holds the
+    /// buffer's current contents (except after `.overwrite`, where they are
+    /// unspecified). Can be taken once.
+    ///
+    /// # Errors
+    /// [`Error::CpuArgument`] when there is no such argument, it was passed
+    /// read-only, it was already taken, or its bytes are not a whole number of `T`.
+    pub fn output<T: Pod>(&mut self, index: usize) -> Result<&'a mut [T]> {
+        let count = self.buffers.len();
+        let slot = match self.buffers.get_mut(index) {
+            Some(CpuSlot::Write(slot)) => slot.take(),
+            Some(CpuSlot::Read(_)) => {
+                return Err(self.error(format!(
+                    "buffer argument {index} was passed read-only; use `input({index})`"
+                )))
+            }
+            None => {
+                return Err(self.error(format!(
+                    "asked for buffer argument {index}, but the launch has {count}"
+                )))
+            }
+        };
+        let bytes = slot.ok_or_else(|| self.error(format!("output {index} was already taken")))?;
+        let len = bytes.len();
+        bytemuck::try_cast_slice_mut(bytes).map_err(|e| {
+            self.error(format!(
+                "buffer argument {index} ({len} bytes) cannot be viewed as `{}`: {e}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// Uniform `index`, read as a `P` (a copy; uniforms are small).
+    ///
+    /// # Errors
+    /// [`Error::CpuArgument`] when there is no such uniform or its size is not
+    /// `size_of::<P>()`.
+    pub fn uniform<P: Pod>(&self, index: usize) -> Result<P> {
+        let bytes = self.uniforms.get(index).ok_or_else(|| {
+            self.error(format!(
+                "asked for uniform {index}, but the launch has {}",
+                self.uniforms.len()
+            ))
+        })?;
+        bytemuck::try_pod_read_unaligned(bytes).map_err(|_| {
+            self.error(format!(
+                "uniform {index} has {} bytes, `{}` has {}",
+                bytes.len(),
+                std::any::type_name::<P>(),
+                std::mem::size_of::<P>()
+            ))
+        })
+    }
+
+    /// The launch's global size `[x, y, z]`.
+    pub fn invocations(&self) -> [u32; 3] {
+        self.invocations
+    }
+
+    /// The runtime's thread pool. The twin already runs inside it, so rayon's
+    /// parallel iterators use it without this; it is here for `scope`/`join`
+    /// and for sizing work by `current_num_threads`.
+    pub fn pool(&self) -> &'a rayon::ThreadPool {
+        self.pool
+    }
+
+    /// The kernel's name.
+    pub fn kernel_name(&self) -> &str {
+        self.kernel
+    }
+}

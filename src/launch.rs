@@ -1,0 +1,748 @@
+//! One launch, from the builder a user writes to the report it returns, and
+//! sequences of launches submitted together.
+//!
+//! The path of a launch ([`Launch::run`]):
+//! 1. **Check** every argument against the kernel's reflected layout (count,
+//!    access, element and total size, owning runtime) before any data moves.
+//! 2. **Decide** the target ([`dispatch::decide`](crate::dispatch)).
+//! 3. **GPU**: fetch or build the pipeline (cache), make each argument's device
+//!    copy current (upload only if stale), record the dispatch into the pending
+//!    command encoder, then submit and wait, unless inside a [`Sequence`].
+//!    **CPU**: make each argument's host copy current (download only if
+//!    stale), run the twin in the pool.
+//! 4. **Record** the new residency of written buffers and return a
+//!    [`LaunchReport`].
+//!
+//! Invariant: an error in steps 1–2 leaves every buffer untouched; an error in
+//! step 3 leaves each written buffer's previous valid copy in place.
+
+use std::num::NonZeroU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytemuck::Pod;
+
+use crate::buffer::residency::Use;
+use crate::buffer::{Buffer, RawBuffer, TransferStats};
+use crate::device::{lock, GpuContext, PoolKind};
+use crate::dispatch::{decide, plan_grid, DecisionInput, GpuStatus, Target};
+use crate::error::{Access, Error, Result};
+use crate::kernel::{CpuArgs, CpuSlot, Kernel, WgslKernel};
+use crate::pipeline::{build_gpu_pipeline, pipeline_key, BindingInfo, BindingShape, CacheOutcome};
+use crate::runtime::RuntimeShared;
+
+/// What a launch did: where it ran, why, and what it cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaunchReport {
+    /// The kernel's name.
+    pub kernel: String,
+    /// Where it ran: [`Target::Gpu`] or [`Target::Cpu`], never `Auto`.
+    pub target: Target,
+    /// Why it ran there, e.g. `"cpu: the GPU adapter is a software rasterizer"`.
+    pub reason: String,
+    /// The global size `[x, y, z]`.
+    pub invocations: [u32; 3],
+    /// The workgroup grid dispatched (GPU only).
+    pub workgroups: Option<[u32; 3]>,
+    /// Whether the pipeline was already built (GPU only).
+    pub pipeline: Option<CacheOutcome>,
+    /// Bytes copied host → device for this launch.
+    pub bytes_uploaded: u64,
+    /// Bytes copied device → host for this launch.
+    pub bytes_downloaded: u64,
+    /// Wall time from `run()` to return. Inside a sequence a GPU launch is only
+    /// recorded, so this excludes its execution (see [`SequenceReport::wall`]).
+    pub wall: Duration,
+}
+
+impl std::fmt::Display for LaunchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} on {} in {:.3} ms ({}); up {} B, down {} B",
+            self.kernel,
+            self.target,
+            self.wall.as_secs_f64() * 1e3,
+            self.reason,
+            self.bytes_uploaded,
+            self.bytes_downloaded
+        )?;
+        if let Some(outcome) = self.pipeline {
+            write!(f, "; pipeline {outcome:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A buffer argument of a launch.
+enum Arg<'a> {
+    Read(&'a RawBuffer),
+    Write(&'a mut RawBuffer, Use),
+}
+
+impl Arg<'_> {
+    fn raw(&self) -> &RawBuffer {
+        match self {
+            Arg::Read(raw) => raw,
+            Arg::Write(raw, _) => raw,
+        }
+    }
+
+    fn access(&self) -> Access {
+        match self {
+            Arg::Read(_) => Access::Read,
+            Arg::Write(..) => Access::ReadWrite,
+        }
+    }
+}
+
+/// A launch being described; made by [`Runtime::launch`](crate::Runtime::launch)
+/// or [`Sequence::launch`], executed by [`run`](Self::run).
+///
+/// Buffer arguments are matched, in call order, to the kernel's storage
+/// bindings in `(group, binding)` order; uniforms likewise to its uniform
+/// bindings.
+#[must_use = "a launch does nothing until `.run()`"]
+pub struct Launch<'a> {
+    shared: &'a Arc<RuntimeShared>,
+    kernel: &'a Kernel,
+    buffers: Vec<Arg<'a>>,
+    uniforms: Vec<Vec<u8>>,
+    invocations: Option<[u32; 3]>,
+    target: Target,
+    sequence: Option<&'a mut Vec<LaunchReport>>,
+}
+
+impl<'a> Launch<'a> {
+    pub(crate) fn new(
+        shared: &'a Arc<RuntimeShared>,
+        kernel: &'a Kernel,
+        target: Target,
+        sequence: Option<&'a mut Vec<LaunchReport>>,
+    ) -> Self {
+        Launch {
+            shared,
+            kernel,
+            buffers: Vec::new(),
+            uniforms: Vec::new(),
+            invocations: None,
+            target,
+            sequence,
+        }
+    }
+
+    /// Binds `buffer` to the next storage binding, which must be `read`.
+    pub fn read<T: Pod>(mut self, buffer: &'a Buffer<T>) -> Self {
+        self.buffers.push(Arg::Read(buffer.raw()));
+        self
+    }
+
+    /// Binds `buffer` to the next storage binding, which must be `read_write`.
+    /// The kernel sees the buffer's current contents.
+    pub fn write<T: Pod>(mut self, buffer: &'a mut Buffer<T>) -> Self {
+        self.buffers
+            .push(Arg::Write(buffer.raw_mut(), Use::ReadWrite));
+        self
+    }
+
+    /// Like [`write`](Self::write), for a kernel that overwrites every
+    /// element: the old contents are not transferred to where it runs.
+    /// Elements the kernel does not write are unspecified afterwards.
+    pub fn overwrite<T: Pod>(mut self, buffer: &'a mut Buffer<T>) -> Self {
+        self.buffers
+            .push(Arg::Write(buffer.raw_mut(), Use::Overwrite));
+        self
+    }
+
+    /// Binds a copy of `value` to the next uniform binding.
+    pub fn uniform<P: Pod>(mut self, value: &P) -> Self {
+        self.uniforms.push(bytemuck::bytes_of(value).to_vec());
+        self
+    }
+
+    /// A one-dimensional launch of `n` invocations.
+    pub fn invocations(mut self, n: u32) -> Self {
+        self.invocations = Some([n, 1, 1]);
+        self
+    }
+
+    /// A launch over a `[x, y, z]` grid of invocations.
+    pub fn grid(mut self, size: [u32; 3]) -> Self {
+        self.invocations = Some(size);
+        self
+    }
+
+    /// Where to run (default: the runtime's or sequence's default, `Auto`).
+    pub fn on(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Runs the launch.
+    ///
+    /// # Errors
+    /// - [`Error::ArgumentCount`], [`Error::AccessMismatch`],
+    ///   [`Error::ArgumentSize`], [`Error::LaunchSize`],
+    ///   [`Error::ForeignBuffer`]: the arguments do not fit the kernel.
+    /// - [`Error::TargetUnavailable`]: the requested target cannot run it.
+    /// - GPU errors ([`Error::Gpu`], [`Error::GpuOutOfMemory`],
+    ///   [`Error::DeviceLost`], …) and CPU twin errors from execution.
+    ///
+    /// Buffers keep a valid copy of their previous contents on every error.
+    pub fn run(self) -> Result<LaunchReport> {
+        let started = Instant::now();
+        let Launch {
+            shared,
+            kernel,
+            mut buffers,
+            uniforms,
+            invocations,
+            target,
+            sequence,
+        } = self;
+        let name = kernel.name();
+        for (index, arg) in buffers.iter().enumerate() {
+            if !Arc::ptr_eq(&arg.raw().shared, shared) {
+                return Err(Error::ForeignBuffer {
+                    kernel: name.into(),
+                    index,
+                });
+            }
+        }
+        let invocations = invocations.ok_or_else(|| Error::LaunchSize {
+            kernel: name.into(),
+            message: "no size given; call `.invocations(n)` or `.grid([x, y, z])`".into(),
+        })?;
+        if invocations.contains(&0) {
+            return Err(Error::LaunchSize {
+                kernel: name.into(),
+                message: format!("zero invocations in {invocations:?}"),
+            });
+        }
+        if let Some(wgsl) = kernel.wgsl_part() {
+            check_arguments(wgsl, &buffers, &uniforms)?;
+        }
+        let gpu = shared.gpu();
+        let gpu_status = match gpu {
+            None => GpuStatus::Absent(shared.gpu_absent_reason().to_string()),
+            Some(gpu) if gpu.is_lost() => GpuStatus::Lost,
+            Some(gpu) => GpuStatus::Ready {
+                hardware: gpu.info.kind.is_hardware(),
+            },
+        };
+        let grid = match (gpu, kernel.wgsl_part()) {
+            (Some(gpu), Some(wgsl)) => gpu_plan(gpu, wgsl, &buffers, &uniforms, invocations),
+            _ => Ok([0; 3]),
+        };
+        let decision = decide(&DecisionInput {
+            kernel: name,
+            requested: target,
+            has_wgsl: kernel.has_gpu(),
+            has_twin: kernel.has_cpu(),
+            gpu: gpu_status,
+            fits_gpu: grid.as_ref().map(|_| ()).map_err(Clone::clone),
+            work: invocations.iter().map(|&d| u64::from(d)).product(),
+            gpu_min_work: shared.auto_gpu_min_work(),
+        })?;
+        log::debug!("switchyard: {name}: {}", decision.reason);
+
+        let before = shared.counters.snapshot();
+        let mut report = LaunchReport {
+            kernel: name.into(),
+            target: decision.target,
+            reason: decision.reason,
+            invocations,
+            workgroups: None,
+            pipeline: None,
+            bytes_uploaded: 0,
+            bytes_downloaded: 0,
+            wall: Duration::ZERO,
+        };
+        match (decision.target, gpu, kernel.wgsl_part(), grid) {
+            (Target::Gpu, Some(gpu), Some(wgsl), Ok(grid)) => {
+                let wait = sequence.is_none();
+                report.pipeline = Some(run_gpu(
+                    shared,
+                    gpu,
+                    wgsl,
+                    &mut buffers,
+                    &uniforms,
+                    grid,
+                    wait,
+                )?);
+                report.workgroups = Some(grid);
+            }
+            _ => run_cpu(shared, kernel, buffers, &uniforms, invocations)?,
+        }
+        let moved: TransferStats = shared.counters.snapshot() - before;
+        report.bytes_uploaded = moved.bytes_uploaded;
+        report.bytes_downloaded = moved.bytes_downloaded;
+        report.wall = started.elapsed();
+        if let Some(log) = sequence {
+            log.push(report.clone());
+        }
+        Ok(report)
+    }
+}
+
+/// Checks count, access and sizes of every argument against the layout.
+fn check_arguments(wgsl: &WgslKernel, buffers: &[Arg<'_>], uniforms: &[Vec<u8>]) -> Result<()> {
+    let layout = &wgsl.layout;
+    let kernel = || wgsl.name.clone();
+    if buffers.len() != layout.buffers.len() {
+        return Err(Error::ArgumentCount {
+            kernel: kernel(),
+            kind: "buffer",
+            expected: layout.buffers.len(),
+            given: buffers.len(),
+        });
+    }
+    if uniforms.len() != layout.uniforms.len() {
+        return Err(Error::ArgumentCount {
+            kernel: kernel(),
+            kind: "uniform",
+            expected: layout.uniforms.len(),
+            given: uniforms.len(),
+        });
+    }
+    let size_error = |info: &BindingInfo, message: String| Error::ArgumentSize {
+        kernel: kernel(),
+        name: info.name.clone(),
+        group: info.group,
+        binding: info.binding,
+        message,
+    };
+    for (index, (arg, info)) in buffers.iter().zip(&layout.buffers).enumerate() {
+        let crate::pipeline::BindingKind::Storage(declared) = info.kind else {
+            unreachable!("layout.buffers holds storage bindings only")
+        };
+        if declared != arg.access() {
+            return Err(Error::AccessMismatch {
+                kernel: kernel(),
+                index,
+                group: info.group,
+                binding: info.binding,
+                name: info.name.clone(),
+                declared,
+                passed: arg.access(),
+            });
+        }
+        let raw = arg.raw();
+        let bytes = raw.byte_len();
+        if bytes == 0 {
+            return Err(size_error(
+                info,
+                format!("argument {index} is an empty buffer"),
+            ));
+        }
+        match info.shape {
+            BindingShape::Runtime {
+                header_bytes: 0,
+                stride,
+            } => {
+                if raw.elem_size as u64 != stride {
+                    return Err(size_error(
+                        info,
+                        format!(
+                            "argument {index} has {}-byte elements (`{}`), the shader's array stride is {stride} bytes",
+                            raw.elem_size, raw.type_name
+                        ),
+                    ));
+                }
+            }
+            BindingShape::Runtime {
+                header_bytes,
+                stride,
+            } => {
+                if bytes < header_bytes + stride || (bytes - header_bytes) % stride != 0 {
+                    return Err(size_error(
+                        info,
+                        format!(
+                            "argument {index} has {bytes} bytes; the shader expects {header_bytes} + k × {stride}"
+                        ),
+                    ));
+                }
+            }
+            BindingShape::Sized { bytes: expected } => {
+                if bytes != expected {
+                    return Err(size_error(
+                        info,
+                        format!(
+                            "argument {index} has {bytes} bytes, the shader's type has {expected}"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for (index, (value, info)) in uniforms.iter().zip(&layout.uniforms).enumerate() {
+        if let BindingShape::Sized { bytes: expected } = info.shape {
+            if value.len() as u64 != expected {
+                return Err(size_error(
+                    info,
+                    format!(
+                        "uniform {index} has {} bytes, the shader's type has {expected} (WGSL pads structs to their alignment)",
+                        value.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The workgroup grid, or why this launch exceeds the device's limits.
+fn gpu_plan(
+    gpu: &GpuContext,
+    wgsl: &WgslKernel,
+    buffers: &[Arg<'_>],
+    uniforms: &[Vec<u8>],
+    invocations: [u32; 3],
+) -> std::result::Result<[u32; 3], String> {
+    let limits = &gpu.limits;
+    for (arg, info) in buffers.iter().zip(&wgsl.layout.buffers) {
+        let bytes = arg.raw().byte_len();
+        let cap = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        if bytes > cap {
+            return Err(format!(
+                "argument `{}` has {bytes} bytes, over the adapter's {cap}-byte storage binding limit",
+                info.name
+            ));
+        }
+        if bytes % wgpu::COPY_BUFFER_ALIGNMENT != 0 {
+            return Err(format!(
+                "argument `{}` has {bytes} bytes, not a multiple of 4",
+                info.name
+            ));
+        }
+    }
+    for (value, info) in uniforms.iter().zip(&wgsl.layout.uniforms) {
+        if value.len() as u64 > limits.max_uniform_buffer_binding_size {
+            return Err(format!(
+                "uniform `{}` exceeds the adapter's uniform size limit",
+                info.name
+            ));
+        }
+    }
+    let [x, y, z] = wgsl.layout.workgroup_size;
+    if x * y * z > limits.max_compute_invocations_per_workgroup {
+        return Err(format!(
+            "workgroup size {x}×{y}×{z} exceeds the adapter's {} invocations",
+            limits.max_compute_invocations_per_workgroup
+        ));
+    }
+    if wgsl.layout.workgroup_memory_bytes > u64::from(limits.max_compute_workgroup_storage_size) {
+        return Err(format!(
+            "{} bytes of workgroup memory exceed the adapter's {}",
+            wgsl.layout.workgroup_memory_bytes, limits.max_compute_workgroup_storage_size
+        ));
+    }
+    plan_grid(
+        invocations,
+        wgsl.layout.workgroup_size,
+        limits.max_compute_workgroups_per_dimension,
+        wgsl.layout.reads_num_workgroups,
+    )
+}
+
+/// Records (and unless `!wait`, submits and waits for) one dispatch.
+fn run_gpu(
+    shared: &Arc<RuntimeShared>,
+    gpu: &Arc<GpuContext>,
+    wgsl: &WgslKernel,
+    buffers: &mut [Arg<'_>],
+    uniforms: &[Vec<u8>],
+    grid: [u32; 3],
+    wait: bool,
+) -> Result<CacheOutcome> {
+    gpu.check_healthy()?;
+    let key = pipeline_key(wgsl, &gpu.info.fingerprint());
+    let (pipeline, outcome) = shared
+        .pipelines()
+        .get_or_build(key, || build_gpu_pipeline(gpu, wgsl))?;
+
+    let mut device_buffers = Vec::with_capacity(buffers.len());
+    for arg in buffers.iter_mut() {
+        let prepared = match arg {
+            Arg::Read(raw) => lock(&raw.state).prepare_device(gpu, &shared.counters, Use::Read)?,
+            Arg::Write(raw, usage) => raw
+                .state
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .prepare_device(gpu, &shared.counters, *usage)?,
+        };
+        device_buffers.push((prepared.0, arg.raw().byte_len()));
+    }
+    let mut uniform_buffers = Vec::with_capacity(uniforms.len());
+    for value in uniforms {
+        let pooled = gpu.acquire(PoolKind::Uniform, value.len() as u64)?;
+        gpu.write_padded(pooled.buffer(), 0, value);
+        uniform_buffers.push(pooled);
+    }
+
+    let operation = format!("launch of kernel `{}`", wgsl.name);
+    let layout = &wgsl.layout;
+    gpu.scoped(&operation, 0, || {
+        let bindings: Vec<(&BindingInfo, &wgpu::Buffer, u64)> = layout
+            .buffers
+            .iter()
+            .zip(&device_buffers)
+            .map(|(info, (buffer, bytes))| (info, buffer, *bytes))
+            .chain(
+                layout
+                    .uniforms
+                    .iter()
+                    .zip(&uniform_buffers)
+                    .zip(uniforms)
+                    .map(|((info, pooled), value)| (info, pooled.buffer(), value.len() as u64)),
+            )
+            .collect();
+        let bind_groups: Vec<wgpu::BindGroup> = pipeline
+            .group_layouts
+            .iter()
+            .enumerate()
+            .map(|(group, group_layout)| {
+                let entries: Vec<wgpu::BindGroupEntry<'_>> = bindings
+                    .iter()
+                    .filter(|(info, _, _)| info.group == group as u32)
+                    .map(|(info, buffer, bytes)| wgpu::BindGroupEntry {
+                        binding: info.binding,
+                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer,
+                            offset: 0,
+                            size: NonZeroU64::new(*bytes),
+                        }),
+                    })
+                    .collect();
+                gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(&wgsl.name),
+                    layout: group_layout,
+                    entries: &entries,
+                })
+            })
+            .collect();
+        gpu.record(|encoder| {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(&wgsl.name),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline.pipeline);
+            for (group, bind_group) in bind_groups.iter().enumerate() {
+                pass.set_bind_group(group as u32, bind_group, &[]);
+            }
+            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        });
+    })?;
+    for pooled in uniform_buffers {
+        gpu.keep_until_submitted(pooled);
+    }
+    if wait {
+        gpu.flush_and_wait(&operation)?;
+    }
+    for arg in buffers.iter_mut() {
+        if let Arg::Write(raw, usage) = arg {
+            raw.state
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .finish_device(*usage);
+        }
+    }
+    Ok(outcome)
+}
+
+/// Runs the kernel's twin on the pool over host copies made current.
+fn run_cpu(
+    shared: &Arc<RuntimeShared>,
+    kernel: &Kernel,
+    buffers: Vec<Arg<'_>>,
+    uniforms: &[Vec<u8>],
+    invocations: [u32; 3],
+) -> Result<()> {
+    let twin = kernel.twin().ok_or_else(|| Error::TargetUnavailable {
+        kernel: kernel.name().into(),
+        target: Target::Cpu,
+        reason: "the kernel has no CPU twin".into(),
+    })?;
+    let gpu = shared.gpu();
+
+    // Read-only arguments are locked once per distinct buffer (the same buffer
+    // may be passed twice); written ones are exclusively borrowed already.
+    let mut read_ids: Vec<u64> = Vec::new();
+    let mut read_guards = Vec::new();
+    let mut writes = Vec::new();
+    let mut order = Vec::with_capacity(buffers.len());
+    for arg in buffers {
+        match arg {
+            Arg::Read(raw) => {
+                let slot = match read_ids.iter().position(|&id| id == raw.id) {
+                    Some(slot) => slot,
+                    None => {
+                        let mut guard = lock(&raw.state);
+                        guard.prepare_host(gpu, &shared.counters, Use::Read)?;
+                        read_ids.push(raw.id);
+                        read_guards.push(guard);
+                        read_guards.len() - 1
+                    }
+                };
+                order.push((true, slot));
+            }
+            Arg::Write(raw, usage) => {
+                let state = raw
+                    .state
+                    .get_mut()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                state.prepare_host(gpu, &shared.counters, usage)?;
+                writes.push((state, usage));
+                order.push((false, writes.len() - 1));
+            }
+        }
+    }
+
+    let mut write_slices: Vec<Option<&mut [u8]>> = writes
+        .iter_mut()
+        .map(|(state, _)| Some(state.host.bytes_mut()))
+        .collect();
+    let slots: Vec<CpuSlot<'_>> = order
+        .iter()
+        .map(|&(is_read, slot)| {
+            if is_read {
+                CpuSlot::Read(read_guards[slot].host.bytes())
+            } else {
+                CpuSlot::Write(write_slices[slot].take())
+            }
+        })
+        .collect();
+    let uniform_slices: Vec<&[u8]> = uniforms.iter().map(Vec::as_slice).collect();
+    let cpu = shared.cpu();
+    let result = cpu.run_twin(kernel.name(), || {
+        let mut args = CpuArgs::new(
+            kernel.name(),
+            slots,
+            uniform_slices,
+            invocations,
+            cpu.pool(),
+        );
+        twin(&mut args)
+    });
+    drop(read_guards);
+    result?;
+    for (state, usage) in writes {
+        state.finish_host(usage);
+    }
+    Ok(())
+}
+
+/// Totals of a finished [`Sequence`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SequenceReport {
+    /// Every launch's report, in order.
+    pub launches: Vec<LaunchReport>,
+    /// Launches that ran on the GPU.
+    pub gpu_launches: usize,
+    /// Launches that ran on the CPU.
+    pub cpu_launches: usize,
+    /// GPU command submissions made while the sequence was open.
+    pub submissions: u64,
+    /// Transfers made while the sequence was open.
+    pub transfers: TransferStats,
+    /// Wall time from the sequence's start to the end of `finish`, GPU
+    /// execution included.
+    pub wall: Duration,
+}
+
+/// Several launches recorded into one GPU submission.
+///
+/// GPU launches inside a sequence are recorded, not waited for; the work is
+/// submitted by [`finish`](Self::finish) (or earlier, when a host read or a
+/// CPU launch needs results). CPU launches run immediately, on the pool, in
+/// order. Dropping an unfinished sequence submits its work without waiting.
+///
+/// ```
+/// # use switchyard::{Runtime, Target, kernels};
+/// # fn main() -> switchyard::Result<()> {
+/// let rt = Runtime::new()?;
+/// let (w, h) = (64u32, 64u32);
+/// let mut a = rt.buffer_zeroed::<f32>((w * h) as usize)?;
+/// let mut b = rt.buffer_zeroed::<f32>((w * h) as usize)?;
+/// let step = kernels::jacobi2d();
+/// let params = kernels::Jacobi2dParams { width: w, height: h, alpha: 0.2, _pad: 0 };
+/// let mut seq = rt.sequence();
+/// for _ in 0..10 {
+///     seq.launch(&step).uniform(&params).read(&a).write(&mut b).grid([w, h, 1]).run()?;
+///     std::mem::swap(&mut a, &mut b);
+/// }
+/// let report = seq.finish()?;
+/// assert_eq!(report.launches.len(), 10);
+/// # Ok(()) }
+/// ```
+pub struct Sequence<'rt> {
+    shared: &'rt Arc<RuntimeShared>,
+    target: Target,
+    reports: Vec<LaunchReport>,
+    started: Instant,
+    transfers_before: TransferStats,
+    submissions_before: u64,
+    finished: bool,
+}
+
+impl<'rt> Sequence<'rt> {
+    pub(crate) fn new(shared: &'rt Arc<RuntimeShared>) -> Self {
+        Sequence {
+            shared,
+            target: Target::Auto,
+            reports: Vec::new(),
+            started: Instant::now(),
+            transfers_before: shared.counters.snapshot(),
+            submissions_before: shared.gpu().map_or(0, |g| g.submissions()),
+            finished: false,
+        }
+    }
+
+    /// The default target of launches in this sequence.
+    pub fn on(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Describes the next launch of the sequence.
+    pub fn launch<'s>(&'s mut self, kernel: &'s Kernel) -> Launch<'s> {
+        Launch::new(self.shared, kernel, self.target, Some(&mut self.reports))
+    }
+
+    /// Submits the recorded GPU work, waits for it, and reports.
+    ///
+    /// # Errors
+    /// GPU submission or wait failures.
+    pub fn finish(mut self) -> Result<SequenceReport> {
+        self.finished = true;
+        if let Some(gpu) = self.shared.gpu() {
+            if gpu.has_pending() {
+                gpu.flush_and_wait("sequence")?;
+            }
+        }
+        let reports = std::mem::take(&mut self.reports);
+        Ok(SequenceReport {
+            gpu_launches: reports.iter().filter(|r| r.target == Target::Gpu).count(),
+            cpu_launches: reports.iter().filter(|r| r.target == Target::Cpu).count(),
+            launches: reports,
+            submissions: self.shared.gpu().map_or(0, |g| g.submissions()) - self.submissions_before,
+            transfers: self.shared.counters.snapshot() - self.transfers_before,
+            wall: self.started.elapsed(),
+        })
+    }
+}
+
+impl Drop for Sequence<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Some(gpu) = self.shared.gpu() {
+            if let Err(e) = gpu.submit_pending("unfinished sequence") {
+                log::warn!("switchyard: submitting an unfinished sequence failed: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! # switchyard
+//!
+//! Run compute kernels wherever they finish first. A kernel is a WGSL compute
+//! shader, usually with a Rust twin; a [`Runtime`] launches it on the GPU
+//! through wgpu or on its own rayon pool, moving data between host and device
+//! only when the copy on the other side is stale.
+//!
+//! ```
+//! use switchyard::{kernels, Runtime, Target};
+//!
+//! # fn main() -> switchyard::Result<()> {
+//! let rt = Runtime::new()?; // best adapter, else software Vulkan, else CPU-only
+//! let n = 4096u32;
+//! let x = rt.buffer_from_slice(&vec![1.0f32; n as usize])?;
+//! let mut y = rt.buffer_from_slice(&vec![0.5f32; n as usize])?;
+//! let report = rt
+//!     .launch(&kernels::saxpy())
+//!     .uniform(&kernels::SaxpyParams { a: 2.0, n })
+//!     .read(&x)
+//!     .write(&mut y)
+//!     .invocations(n)
+//!     .on(Target::Auto)
+//!     .run()?;
+//! println!("{report}"); // where it ran, why, how long, bytes moved
+//! assert_eq!(y.to_vec()?[0], 2.5);
+//! # Ok(()) }
+//! ```
+//!
+//! The modules follow the path of a launch (see `ARCHITECTURE.md`): `device`
+//! (adapter, wgpu device, pool and submission queue), `buffer` (residency,
+//! pool, transfer), `pipeline` (reflection and cache), `kernel`, `dispatch`
+//! (target policy), `cpu` (the rayon pool), `launch` (the launch path and
+//! sequences) and `error`.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod buffer;
+mod cpu;
+mod device;
+mod dispatch;
+mod error;
+mod kernel;
+pub mod kernels;
+mod launch;
+mod pipeline;
+mod runtime;
+
+pub use buffer::{Buffer, PoolStats, Residency, TransferStats, MAX_ELEMENT_ALIGN};
+pub use device::{AdapterKind, BackendChoice, GpuInfo};
+pub use dispatch::Target;
+pub use error::{Access, Error, Result};
+pub use kernel::{CpuArgs, CpuTwin, Kernel};
+pub use launch::{Launch, LaunchReport, Sequence, SequenceReport};
+pub use pipeline::{
+    BindingInfo, BindingKind, BindingShape, CacheOutcome, KernelLayout, PipelineCacheStats,
+};
+pub use runtime::{MemoryReport, Runtime, RuntimeConfig};
+/// The wgpu version switchyard is built on, for its types in this API.
+pub use wgpu;
+
+/// Validates a WGSL source with naga the way [`Kernel::wgsl`] does, returning
+/// its reflected layout. Useful in tests of one's own shaders.
+///
+/// # Errors
+/// As [`Kernel::wgsl`].
+pub fn validate_wgsl(name: &str, source: &str, entry_point: &str) -> Result<KernelLayout> {
+    pipeline::reflect::reflect(name, source, entry_point).map(|(_, layout)| layout)
+}
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,409 @@
+//! The [`Runtime`]: one GPU context (or none), one CPU pool, one pipeline
+//! cache, and the configuration that ties them together.
+//!
+//! A runtime owns everything it uses; there are no process-wide globals, and
+//! two runtimes in one process share nothing. `Runtime` is a cheap handle
+//! (`Clone`, `Send + Sync`); buffers keep the runtime's shared state alive.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytemuck::Pod;
+
+use crate::buffer::transfer::TransferCounters;
+use crate::buffer::{Buffer, PoolStats, TransferStats};
+use crate::cpu::CpuPool;
+use crate::device::{BackendChoice, DeviceOptions, GpuContext, GpuInfo};
+use crate::dispatch::Target;
+use crate::error::{Error, Result};
+use crate::kernel::Kernel;
+use crate::launch::{Launch, Sequence};
+use crate::pipeline::{GpuPipeline, PipelineCache, PipelineCacheStats};
+
+/// Default idle bytes the buffer pool keeps for reuse.
+const DEFAULT_POOL_IDLE_LIMIT: u64 = 256 << 20;
+/// Default size at which `Auto` prefers a hardware GPU (the simple rule).
+const DEFAULT_AUTO_GPU_MIN_WORK: u64 = 1 << 16;
+
+/// How to build a [`Runtime`].
+///
+/// [`RuntimeConfig::from_env`] reads the `SWITCHYARD_*` variables; builder
+/// calls made afterwards override them.
+///
+/// | variable | meaning |
+/// |---|---|
+/// | `SWITCHYARD_BACKEND` | `auto` (default), `vulkan`, `gl`, or `none` (CPU only) |
+/// | `SWITCHYARD_ADAPTER` | use only adapters whose name contains this (case-insensitive) |
+/// | `SWITCHYARD_CACHE_DIR` | where the driver pipeline cache is kept (default: the user cache dir + `switchyard`); `off` disables it |
+/// | `SWITCHYARD_CPU_THREADS` | CPU pool threads (default: one per core) |
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    backend: BackendChoice,
+    adapter_name: Option<String>,
+    cpu_threads: usize,
+    cache_dir: Option<PathBuf>,
+    pool_idle_limit_bytes: u64,
+    auto_gpu_min_work: u64,
+    default_target: Target,
+}
+
+impl Default for RuntimeConfig {
+    /// Best adapter, all cores, the user's cache directory; no environment read.
+    fn default() -> Self {
+        RuntimeConfig {
+            backend: BackendChoice::Auto,
+            adapter_name: None,
+            cpu_threads: 0,
+            cache_dir: dirs::cache_dir().map(|dir| dir.join("switchyard")),
+            pool_idle_limit_bytes: DEFAULT_POOL_IDLE_LIMIT,
+            auto_gpu_min_work: DEFAULT_AUTO_GPU_MIN_WORK,
+            default_target: Target::Auto,
+        }
+    }
+}
+
+fn env_var(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl RuntimeConfig {
+    /// The default configuration with the `SWITCHYARD_*` variables applied.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable whose value is not understood.
+    pub fn from_env() -> Result<Self> {
+        let mut config = RuntimeConfig::default();
+        if let Some(value) = env_var("SWITCHYARD_BACKEND") {
+            config.backend = BackendChoice::parse(&value)?;
+        }
+        config.adapter_name = env_var("SWITCHYARD_ADAPTER");
+        if let Some(value) = env_var("SWITCHYARD_CACHE_DIR") {
+            config.cache_dir = (value != "off").then(|| PathBuf::from(value));
+        }
+        if let Some(value) = env_var("SWITCHYARD_CPU_THREADS") {
+            config.cpu_threads = value.trim().parse().map_err(|_| Error::Config {
+                key: "SWITCHYARD_CPU_THREADS".into(),
+                value,
+                message: "expected a whole number of threads".into(),
+            })?;
+        }
+        Ok(config)
+    }
+
+    /// Which backends to try.
+    pub fn backend(mut self, backend: BackendChoice) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Use only adapters whose name contains `name` (case-insensitive).
+    pub fn adapter_name(mut self, name: impl Into<String>) -> Self {
+        self.adapter_name = Some(name.into());
+        self
+    }
+
+    /// CPU pool threads; 0 means one per available core.
+    pub fn cpu_threads(mut self, threads: usize) -> Self {
+        self.cpu_threads = threads;
+        self
+    }
+
+    /// Directory for the driver pipeline cache; `None` keeps it in memory only.
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
+    }
+
+    /// The most bytes of idle GPU buffers kept for reuse.
+    pub fn pool_idle_limit_bytes(mut self, bytes: u64) -> Self {
+        self.pool_idle_limit_bytes = bytes;
+        self
+    }
+
+    /// Launches of at least this many invocations go to a hardware GPU under
+    /// [`Target::Auto`] (the simple rule; the learned dispatcher replaces it).
+    pub fn auto_gpu_min_invocations(mut self, invocations: u64) -> Self {
+        self.auto_gpu_min_work = invocations;
+        self
+    }
+
+    /// The target of launches that do not call `.on(...)`.
+    pub fn default_target(mut self, target: Target) -> Self {
+        self.default_target = target;
+        self
+    }
+}
+
+/// State shared by a runtime and every buffer it made.
+pub(crate) struct RuntimeShared {
+    gpu: Option<Arc<GpuContext>>,
+    gpu_absent_reason: String,
+    cpu: CpuPool,
+    pub counters: TransferCounters,
+    pipelines: PipelineCache<GpuPipeline>,
+    next_buffer_id: AtomicU64,
+    auto_gpu_min_work: u64,
+    default_target: Target,
+}
+
+impl RuntimeShared {
+    pub fn gpu(&self) -> Option<&Arc<GpuContext>> {
+        self.gpu.as_ref()
+    }
+
+    pub fn gpu_absent_reason(&self) -> &str {
+        &self.gpu_absent_reason
+    }
+
+    pub fn cpu(&self) -> &CpuPool {
+        &self.cpu
+    }
+
+    pub fn pipelines(&self) -> &PipelineCache<GpuPipeline> {
+        &self.pipelines
+    }
+
+    pub fn next_buffer_id(&self) -> u64 {
+        self.next_buffer_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn auto_gpu_min_work(&self) -> u64 {
+        self.auto_gpu_min_work
+    }
+}
+
+impl Drop for RuntimeShared {
+    fn drop(&mut self) {
+        let Some(gpu) = &self.gpu else { return };
+        if gpu.is_lost() {
+            return;
+        }
+        if let Some(cache) = &gpu.driver_cache {
+            if let Err(e) = cache.save() {
+                log::warn!("switchyard: could not save the pipeline cache: {e}");
+            }
+        }
+    }
+}
+
+/// Memory held by a runtime's GPU buffer pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// The pool's footprint and counters (all zero without a GPU).
+    pub gpu_pool: PoolStats,
+}
+
+/// The entry point: opens the best GPU (or none) and a CPU pool, makes
+/// buffers, and launches kernels.
+///
+/// ```
+/// use switchyard::{kernels, Runtime, Target};
+///
+/// # fn main() -> switchyard::Result<()> {
+/// let rt = Runtime::new()?;
+/// let n = 1000u32;
+/// let x = rt.buffer_from_slice(&vec![1.0f32; n as usize])?;
+/// let mut y = rt.buffer_from_slice(&vec![2.0f32; n as usize])?;
+/// let report = rt
+///     .launch(&kernels::saxpy())
+///     .uniform(&kernels::SaxpyParams { a: 3.0, n })
+///     .read(&x)
+///     .write(&mut y)
+///     .invocations(n)
+///     .on(Target::Auto)
+///     .run()?;
+/// println!("{report}");
+/// assert!(y.to_vec()?.iter().all(|&v| v == 5.0));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<RuntimeShared>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("gpu", &self.gpu_info())
+            .field("cpu_threads", &self.cpu_threads())
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime configured from the environment ([`RuntimeConfig::from_env`]).
+    ///
+    /// Finding no adapter is not an error: the runtime runs CPU-only and logs
+    /// one warning saying why.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a malformed `SWITCHYARD_*` variable,
+    /// [`Error::RequestDevice`] when an adapter refuses a device,
+    /// [`Error::ThreadPool`] when the CPU pool cannot start.
+    pub fn new() -> Result<Runtime> {
+        Runtime::with_config(RuntimeConfig::from_env()?)
+    }
+
+    /// A runtime built from `config`.
+    ///
+    /// # Errors
+    /// As [`Runtime::new`], less the environment.
+    pub fn with_config(config: RuntimeConfig) -> Result<Runtime> {
+        let cpu = CpuPool::new(config.cpu_threads)?;
+        let options = DeviceOptions {
+            backend: config.backend,
+            adapter_name: config.adapter_name.clone(),
+            pool_idle_limit_bytes: config.pool_idle_limit_bytes,
+            cache_dir: config.cache_dir.clone(),
+        };
+        let (gpu, gpu_absent_reason) = match GpuContext::open(&options)? {
+            Ok(gpu) => (Some(gpu), String::new()),
+            Err(why) => {
+                log::warn!("switchyard: running CPU-only: {why}");
+                (None, why)
+            }
+        };
+        Ok(Runtime {
+            shared: Arc::new(RuntimeShared {
+                gpu,
+                gpu_absent_reason,
+                cpu,
+                counters: TransferCounters::default(),
+                pipelines: PipelineCache::default(),
+                next_buffer_id: AtomicU64::new(0),
+                auto_gpu_min_work: config.auto_gpu_min_work,
+                default_target: config.default_target,
+            }),
+        })
+    }
+
+    /// A buffer holding a copy of `data`.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedElement`] for zero-sized `T` or alignment over 16.
+    pub fn buffer_from_slice<T: Pod>(&self, data: &[T]) -> Result<Buffer<T>> {
+        Buffer::new(Arc::clone(&self.shared), Some(data), data.len())
+    }
+
+    /// A buffer of `len` zeroed elements.
+    ///
+    /// # Errors
+    /// As [`buffer_from_slice`](Self::buffer_from_slice).
+    pub fn buffer_zeroed<T: Pod>(&self, len: usize) -> Result<Buffer<T>> {
+        Buffer::new(Arc::clone(&self.shared), None, len)
+    }
+
+    /// Describes a launch of `kernel`; see [`Launch`].
+    pub fn launch<'a>(&'a self, kernel: &'a Kernel) -> Launch<'a> {
+        Launch::new(&self.shared, kernel, self.shared.default_target, None)
+    }
+
+    /// Starts a sequence of launches submitted together; see [`Sequence`].
+    pub fn sequence(&self) -> Sequence<'_> {
+        Sequence::new(&self.shared).on(self.shared.default_target)
+    }
+
+    /// The adapter in use, if any (also after device loss).
+    pub fn gpu_info(&self) -> Option<&GpuInfo> {
+        self.shared.gpu().map(|gpu| &gpu.info)
+    }
+
+    /// Whether GPU launches are possible now (an adapter is open and not lost).
+    pub fn gpu_available(&self) -> bool {
+        self.shared.gpu().is_some_and(|gpu| !gpu.is_lost())
+    }
+
+    /// Why there is no GPU, when there is none.
+    pub fn gpu_unavailable_reason(&self) -> Option<String> {
+        match self.shared.gpu() {
+            None => Some(self.shared.gpu_absent_reason().to_string()),
+            Some(gpu) => gpu.check_healthy().err().map(|e| e.to_string()),
+        }
+    }
+
+    /// The CPU pool's thread count.
+    pub fn cpu_threads(&self) -> usize {
+        self.shared.cpu().threads()
+    }
+
+    /// Bytes moved and transfers avoided so far.
+    pub fn transfer_stats(&self) -> TransferStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Pipeline cache hits and misses so far.
+    pub fn pipeline_stats(&self) -> PipelineCacheStats {
+        self.shared.pipelines().stats()
+    }
+
+    /// GPU command submissions made so far.
+    pub fn submissions(&self) -> u64 {
+        self.shared.gpu().map_or(0, |gpu| gpu.submissions())
+    }
+
+    /// The GPU buffer pool's footprint.
+    pub fn memory_report(&self) -> MemoryReport {
+        MemoryReport {
+            gpu_pool: self
+                .shared
+                .gpu()
+                .map(|gpu| gpu.pool_stats())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The optional wgpu features the device was opened with (`None` without a GPU).
+    pub fn gpu_features(&self) -> Option<wgpu::Features> {
+        self.shared.gpu().map(|gpu| gpu.features)
+    }
+
+    /// The file the driver pipeline cache persists to, when the adapter has
+    /// one and persistence is on.
+    pub fn pipeline_cache_path(&self) -> Option<std::path::PathBuf> {
+        let cache = self.shared.gpu()?.driver_cache.as_ref()?;
+        cache.path().map(std::path::Path::to_path_buf)
+    }
+
+    /// Bytes of driver pipeline cache loaded from disk at start.
+    pub fn pipeline_cache_loaded_bytes(&self) -> usize {
+        self.shared
+            .gpu()
+            .and_then(|gpu| gpu.driver_cache.as_ref())
+            .map_or(0, |cache| cache.loaded_bytes())
+    }
+
+    /// Writes the driver pipeline cache to disk now (it is also written when
+    /// the runtime is dropped). Returns the bytes written; 0 when the adapter
+    /// has no pipeline cache or persistence is off.
+    ///
+    /// # Errors
+    /// [`Error::CacheIo`] naming the file.
+    pub fn save_pipeline_cache(&self) -> Result<usize> {
+        match self.shared.gpu().and_then(|gpu| gpu.driver_cache.as_ref()) {
+            Some(cache) => cache.save(),
+            None => Ok(0),
+        }
+    }
+
+    /// Blocks until all GPU work submitted or recorded so far has finished.
+    ///
+    /// # Errors
+    /// GPU submission or wait failures.
+    pub fn synchronize(&self) -> Result<()> {
+        match self.shared.gpu() {
+            Some(gpu) if !gpu.is_lost() => gpu.sync(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Destroys the GPU device as a driver fault would, so programs can test
+    /// their failover: later `Auto` launches run on the CPU, explicit GPU
+    /// launches fail with [`Error::DeviceLost`].
+    pub fn simulate_device_loss(&self) {
+        if let Some(gpu) = self.shared.gpu() {
+            gpu.simulate_loss();
+            self.shared.pipelines().clear();
+        }
+    }
+}
