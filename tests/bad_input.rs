@@ -1,0 +1,338 @@
+//! Bad input gets a typed error naming the kernel, the argument and the sizes,
+//! and the caller's buffers keep their data.
+
+mod common;
+
+use common::{all_runtimes, cpu_runtime, gpu_runtime};
+use switchyard::kernels::{self, SaxpyParams};
+use switchyard::{Access, Error, Kernel, Target};
+
+#[test]
+fn invalid_wgsl_reports_line_and_column() {
+    let err = Kernel::wgsl(
+        "typo",
+        "@compute @workgroup_size(1)\nfn main() {\n  let x = 1 +;\n}",
+        "main",
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::InvalidShader { .. }));
+    assert!(text.contains("typo") && text.contains(":3:"), "{text}");
+    let err = Kernel::wgsl(
+        "vertex",
+        "@vertex fn main() -> @builtin(position) vec4<f32> { return vec4<f32>(); }",
+        "main",
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::UnsupportedKernel { .. }), "{err}");
+}
+
+#[test]
+fn argument_errors_name_the_binding_and_leave_buffers_intact() {
+    for rt in all_runtimes() {
+        let saxpy = kernels::saxpy();
+        let xs = [1.0f32, 2.0, 3.0, 4.0];
+        let ys = [5.0f32, 6.0, 7.0, 8.0];
+        let mut x = rt.buffer_from_slice(&xs).unwrap();
+        let mut y = rt.buffer_from_slice(&ys).unwrap();
+        let params = SaxpyParams { a: 2.0, n: 4 };
+
+        let err = rt
+            .launch(&saxpy)
+            .uniform(&params)
+            .read(&x)
+            .invocations(4)
+            .run()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::ArgumentCount { kernel, kind: "buffer", expected: 2, given: 1 } if kernel == "saxpy"),
+            "{err}"
+        );
+        let err = rt
+            .launch(&saxpy)
+            .read(&x)
+            .write(&mut y)
+            .invocations(4)
+            .run()
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::ArgumentCount {
+                    kind: "uniform",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        let err = rt
+            .launch(&saxpy)
+            .uniform(&params)
+            .read(&x)
+            .read(&y)
+            .invocations(4)
+            .run()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::AccessMismatch { index: 1, binding: 2, name, declared: Access::ReadWrite, passed: Access::Read, .. } if name == "y"),
+            "{err}"
+        );
+        let err = rt
+            .launch(&saxpy)
+            .uniform(&params)
+            .write(&mut x)
+            .write(&mut y)
+            .invocations(4)
+            .run()
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::AccessMismatch {
+                    index: 0,
+                    declared: Access::Read,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        let wide = rt.buffer_from_slice(&[1.0f64; 4]).unwrap();
+        let err = rt
+            .launch(&saxpy)
+            .uniform(&params)
+            .read(&wide)
+            .write(&mut y)
+            .invocations(4)
+            .run()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, Error::ArgumentSize { .. })
+                && text.contains("8-byte")
+                && text.contains("stride is 4"),
+            "{text}"
+        );
+
+        let err = rt
+            .launch(&saxpy)
+            .uniform(&[1.0f32; 3])
+            .read(&x)
+            .write(&mut y)
+            .invocations(4)
+            .run()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("12 bytes") && text.contains("has 8"),
+            "{text}"
+        );
+
+        let err = rt
+            .launch(&saxpy)
+            .uniform(&params)
+            .read(&x)
+            .write(&mut y)
+            .invocations(0)
+            .run()
+            .unwrap_err();
+        assert!(matches!(err, Error::LaunchSize { .. }), "{err}");
+        let err = rt
+            .launch(&saxpy)
+            .uniform(&params)
+            .read(&x)
+            .write(&mut y)
+            .run()
+            .unwrap_err();
+        assert!(err.to_string().contains(".invocations(n)"), "{err}");
+
+        let empty = rt.buffer_zeroed::<f32>(0).unwrap();
+        let err = rt
+            .launch(&saxpy)
+            .uniform(&params)
+            .read(&empty)
+            .write(&mut y)
+            .invocations(4)
+            .run()
+            .unwrap_err();
+        assert!(err.to_string().contains("empty"), "{err}");
+
+        let other = cpu_runtime();
+        let foreign = other.buffer_from_slice(&xs).unwrap();
+        let err = rt
+            .launch(&saxpy)
+            .uniform(&params)
+            .read(&foreign)
+            .write(&mut y)
+            .invocations(4)
+            .run()
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::ForeignBuffer { index: 0, .. }),
+            "{err}"
+        );
+
+        assert_eq!(x.to_vec().unwrap(), xs, "x survives every failed launch");
+        assert_eq!(y.to_vec().unwrap(), ys, "y survives every failed launch");
+    }
+}
+
+#[test]
+fn unavailable_targets_are_errors_not_silent_redirects() {
+    let rt = cpu_runtime();
+    let x = rt.buffer_from_slice(&[1.0f32]).unwrap();
+    let mut y = rt.buffer_from_slice(&[1.0f32]).unwrap();
+    let err = rt
+        .launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a: 1.0, n: 1 })
+        .read(&x)
+        .write(&mut y)
+        .invocations(1)
+        .on(Target::Gpu)
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TargetUnavailable {
+                target: Target::Gpu,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let gpu_only = Kernel::wgsl(
+        "gpu_only",
+        "@group(0) @binding(0) var<storage, read_write> v: array<f32>;\n@compute @workgroup_size(1) fn main() { v[0] = 1.0; }",
+        "main",
+    )
+    .unwrap();
+    let err = rt
+        .launch(&gpu_only)
+        .write(&mut y)
+        .invocations(1)
+        .run()
+        .unwrap_err();
+    assert!(err.to_string().contains("no CPU twin"), "{err}");
+    assert_eq!(y.to_vec().unwrap(), [1.0]);
+}
+
+#[test]
+fn oversized_launches_are_refused_on_the_gpu_and_run_on_the_cpu_under_auto() {
+    let Some(rt) = gpu_runtime() else { return };
+    // A 1-D launch needing more than 65 535 workgroups, on a kernel that does
+    // not linearize over num_workgroups, cannot be folded.
+    let plain = Kernel::wgsl(
+        "plain_index",
+        "@group(0) @binding(0) var<storage, read_write> v: array<u32>;\n\
+         @compute @workgroup_size(1) fn main(@builtin(global_invocation_id) g: vec3<u32>) {\n\
+           if g.x < arrayLength(&v) { v[g.x] = g.x; }\n}",
+        "main",
+    )
+    .unwrap()
+    .cpu(|args| {
+        for (i, v) in args.output::<u32>(0)?.iter_mut().enumerate() {
+            *v = i as u32;
+        }
+        Ok(())
+    });
+    let n = 70_000u32;
+    let mut v = rt.buffer_zeroed::<u32>(n as usize).unwrap();
+    let err = rt
+        .launch(&plain)
+        .write(&mut v)
+        .invocations(n)
+        .on(Target::Gpu)
+        .run()
+        .unwrap_err();
+    assert!(err.to_string().contains("num_workgroups"), "{err}");
+    let report = rt
+        .launch(&plain)
+        .write(&mut v)
+        .invocations(n)
+        .on(Target::Auto)
+        .run()
+        .unwrap();
+    assert_eq!(report.target, Target::Cpu);
+    assert!(report.reason.contains("65535"), "{}", report.reason);
+    assert_eq!(v.to_vec().unwrap()[69_999], 69_999);
+}
+
+#[test]
+fn twin_errors_and_panics_are_typed_and_the_runtime_survives() {
+    let rt = cpu_runtime();
+    let wrong_type = Kernel::cpu_only("wrong_type", |args| {
+        let _: &[[f32; 3]] = args.input(0)?;
+        Ok(())
+    });
+    let data = rt.buffer_from_slice(&[1.0f32; 4]).unwrap();
+    let err = rt
+        .launch(&wrong_type)
+        .read(&data)
+        .invocations(1)
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::CpuArgument { .. }) && err.to_string().contains("16 bytes"),
+        "{err}"
+    );
+
+    let panics = Kernel::cpu_only("panics", |args| {
+        let v = args.input::<f32>(0)?;
+        let _ = v[99];
+        Ok(())
+    });
+    let err = rt
+        .launch(&panics)
+        .read(&data)
+        .invocations(1)
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::CpuKernelPanicked { kernel, .. } if kernel == "panics"),
+        "{err}"
+    );
+    assert_eq!(data.to_vec().unwrap(), [1.0; 4]);
+
+    let mut out = rt.buffer_zeroed::<f32>(4).unwrap();
+    rt.launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a: 1.0, n: 4 })
+        .read(&data)
+        .write(&mut out)
+        .invocations(4)
+        .run()
+        .unwrap();
+    assert_eq!(
+        out.to_vec().unwrap(),
+        [1.0; 4],
+        "the pool still works after a panic"
+    );
+}
+
+#[test]
+fn host_side_length_mismatches_are_typed() {
+    let rt = cpu_runtime();
+    let mut b = rt.buffer_from_slice(&[1u32, 2, 3]).unwrap();
+    assert!(matches!(
+        b.write_from_slice(&[1, 2]),
+        Err(Error::LengthMismatch {
+            buffer_len: 3,
+            slice_len: 2
+        })
+    ));
+    let mut out = [0u32; 4];
+    assert!(matches!(
+        b.read_into(&mut out),
+        Err(Error::LengthMismatch { .. })
+    ));
+    assert_eq!(b.to_vec().unwrap(), [1, 2, 3]);
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    #[repr(C, align(32))]
+    struct Wide([u8; 32]);
+    assert!(matches!(
+        rt.buffer_zeroed::<Wide>(1),
+        Err(Error::UnsupportedElement { .. })
+    ));
+}

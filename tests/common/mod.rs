@@ -1,0 +1,54 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use switchyard::{BackendChoice, Runtime, RuntimeConfig};
+
+/// A runtime with the environment's adapter choice and no on-disk cache.
+/// `None` (test skipped, with a note) when there is no usable GPU, unless
+/// `SWITCHYARD_REQUIRE_GPU=1`, which turns the skip into a failure.
+pub fn gpu_runtime() -> Option<Runtime> {
+    let config = RuntimeConfig::from_env()
+        .expect("SWITCHYARD_* variables parse")
+        .cache_dir(None);
+    let rt = Runtime::with_config(config).expect("runtime builds");
+    if rt.gpu_available() {
+        return Some(rt);
+    }
+    let why = rt.gpu_unavailable_reason().unwrap_or_default();
+    if std::env::var("SWITCHYARD_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        panic!("SWITCHYARD_REQUIRE_GPU=1 but no GPU adapter: {why}");
+    }
+    eprintln!("skipping GPU part: {why}");
+    None
+}
+
+/// A runtime that never opens a GPU.
+pub fn cpu_runtime() -> Runtime {
+    Runtime::with_config(
+        RuntimeConfig::default()
+            .backend(BackendChoice::None)
+            .cache_dir(None),
+    )
+    .expect("CPU-only runtime builds")
+}
+
+/// The CPU-only runtime, plus the GPU runtime when there is one: functional
+/// tests run against each.
+pub fn all_runtimes() -> Vec<Runtime> {
+    let mut runtimes = vec![cpu_runtime()];
+    runtimes.extend(gpu_runtime());
+    runtimes
+}
+
+/// Deterministic pseudo-random f32 in [-1, 1) (xorshift), so failures reproduce.
+pub fn random_f32(count: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}

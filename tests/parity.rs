@@ -1,0 +1,252 @@
+//! Every built-in kernel on the GPU agrees with its Rust twin, at sizes that
+//! are 1, not multiples of the workgroup size, and large enough to need more
+//! than 65 535 workgroups (folded into a 2-D grid). Each tolerance is derived
+//! in a comment beside it.
+
+mod common;
+
+use common::{gpu_runtime, random_f32};
+use switchyard::kernels::{self, Jacobi2dParams, NbodyParams, ReduceParams, SaxpyParams};
+use switchyard::{Kernel, Runtime, Target};
+
+const EPS: f32 = f32::EPSILON;
+
+fn saxpy_on(rt: &Runtime, target: Target, a: f32, x: &[f32], y: &[f32]) -> Vec<f32> {
+    let n = x.len() as u32;
+    let xb = rt.buffer_from_slice(x).unwrap();
+    let mut yb = rt.buffer_from_slice(y).unwrap();
+    let report = rt
+        .launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a, n })
+        .read(&xb)
+        .write(&mut yb)
+        .invocations(n)
+        .on(target)
+        .run()
+        .unwrap();
+    assert_eq!(report.target, target);
+    yb.to_vec().unwrap()
+}
+
+#[test]
+fn saxpy_gpu_matches_cpu_including_folded_grids() {
+    let Some(rt) = gpu_runtime() else { return };
+    // 65 535 × 256 + 1 needs 65 536 workgroups: the launch is folded into 2-D.
+    for n in [1usize, 255, 257, 10_000, 65_535 * 256 + 1] {
+        let x = random_f32(n, 1);
+        let y = random_f32(n, 2);
+        let a = 1.75;
+        let gpu = saxpy_on(&rt, Target::Gpu, a, &x, &y);
+        let cpu = saxpy_on(&rt, Target::Cpu, a, &x, &y);
+        for i in 0..n {
+            // The driver may fuse a*x + y into one FMA; that skips one
+            // rounding of a*x (≤ ½ ulp of |a*x|) and the sum's rounding can
+            // then differ by ≤ 1 ulp of the result.
+            let tol = EPS * ((a * x[i]).abs() + cpu[i].abs());
+            assert!(
+                (gpu[i] - cpu[i]).abs() <= tol,
+                "n={n} i={i}: gpu {} cpu {}",
+                gpu[i],
+                cpu[i]
+            );
+        }
+    }
+}
+
+fn reduce_pass_on(rt: &Runtime, target: Target, input: &[f32]) -> Vec<f32> {
+    let groups = input.len().div_ceil(kernels::REDUCE_ITEMS_PER_GROUP);
+    let inb = rt.buffer_from_slice(input).unwrap();
+    let mut partial = rt.buffer_zeroed::<f32>(groups).unwrap();
+    rt.launch(&kernels::reduce_sum())
+        .uniform(&ReduceParams {
+            n: input.len() as u32,
+        })
+        .read(&inb)
+        .overwrite(&mut partial)
+        .invocations((groups * 256) as u32)
+        .on(target)
+        .run()
+        .unwrap();
+    partial.to_vec().unwrap()
+}
+
+#[test]
+fn reduce_pass_is_bit_identical_and_full_sum_is_accurate() {
+    let Some(rt) = gpu_runtime() else { return };
+    for n in [1usize, 255, 1023, 1025, 300_001, 3_000_000] {
+        let input = random_f32(n, n as u64);
+        // Twin and shader add in the same order (4 strided loads per lane,
+        // then the same pairwise tree) with IEEE f32 adds, which SPIR-V does
+        // not let the driver reassociate: the partial sums match exactly.
+        assert_eq!(
+            reduce_pass_on(&rt, Target::Gpu, &input),
+            reduce_pass_on(&rt, Target::Cpu, &input),
+            "n={n}"
+        );
+        let exact: f64 = input.iter().map(|&v| f64::from(v)).sum();
+        let magnitude: f64 = input.iter().map(|&v| f64::from(v).abs()).sum();
+        let buffer = rt.buffer_from_slice(&input).unwrap();
+        for target in [Target::Gpu, Target::Cpu] {
+            let total = f64::from(kernels::sum(&rt, &buffer, target).unwrap());
+            // Each element passes through at most 3 levels of 4 + 8 adds:
+            // relative error ≤ 36 u Σ|x| (u = 2^-24); 4e-6 leaves 1.8× margin.
+            assert!(
+                (total - exact).abs() <= 4e-6 * magnitude + 1e-30,
+                "n={n} {target}: {total} vs {exact}"
+            );
+        }
+    }
+}
+
+fn plummer_like_bodies(n: usize) -> Vec<[f32; 4]> {
+    let r = random_f32(4 * n, 99);
+    (0..n)
+        .map(|i| {
+            [
+                r[4 * i],
+                r[4 * i + 1],
+                r[4 * i + 2],
+                0.5 + 0.5 * r[4 * i + 3].abs(),
+            ]
+        })
+        .collect()
+}
+
+fn nbody_on(rt: &Runtime, target: Target, bodies: &[[f32; 4]], softening2: f32) -> Vec<[f32; 4]> {
+    let n = bodies.len() as u32;
+    let b = rt.buffer_from_slice(bodies).unwrap();
+    let mut acc = rt.buffer_zeroed::<[f32; 4]>(bodies.len()).unwrap();
+    rt.launch(&kernels::nbody_accel())
+        .uniform(&NbodyParams {
+            n,
+            softening2,
+            _pad0: 0,
+            _pad1: 0,
+        })
+        .read(&b)
+        .overwrite(&mut acc)
+        .invocations(n)
+        .on(target)
+        .run()
+        .unwrap();
+    acc.to_vec().unwrap()
+}
+
+#[test]
+fn nbody_gpu_matches_cpu_within_the_summation_bound() {
+    let Some(rt) = gpu_runtime() else { return };
+    let softening2 = 1e-2f32;
+    for n in [1usize, 127, 129, 1000] {
+        let bodies = plummer_like_bodies(n);
+        let gpu = nbody_on(&rt, Target::Gpu, &bodies, softening2);
+        let cpu = nbody_on(&rt, Target::Cpu, &bodies, softening2);
+        for i in 0..n {
+            // Σ_j |term_j| per component, in f64: the scale of the rounding error.
+            let mut scale = [0.0f64; 3];
+            for body in &bodies {
+                let d: Vec<f64> = (0..3).map(|c| f64::from(body[c] - bodies[i][c])).collect();
+                let r2 = d.iter().map(|v| v * v).sum::<f64>() + f64::from(softening2);
+                let s = f64::from(body[3]) / (r2 * r2.sqrt());
+                for c in 0..3 {
+                    scale[c] += (d[c] * s).abs();
+                }
+            }
+            for c in 0..3 {
+                // Different summation orders (tiles of 128 vs 16 lanes) differ
+                // by at most n u Σ|t| to first order; each term carries ≤ 8 u
+                // more (inverseSqrt is 2 ulp in WGSL, plus 3 products).
+                let tol = (n as f64 + 8.0) * f64::from(EPS) * scale[c] + 1e-30;
+                let diff = f64::from(gpu[i][c] - cpu[i][c]).abs();
+                assert!(
+                    diff <= tol,
+                    "n={n} body {i} axis {c}: gpu {} cpu {} tol {tol}",
+                    gpu[i][c],
+                    cpu[i][c]
+                );
+            }
+            assert_eq!(gpu[i][3], 0.0);
+        }
+    }
+}
+
+fn jacobi_on(rt: &Runtime, target: Target, grid: &[f32], w: u32, h: u32, steps: usize) -> Vec<f32> {
+    let mut a = rt.buffer_from_slice(grid).unwrap();
+    let mut b = rt.buffer_zeroed::<f32>(grid.len()).unwrap();
+    let params = Jacobi2dParams {
+        width: w,
+        height: h,
+        alpha: 0.24,
+        _pad: 0,
+    };
+    let kernel = kernels::jacobi2d();
+    let mut seq = rt.sequence().on(target);
+    for _ in 0..steps {
+        seq.launch(&kernel)
+            .uniform(&params)
+            .read(&a)
+            .overwrite(&mut b)
+            .grid([w, h, 1])
+            .run()
+            .unwrap();
+        std::mem::swap(&mut a, &mut b);
+    }
+    seq.finish().unwrap();
+    a.to_vec().unwrap()
+}
+
+#[test]
+fn jacobi_gpu_matches_cpu_over_many_steps() {
+    let Some(rt) = gpu_runtime() else { return };
+    for (w, h) in [(1u32, 1u32), (2, 3), (17, 33), (300, 201)] {
+        let grid = random_f32((w * h) as usize, u64::from(w * 1000 + h));
+        let steps = 20;
+        let gpu = jacobi_on(&rt, Target::Gpu, &grid, w, h, steps);
+        let cpu = jacobi_on(&rt, Target::Cpu, &grid, w, h, steps);
+        // Per step, a driver that contracts into FMAs skips up to two
+        // roundings of intermediates bounded by 2 max|u| (alpha ≤ 1/4), and the
+        // step is a contraction, so differences add up over steps at most:
+        // steps × 4 u max|u|.
+        let max = grid.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let tol = steps as f32 * 4.0 * EPS * max;
+        for i in 0..grid.len() {
+            assert!(
+                (gpu[i] - cpu[i]).abs() <= tol,
+                "{w}x{h} cell {i}: gpu {} cpu {}",
+                gpu[i],
+                cpu[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn user_kernel_with_tiny_workgroups_folds_past_65535_groups() {
+    let Some(rt) = gpu_runtime() else { return };
+    let kernel = Kernel::wgsl(
+        "index_fill",
+        r#"
+        @group(0) @binding(0) var<storage, read_write> out: array<u32>;
+        @compute @workgroup_size(1)
+        fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>) {
+            let i = g.x + g.y * n.x;
+            if i < arrayLength(&out) { out[i] = i * 3u + 1u; }
+        }"#,
+        "main",
+    )
+    .unwrap();
+    let n = 70_001u32;
+    let mut out = rt.buffer_zeroed::<u32>(n as usize).unwrap();
+    let report = rt
+        .launch(&kernel)
+        .overwrite(&mut out)
+        .invocations(n)
+        .on(Target::Gpu)
+        .run()
+        .unwrap();
+    assert_eq!(report.workgroups, Some([65_535, 2, 1]));
+    let values = out.to_vec().unwrap();
+    assert!(values
+        .iter()
+        .enumerate()
+        .all(|(i, &v)| v == i as u32 * 3 + 1));
+}

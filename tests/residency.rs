@@ -1,0 +1,302 @@
+//! Transfers happen only when the destination copy is stale: the counted
+//! bytes equal the minimum for each mix of CPU and GPU launches.
+
+mod common;
+
+use common::{all_runtimes, cpu_runtime, gpu_runtime};
+use switchyard::kernels::{self, Jacobi2dParams, SaxpyParams};
+use switchyard::{Residency, Target, TransferStats};
+
+const N: u32 = 4096;
+const BYTES: u64 = N as u64 * 4;
+
+#[test]
+fn mixed_gpu_cpu_launches_move_only_stale_data() {
+    let Some(rt) = gpu_runtime() else { return };
+    let saxpy = kernels::saxpy();
+    let x = rt.buffer_from_slice(&vec![1.0f32; N as usize]).unwrap();
+    let mut y = rt.buffer_from_slice(&vec![0.0f32; N as usize]).unwrap();
+    let params = SaxpyParams { a: 1.0, n: N };
+    let mut run = |target| {
+        let before = rt.transfer_stats();
+        rt.launch(&saxpy)
+            .uniform(&params)
+            .read(&x)
+            .write(&mut y)
+            .invocations(N)
+            .on(target)
+            .run()
+            .unwrap();
+        rt.transfer_stats() - before
+    };
+
+    // GPU first: both arguments are uploaded once.
+    let t = run(Target::Gpu);
+    assert_eq!((t.bytes_uploaded, t.bytes_downloaded), (2 * BYTES, 0));
+    // GPU again: nothing moves; both device copies are current.
+    let t = run(Target::Gpu);
+    assert_eq!(
+        (t.bytes_uploaded, t.bytes_downloaded, t.uploads_avoided),
+        (0, 0, 2)
+    );
+    // CPU: y's only valid copy is on the device, x is valid on both sides.
+    let t = run(Target::Cpu);
+    assert_eq!((t.bytes_uploaded, t.bytes_downloaded), (0, BYTES));
+    // GPU: y was modified on the host, x was not.
+    let t = run(Target::Gpu);
+    assert_eq!((t.bytes_uploaded, t.bytes_downloaded), (BYTES, 0));
+    assert_eq!(y.residency(), Residency::DeviceOnly);
+
+    // One host read downloads; the second does not.
+    let before = rt.transfer_stats();
+    let values = y.to_vec().unwrap();
+    let again = y.to_vec().unwrap();
+    let t = rt.transfer_stats() - before;
+    assert_eq!((t.bytes_downloaded, t.downloads), (BYTES, 1));
+    assert_eq!(values, again);
+    assert!(
+        values.iter().all(|&v| v == 4.0),
+        "four launches each added 1"
+    );
+    assert_eq!(y.residency(), Residency::Both);
+}
+
+#[test]
+fn overwrite_skips_the_upload_of_the_old_contents() {
+    let Some(rt) = gpu_runtime() else { return };
+    let (w, h) = (64u32, 64u32);
+    let src = rt
+        .buffer_from_slice(&vec![1.0f32; (w * h) as usize])
+        .unwrap();
+    let mut dst = rt.buffer_zeroed::<f32>((w * h) as usize).unwrap();
+    let params = Jacobi2dParams {
+        width: w,
+        height: h,
+        alpha: 0.1,
+        _pad: 0,
+    };
+    let before = rt.transfer_stats();
+    rt.launch(&kernels::jacobi2d())
+        .uniform(&params)
+        .read(&src)
+        .overwrite(&mut dst)
+        .grid([w, h, 1])
+        .on(Target::Gpu)
+        .run()
+        .unwrap();
+    let t = rt.transfer_stats() - before;
+    assert_eq!(
+        t.bytes_uploaded,
+        u64::from(w * h) * 4,
+        "only src is uploaded"
+    );
+    assert!(dst.to_vec().unwrap().iter().all(|&v| v == 1.0));
+}
+
+#[test]
+fn sequence_of_100_gpu_steps_is_one_submission_without_readback() {
+    let Some(rt) = gpu_runtime() else { return };
+    let (w, h) = (32u32, 32u32);
+    let cells = (w * h) as usize;
+    let mut a = rt.buffer_from_slice(&common::random_f32(cells, 5)).unwrap();
+    let mut b = rt.buffer_zeroed::<f32>(cells).unwrap();
+    let params = Jacobi2dParams {
+        width: w,
+        height: h,
+        alpha: 0.2,
+        _pad: 0,
+    };
+    let kernel = kernels::jacobi2d();
+    let mut seq = rt.sequence().on(Target::Gpu);
+    for _ in 0..100 {
+        seq.launch(&kernel)
+            .uniform(&params)
+            .read(&a)
+            .overwrite(&mut b)
+            .grid([w, h, 1])
+            .run()
+            .unwrap();
+        std::mem::swap(&mut a, &mut b);
+    }
+    let report = seq.finish().unwrap();
+    assert_eq!(report.gpu_launches, 100);
+    assert_eq!(
+        report.submissions, 1,
+        "100 launches recorded into one submission"
+    );
+    assert_eq!(
+        report.transfers.bytes_downloaded, 0,
+        "no readback inside the sequence"
+    );
+    assert_eq!(
+        report.transfers.bytes_uploaded,
+        cells as u64 * 4,
+        "only the initial grid"
+    );
+}
+
+#[test]
+fn host_read_inside_a_sequence_sees_the_recorded_work() {
+    let Some(rt) = gpu_runtime() else { return };
+    let saxpy = kernels::saxpy();
+    let x = rt.buffer_from_slice(&[1.0f32; 8]).unwrap();
+    let mut y = rt.buffer_from_slice(&[0.0f32; 8]).unwrap();
+    let params = SaxpyParams { a: 2.0, n: 8 };
+    let mut seq = rt.sequence().on(Target::Gpu);
+    seq.launch(&saxpy)
+        .uniform(&params)
+        .read(&x)
+        .write(&mut y)
+        .invocations(8)
+        .run()
+        .unwrap();
+    // Not finished yet: the read must submit and wait for the recorded launch.
+    assert_eq!(y.to_vec().unwrap(), [2.0; 8]);
+    seq.launch(&saxpy)
+        .uniform(&params)
+        .read(&x)
+        .write(&mut y)
+        .invocations(8)
+        .run()
+        .unwrap();
+    // A host write after a recorded (unsubmitted) launch: its upload must not
+    // overtake that launch, or the launch would overwrite it.
+    y.write_from_slice(&[10.0; 8]).unwrap();
+    seq.launch(&saxpy)
+        .uniform(&params)
+        .read(&x)
+        .write(&mut y)
+        .invocations(8)
+        .run()
+        .unwrap();
+    seq.finish().unwrap();
+    assert_eq!(y.to_vec().unwrap(), [12.0; 8]);
+}
+
+#[test]
+fn sequences_give_the_same_result_on_every_runtime() {
+    let expected = {
+        let rt = cpu_runtime();
+        run_mixed_sequence(&rt, &[Target::Cpu; 6])
+    };
+    // As in tests/parity.rs: FMA contraction on a GPU costs at most
+    // 4 u max|u| per step, and 6 steps were taken from data in [-1, 1).
+    let tol = 6.0 * 4.0 * f32::EPSILON;
+    for rt in all_runtimes() {
+        let targets: Vec<Target> = if rt.gpu_available() {
+            vec![
+                Target::Gpu,
+                Target::Cpu,
+                Target::Gpu,
+                Target::Gpu,
+                Target::Cpu,
+                Target::Auto,
+            ]
+        } else {
+            vec![
+                Target::Cpu,
+                Target::Auto,
+                Target::Cpu,
+                Target::Auto,
+                Target::Cpu,
+                Target::Auto,
+            ]
+        };
+        let got = run_mixed_sequence(&rt, &targets);
+        assert_eq!(got.len(), expected.len());
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert!(
+                (g - e).abs() <= tol,
+                "cell {i}: {g} vs {e} with {targets:?}"
+            );
+        }
+    }
+}
+
+fn run_mixed_sequence(rt: &switchyard::Runtime, targets: &[Target]) -> Vec<f32> {
+    let (w, h) = (40u32, 30u32);
+    let cells = (w * h) as usize;
+    let mut a = rt
+        .buffer_from_slice(&common::random_f32(cells, 11))
+        .unwrap();
+    let mut b = rt.buffer_zeroed::<f32>(cells).unwrap();
+    let params = Jacobi2dParams {
+        width: w,
+        height: h,
+        alpha: 0.25,
+        _pad: 0,
+    };
+    let kernel = kernels::jacobi2d();
+    let mut seq = rt.sequence();
+    for &target in targets {
+        seq.launch(&kernel)
+            .uniform(&params)
+            .read(&a)
+            .write(&mut b)
+            .grid([w, h, 1])
+            .on(target)
+            .run()
+            .unwrap();
+        std::mem::swap(&mut a, &mut b);
+    }
+    seq.finish().unwrap();
+    a.to_vec().unwrap()
+}
+
+#[test]
+fn cpu_only_runtime_never_transfers() {
+    let rt = cpu_runtime();
+    assert!(!rt.gpu_available());
+    assert!(rt
+        .gpu_unavailable_reason()
+        .unwrap()
+        .contains("SWITCHYARD_BACKEND=none"));
+    let x = rt.buffer_from_slice(&[1.0f32, 2.0, 3.0]).unwrap();
+    let mut y = rt.buffer_from_slice(&[1.0f32; 3]).unwrap();
+    let report = rt
+        .launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a: 2.0, n: 3 })
+        .read(&x)
+        .write(&mut y)
+        .invocations(3)
+        .run()
+        .unwrap();
+    assert_eq!(report.target, Target::Cpu);
+    assert!(report.reason.contains("no GPU"), "{}", report.reason);
+    assert_eq!(y.to_vec().unwrap(), [3.0, 5.0, 7.0]);
+    assert_eq!(rt.transfer_stats(), TransferStats::default());
+    assert_eq!(rt.submissions(), 0);
+}
+
+#[test]
+fn host_mut_and_write_from_slice_invalidate_the_device_copy() {
+    let Some(rt) = gpu_runtime() else { return };
+    let saxpy = kernels::saxpy();
+    let x = rt.buffer_from_slice(&[1.0f32; 16]).unwrap();
+    let mut y = rt.buffer_zeroed::<f32>(16).unwrap();
+    let params = SaxpyParams { a: 1.0, n: 16 };
+    rt.launch(&saxpy)
+        .uniform(&params)
+        .read(&x)
+        .write(&mut y)
+        .invocations(16)
+        .on(Target::Gpu)
+        .run()
+        .unwrap();
+    y.host_mut().unwrap()[0] = 100.0; // downloads, then the device copy is stale
+    assert_eq!(y.residency(), Residency::HostOnly);
+    rt.launch(&saxpy)
+        .uniform(&params)
+        .read(&x)
+        .write(&mut y)
+        .invocations(16)
+        .on(Target::Gpu)
+        .run()
+        .unwrap();
+    let out = y.to_vec().unwrap();
+    assert_eq!(out[0], 101.0);
+    assert_eq!(out[1], 2.0);
+    y.write_from_slice(&[7.0; 16]).unwrap();
+    assert_eq!(y.residency(), Residency::HostOnly);
+    assert_eq!(y.to_vec().unwrap(), [7.0; 16]);
+}
