@@ -203,6 +203,48 @@ impl<T: Pod> Buffer<T> {
         self.with_host(<[T]>::to_vec)
     }
 
+    /// The buffer's contents, without blocking the calling executor while the
+    /// GPU finishes: the readback is submitted, a helper thread waits on the
+    /// device, and the returned future is woken when the data is mapped.
+    ///
+    /// # Errors
+    /// As [`to_vec`](Self::to_vec).
+    pub async fn read_async(&self) -> Result<Vec<T>> {
+        let shared = &self.raw.shared;
+        let (gpu, mut pending) = {
+            let state = lock(&self.raw.state);
+            if state.residency.host_valid() {
+                return Ok(bytemuck::cast_slice(state.host.bytes()).to_vec());
+            }
+            let (Some(gpu), Some(device)) = (shared.gpu(), &state.device) else {
+                return Err(Error::DeviceLost {
+                    reason: "Unknown".into(),
+                    message: "the buffer's only valid copy was on the GPU".into(),
+                });
+            };
+            match gpu.start_download(device.buffer(), state.host.len())? {
+                Some(pending) => (Arc::clone(gpu), pending),
+                None => return Ok(Vec::new()),
+            }
+        };
+        gpu.poll_in_background(&pending);
+        let mapped = (&mut pending.mapped).await;
+        let mut state = lock(&self.raw.state);
+        let host_len = state.host.len();
+        let mut bytes = vec![0u8; host_len];
+        gpu.finish_download(&pending, mapped, &mut bytes)?;
+        shared.counters.downloaded(host_len as u64);
+        // Only `&self` readers can run meanwhile (writers need `&mut`), so the
+        // device copy read here is still the latest one.
+        if !state.residency.host_valid() {
+            state.host.bytes_mut().copy_from_slice(&bytes);
+            state.finish_host(Use::Read);
+        }
+        let mut out = vec![T::zeroed(); self.len()];
+        bytemuck::cast_slice_mut(&mut out).copy_from_slice(&bytes);
+        Ok(out)
+    }
+
     /// Copies the contents into `out`, downloading first if needed.
     ///
     /// # Errors

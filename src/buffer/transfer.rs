@@ -73,7 +73,7 @@ impl TransferCounters {
         self.uploads.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn downloaded(&self, bytes: u64) {
+    pub fn downloaded(&self, bytes: u64) {
         self.bytes_downloaded.fetch_add(bytes, Ordering::Relaxed);
         self.downloads.fetch_add(1, Ordering::Relaxed);
     }

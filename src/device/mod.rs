@@ -158,6 +158,17 @@ impl Health {
     }
 }
 
+/// The outcome of a staging buffer's `map_async`.
+pub(crate) type MapResult = std::result::Result<(), wgpu::BufferAsyncError>;
+
+/// A readback in flight: its staging buffer, and the mapping's outcome to come.
+pub(crate) struct PendingDownload {
+    staging: PooledBuffer,
+    len: u64,
+    submission: Option<wgpu::SubmissionIndex>,
+    pub mapped: futures::channel::oneshot::Receiver<MapResult>,
+}
+
 /// Work recorded for the GPU and not yet submitted.
 #[derive(Default)]
 struct Pending {
@@ -515,45 +526,85 @@ impl GpuContext {
     /// # Errors
     /// [`Error::Map`], [`Error::Poll`], device loss, or a staging allocation failure.
     pub fn download(self: &Arc<Self>, source: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
-        if out.is_empty() {
+        let Some(mut pending) = self.start_download(source, out.len())? else {
             return Ok(());
+        };
+        self.wait(pending.submission.clone(), "readback")?;
+        // The wait ran the map callback, so this resolves at once.
+        let mapped = futures::executor::block_on(&mut pending.mapped);
+        self.finish_download(&pending, mapped, out)
+    }
+
+    /// Copies `source` to a staging buffer, submits, and asks for it to be
+    /// mapped; `None` for zero bytes. Nothing waits here: the mapping completes
+    /// when the device is polled.
+    pub fn start_download(
+        self: &Arc<Self>,
+        source: &wgpu::Buffer,
+        bytes: usize,
+    ) -> Result<Option<PendingDownload>> {
+        if bytes == 0 {
+            return Ok(None);
         }
-        let len = (out.len() as u64).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        let len = (bytes as u64).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
         let staging = self.acquire(PoolKind::Readback, len)?;
         self.record(|encoder| {
             encoder.copy_buffer_to_buffer(source, 0, staging.buffer(), 0, len);
         });
-        let index = self.submit_pending("readback")?;
-        let (sender, receiver) = std::sync::mpsc::channel();
+        let submission = self.submit_pending("readback")?;
+        let (sender, receiver) = futures::channel::oneshot::channel();
         staging
             .buffer()
             .map_async(wgpu::MapMode::Read, 0..len, move |result| {
                 let _ = sender.send(result);
             });
-        self.wait(index, "readback")?;
-        receiver
-            .recv()
-            .map_err(|_| Error::DeviceLost {
-                reason: "Unknown".into(),
-                message: "the readback callback never ran".into(),
-            })?
+        Ok(Some(PendingDownload {
+            staging,
+            len,
+            submission,
+            mapped: receiver,
+        }))
+    }
+
+    /// Copies a mapped staging buffer into `out` and unmaps it.
+    pub fn finish_download(
+        &self,
+        pending: &PendingDownload,
+        mapped: std::result::Result<MapResult, futures::channel::oneshot::Canceled>,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let lost = |message: &str| Error::DeviceLost {
+            reason: "Unknown".into(),
+            message: message.into(),
+        };
+        self.check_healthy()?;
+        mapped
+            .map_err(|_| lost("the readback callback never ran"))?
             .map_err(|source| Error::Map {
                 operation: "readback".into(),
                 source,
             })?;
+        let buffer = pending.staging.buffer();
         {
-            let view =
-                staging
-                    .buffer()
-                    .get_mapped_range(0..len)
-                    .map_err(|_| Error::DeviceLost {
-                        reason: "Unknown".into(),
-                        message: "mapped range unavailable after a successful map".into(),
-                    })?;
+            let view = buffer
+                .get_mapped_range(0..pending.len)
+                .map_err(|_| lost("mapped range unavailable after a successful map"))?;
             out.copy_from_slice(&view[..out.len()]);
         }
-        staging.buffer().unmap();
+        buffer.unmap();
         Ok(())
+    }
+
+    /// Waits on another thread for `pending`'s submission, so an async reader
+    /// is woken by the map callback instead of blocking its executor.
+    pub fn poll_in_background(self: &Arc<Self>, pending: &PendingDownload) {
+        let gpu = Arc::clone(self);
+        let submission = pending.submission.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = gpu.wait(submission, "async readback") {
+                log::warn!("switchyard: async readback wait failed: {e}");
+            }
+        });
     }
 
     /// Blocks until all submitted work is done (pending work is submitted too).

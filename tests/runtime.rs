@@ -1,0 +1,157 @@
+//! Runtime-level behaviour: async readback, device loss, the pool's bounded
+//! footprint, thread safety.
+
+mod common;
+
+use common::{cpu_runtime, gpu_runtime};
+use switchyard::kernels::{self, SaxpyParams};
+use switchyard::{Buffer, Error, Kernel, Runtime, RuntimeConfig, Target};
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Runtime>();
+    assert_send_sync::<Buffer<f32>>();
+    assert_send_sync::<Buffer<[f32; 4]>>();
+    assert_send_sync::<Kernel>();
+    assert_send_sync::<Error>();
+}
+
+fn saxpy_gpu(rt: &Runtime, x: &Buffer<f32>, y: &mut Buffer<f32>) {
+    let n = x.len() as u32;
+    rt.launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a: 1.0, n })
+        .read(x)
+        .write(y)
+        .invocations(n)
+        .on(Target::Gpu)
+        .run()
+        .unwrap();
+}
+
+#[test]
+fn read_async_downloads_once_and_matches_to_vec() {
+    let Some(rt) = gpu_runtime() else { return };
+    let x = rt.buffer_from_slice(&[1.0f32; 1000]).unwrap();
+    let mut y = rt.buffer_from_slice(&[1.0f32; 1000]).unwrap();
+    saxpy_gpu(&rt, &x, &mut y);
+    let before = rt.transfer_stats();
+    let values = futures::executor::block_on(y.read_async()).unwrap();
+    assert_eq!(values, vec![2.0f32; 1000]);
+    let again = futures::executor::block_on(y.read_async()).unwrap();
+    assert_eq!(again, values);
+    let moved = rt.transfer_stats() - before;
+    assert_eq!((moved.downloads, moved.bytes_downloaded), (1, 4000));
+    assert_eq!(y.to_vec().unwrap(), values);
+}
+
+#[test]
+fn after_device_loss_auto_runs_on_the_cpu_and_gpu_is_a_typed_error() {
+    let Some(rt) = gpu_runtime() else { return };
+    let x = rt.buffer_from_slice(&[1.0f32; 64]).unwrap();
+    let mut y = rt.buffer_from_slice(&[0.0f32; 64]).unwrap();
+    saxpy_gpu(&rt, &x, &mut y);
+    assert_eq!(
+        y.to_vec().unwrap(),
+        [1.0; 64],
+        "host copy current before the fault"
+    );
+
+    rt.simulate_device_loss();
+    assert!(!rt.gpu_available());
+    assert!(rt.gpu_unavailable_reason().unwrap().contains("lost"));
+    let params = SaxpyParams { a: 1.0, n: 64 };
+    let err = rt
+        .launch(&kernels::saxpy())
+        .uniform(&params)
+        .read(&x)
+        .write(&mut y)
+        .invocations(64)
+        .on(Target::Gpu)
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::TargetUnavailable { .. }), "{err}");
+    let report = rt
+        .launch(&kernels::saxpy())
+        .uniform(&params)
+        .read(&x)
+        .write(&mut y)
+        .invocations(64)
+        .run()
+        .unwrap();
+    assert_eq!(report.target, Target::Cpu);
+    assert!(report.reason.contains("lost"), "{}", report.reason);
+    assert_eq!(
+        y.to_vec().unwrap(),
+        [2.0; 64],
+        "no data lost, work continued on the CPU"
+    );
+    // New buffers and launches keep working; dropping them is harmless.
+    let z = rt.buffer_from_slice(&[3.0f32; 8]).unwrap();
+    assert_eq!(z.to_vec().unwrap(), [3.0; 8]);
+    rt.synchronize().unwrap();
+}
+
+#[test]
+fn pool_reuses_buffers_and_keeps_its_idle_footprint_bounded() {
+    let Some(_) = gpu_runtime() else { return };
+    let limit = 1 << 20;
+    let config = RuntimeConfig::from_env()
+        .unwrap()
+        .cache_dir(None)
+        .pool_idle_limit_bytes(limit);
+    let rt = Runtime::with_config(config).unwrap();
+    let x = rt.buffer_from_slice(&vec![1.0f32; 50_000]).unwrap();
+    for round in 0..20 {
+        let mut y = rt.buffer_from_slice(&vec![0.0f32; 50_000]).unwrap();
+        saxpy_gpu(&rt, &x, &mut y);
+        assert_eq!(y.to_vec().unwrap()[49_999], 1.0, "round {round}");
+        let _big = rt.buffer_from_slice(&vec![0.0f32; 400_000]).unwrap();
+    }
+    let stats = rt.memory_report().gpu_pool;
+    assert!(stats.idle_bytes <= limit, "{stats:?}");
+    assert!(
+        stats.hits >= 19 * 3,
+        "storage, uniform and readback buffers come back: {stats:?}"
+    );
+    // x's device copy is the only storage buffer still live.
+    drop(x);
+    let stats = rt.memory_report().gpu_pool;
+    assert_eq!(stats.live_bytes, 0, "{stats:?}");
+}
+
+#[test]
+fn one_runtime_serves_many_threads() {
+    for rt in [Some(cpu_runtime()), gpu_runtime()].into_iter().flatten() {
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let rt = &rt;
+                scope.spawn(move || {
+                    let x = rt.buffer_from_slice(&vec![t as f32; 300]).unwrap();
+                    let mut y = rt.buffer_from_slice(&vec![1.0f32; 300]).unwrap();
+                    for (i, target) in [Target::Cpu, Target::Auto]
+                        .iter()
+                        .cycle()
+                        .take(20)
+                        .enumerate()
+                    {
+                        let target = if rt.gpu_available() && i % 3 == 0 {
+                            Target::Gpu
+                        } else {
+                            *target
+                        };
+                        rt.launch(&kernels::saxpy())
+                            .uniform(&SaxpyParams { a: 1.0, n: 300 })
+                            .read(&x)
+                            .write(&mut y)
+                            .invocations(300)
+                            .on(target)
+                            .run()
+                            .unwrap();
+                    }
+                    assert_eq!(y.to_vec().unwrap(), vec![1.0 + 20.0 * t as f32; 300]);
+                });
+            }
+        });
+    }
+}
