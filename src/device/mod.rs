@@ -265,7 +265,11 @@ impl GpuContext {
                 }
             })
             .collect();
-        seen.extend(candidates.iter().map(|c| c.name.clone()));
+        seen.extend(
+            adapters
+                .iter()
+                .map(|a| format!("{} ({:?})", a.get_info().name, a.get_info().backend)),
+        );
         let index = selection::choose(&candidates, options.adapter_name.as_deref())?;
         adapters.into_iter().nth(index)
     }
