@@ -5,26 +5,16 @@
 
 mod common;
 
-use common::{gpu_runtime, random_f32};
-use switchyard::kernels::{self, Jacobi2dParams, NbodyParams, ReduceParams, SaxpyParams};
+use common::{gpu_runtime, jacobi_steps, random_f32, saxpy};
+use switchyard::kernels::{self, NbodyParams, ReduceParams};
 use switchyard::{Kernel, Runtime, Target};
 
 const EPS: f32 = f32::EPSILON;
 
 fn saxpy_on(rt: &Runtime, target: Target, a: f32, x: &[f32], y: &[f32]) -> Vec<f32> {
-    let n = x.len() as u32;
     let xb = rt.buffer_from_slice(x).unwrap();
     let mut yb = rt.buffer_from_slice(y).unwrap();
-    let report = rt
-        .launch(&kernels::saxpy())
-        .uniform(&SaxpyParams { a, n })
-        .read(&xb)
-        .write(&mut yb)
-        .invocations(n)
-        .on(target)
-        .run()
-        .unwrap();
-    assert_eq!(report.target, target);
+    assert_eq!(saxpy(rt, a, &xb, &mut yb, target).target, target);
     yb.to_vec().unwrap()
 }
 
@@ -169,39 +159,14 @@ fn nbody_gpu_matches_cpu_within_the_summation_bound() {
     }
 }
 
-fn jacobi_on(rt: &Runtime, target: Target, grid: &[f32], w: u32, h: u32, steps: usize) -> Vec<f32> {
-    let mut a = rt.buffer_from_slice(grid).unwrap();
-    let mut b = rt.buffer_zeroed::<f32>(grid.len()).unwrap();
-    let params = Jacobi2dParams {
-        width: w,
-        height: h,
-        alpha: 0.24,
-        _pad: 0,
-    };
-    let kernel = kernels::jacobi2d();
-    let mut seq = rt.sequence().on(target);
-    for _ in 0..steps {
-        seq.launch(&kernel)
-            .uniform(&params)
-            .read(&a)
-            .overwrite(&mut b)
-            .grid([w, h, 1])
-            .run()
-            .unwrap();
-        std::mem::swap(&mut a, &mut b);
-    }
-    seq.finish().unwrap();
-    a.to_vec().unwrap()
-}
-
 #[test]
 fn jacobi_gpu_matches_cpu_over_many_steps() {
     let Some(rt) = gpu_runtime() else { return };
     for (w, h) in [(1u32, 1u32), (2, 3), (17, 33), (300, 201)] {
         let grid = random_f32((w * h) as usize, u64::from(w * 1000 + h));
         let steps = 20;
-        let gpu = jacobi_on(&rt, Target::Gpu, &grid, w, h, steps);
-        let cpu = jacobi_on(&rt, Target::Cpu, &grid, w, h, steps);
+        let gpu = jacobi_steps(&rt, &grid, (w, h), 0.24, &[Target::Gpu; 20]).0;
+        let cpu = jacobi_steps(&rt, &grid, (w, h), 0.24, &[Target::Cpu; 20]).0;
         // Per step, a driver that contracts into FMAs skips up to two
         // roundings of intermediates bounded by 2 max|u| (alpha ≤ 1/4), and the
         // step is a contraction, so differences add up over steps at most:

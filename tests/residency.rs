@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{all_runtimes, cpu_runtime, gpu_runtime};
+use common::{all_runtimes, cpu_runtime, gpu_runtime, jacobi_steps, saxpy};
 use switchyard::kernels::{self, Jacobi2dParams, SaxpyParams};
 use switchyard::{Residency, Target, TransferStats};
 
@@ -13,20 +13,11 @@ const BYTES: u64 = N as u64 * 4;
 #[test]
 fn mixed_gpu_cpu_launches_move_only_stale_data() {
     let Some(rt) = gpu_runtime() else { return };
-    let saxpy = kernels::saxpy();
     let x = rt.buffer_from_slice(&vec![1.0f32; N as usize]).unwrap();
     let mut y = rt.buffer_from_slice(&vec![0.0f32; N as usize]).unwrap();
-    let params = SaxpyParams { a: 1.0, n: N };
     let mut run = |target| {
         let before = rt.transfer_stats();
-        rt.launch(&saxpy)
-            .uniform(&params)
-            .read(&x)
-            .write(&mut y)
-            .invocations(N)
-            .on(target)
-            .run()
-            .unwrap();
+        saxpy(&rt, 1.0, &x, &mut y, target);
         rt.transfer_stats() - before
     };
 
@@ -97,40 +88,20 @@ fn overwrite_skips_the_upload_of_the_old_contents() {
 fn sequence_of_100_gpu_steps_is_one_submission_without_readback() {
     let Some(rt) = gpu_runtime() else { return };
     let (w, h) = (32u32, 32u32);
-    let cells = (w * h) as usize;
-    let mut a = rt.buffer_from_slice(&common::random_f32(cells, 5)).unwrap();
-    let mut b = rt.buffer_zeroed::<f32>(cells).unwrap();
-    let params = Jacobi2dParams {
-        width: w,
-        height: h,
-        alpha: 0.2,
-        _pad: 0,
-    };
-    let kernel = kernels::jacobi2d();
-    let mut seq = rt.sequence().on(Target::Gpu);
-    for _ in 0..100 {
-        seq.launch(&kernel)
-            .uniform(&params)
-            .read(&a)
-            .overwrite(&mut b)
-            .grid([w, h, 1])
-            .run()
-            .unwrap();
-        std::mem::swap(&mut a, &mut b);
-    }
-    let report = seq.finish().unwrap();
+    let grid = common::random_f32((w * h) as usize, 5);
+    let (_, report) = jacobi_steps(&rt, &grid, (w, h), 0.2, &[Target::Gpu; 100]);
     assert_eq!(report.gpu_launches, 100);
     assert_eq!(
         report.submissions, 1,
         "100 launches recorded into one submission"
     );
     assert_eq!(
-        report.transfers.bytes_downloaded, 0,
+        report.transfers.downloads, 0,
         "no readback inside the sequence"
     );
     assert_eq!(
         report.transfers.bytes_uploaded,
-        cells as u64 * 4,
+        w as u64 * h as u64 * 4,
         "only the initial grid"
     );
 }
@@ -215,32 +186,8 @@ fn sequences_give_the_same_result_on_every_runtime() {
 
 fn run_mixed_sequence(rt: &switchyard::Runtime, targets: &[Target]) -> Vec<f32> {
     let (w, h) = (40u32, 30u32);
-    let cells = (w * h) as usize;
-    let mut a = rt
-        .buffer_from_slice(&common::random_f32(cells, 11))
-        .unwrap();
-    let mut b = rt.buffer_zeroed::<f32>(cells).unwrap();
-    let params = Jacobi2dParams {
-        width: w,
-        height: h,
-        alpha: 0.25,
-        _pad: 0,
-    };
-    let kernel = kernels::jacobi2d();
-    let mut seq = rt.sequence();
-    for &target in targets {
-        seq.launch(&kernel)
-            .uniform(&params)
-            .read(&a)
-            .write(&mut b)
-            .grid([w, h, 1])
-            .on(target)
-            .run()
-            .unwrap();
-        std::mem::swap(&mut a, &mut b);
-    }
-    seq.finish().unwrap();
-    a.to_vec().unwrap()
+    let grid = common::random_f32((w * h) as usize, 11);
+    jacobi_steps(rt, &grid, (w, h), 0.25, targets).0
 }
 
 #[test]
@@ -253,14 +200,7 @@ fn cpu_only_runtime_never_transfers() {
         .contains("SWITCHYARD_BACKEND=none"));
     let x = rt.buffer_from_slice(&[1.0f32, 2.0, 3.0]).unwrap();
     let mut y = rt.buffer_from_slice(&[1.0f32; 3]).unwrap();
-    let report = rt
-        .launch(&kernels::saxpy())
-        .uniform(&SaxpyParams { a: 2.0, n: 3 })
-        .read(&x)
-        .write(&mut y)
-        .invocations(3)
-        .run()
-        .unwrap();
+    let report = saxpy(&rt, 2.0, &x, &mut y, Target::Auto);
     assert_eq!(report.target, Target::Cpu);
     assert!(report.reason.contains("no GPU"), "{}", report.reason);
     assert_eq!(y.to_vec().unwrap(), [3.0, 5.0, 7.0]);
@@ -271,28 +211,12 @@ fn cpu_only_runtime_never_transfers() {
 #[test]
 fn host_mut_and_write_from_slice_invalidate_the_device_copy() {
     let Some(rt) = gpu_runtime() else { return };
-    let saxpy = kernels::saxpy();
     let x = rt.buffer_from_slice(&[1.0f32; 16]).unwrap();
     let mut y = rt.buffer_zeroed::<f32>(16).unwrap();
-    let params = SaxpyParams { a: 1.0, n: 16 };
-    rt.launch(&saxpy)
-        .uniform(&params)
-        .read(&x)
-        .write(&mut y)
-        .invocations(16)
-        .on(Target::Gpu)
-        .run()
-        .unwrap();
+    saxpy(&rt, 1.0, &x, &mut y, Target::Gpu);
     y.host_mut().unwrap()[0] = 100.0; // downloads, then the device copy is stale
     assert_eq!(y.residency(), Residency::HostOnly);
-    rt.launch(&saxpy)
-        .uniform(&params)
-        .read(&x)
-        .write(&mut y)
-        .invocations(16)
-        .on(Target::Gpu)
-        .run()
-        .unwrap();
+    saxpy(&rt, 1.0, &x, &mut y, Target::Gpu);
     let out = y.to_vec().unwrap();
     assert_eq!(out[0], 101.0);
     assert_eq!(out[1], 2.0);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cpu_runtime, gpu_runtime};
+use common::{cpu_runtime, gpu_runtime, saxpy};
 use switchyard::kernels::{self, SaxpyParams};
 use switchyard::{Buffer, Error, Kernel, Runtime, RuntimeConfig, Target};
 
@@ -18,15 +18,7 @@ fn public_types_are_send_and_sync() {
 }
 
 fn saxpy_gpu(rt: &Runtime, x: &Buffer<f32>, y: &mut Buffer<f32>) {
-    let n = x.len() as u32;
-    rt.launch(&kernels::saxpy())
-        .uniform(&SaxpyParams { a: 1.0, n })
-        .read(x)
-        .write(y)
-        .invocations(n)
-        .on(Target::Gpu)
-        .run()
-        .unwrap();
+    saxpy(rt, 1.0, x, y, Target::Gpu);
 }
 
 #[test]

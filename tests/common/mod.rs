@@ -52,3 +52,59 @@ pub fn random_f32(count: usize, seed: u64) -> Vec<f32> {
         })
         .collect()
 }
+
+use switchyard::kernels::{self, Jacobi2dParams, SaxpyParams};
+use switchyard::{Buffer, LaunchReport, SequenceReport, Target};
+
+/// `y = a·x + y` over all of `x` on `target`.
+pub fn saxpy(
+    rt: &Runtime,
+    a: f32,
+    x: &Buffer<f32>,
+    y: &mut Buffer<f32>,
+    target: Target,
+) -> LaunchReport {
+    let n = x.len() as u32;
+    rt.launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a, n })
+        .read(x)
+        .write(y)
+        .invocations(n)
+        .on(target)
+        .run()
+        .expect("saxpy launch")
+}
+
+/// One sequence of heat steps on a `w`×`h` grid, step `i` on `targets[i]`,
+/// ping-ponging two buffers. Returns the final grid and the sequence report.
+pub fn jacobi_steps(
+    rt: &Runtime,
+    grid: &[f32],
+    (w, h): (u32, u32),
+    alpha: f32,
+    targets: &[Target],
+) -> (Vec<f32>, SequenceReport) {
+    let mut a = rt.buffer_from_slice(grid).expect("grid buffer");
+    let mut b = rt.buffer_zeroed::<f32>(grid.len()).expect("scratch buffer");
+    let params = Jacobi2dParams {
+        width: w,
+        height: h,
+        alpha,
+        _pad: 0,
+    };
+    let kernel = kernels::jacobi2d();
+    let mut seq = rt.sequence();
+    for &target in targets {
+        seq.launch(&kernel)
+            .uniform(&params)
+            .read(&a)
+            .overwrite(&mut b)
+            .grid([w, h, 1])
+            .on(target)
+            .run()
+            .expect("jacobi launch");
+        std::mem::swap(&mut a, &mut b);
+    }
+    let report = seq.finish().expect("sequence finishes");
+    (a.to_vec().expect("readback"), report)
+}
