@@ -23,7 +23,7 @@ use crate::pipeline::reflect::{reflect, KernelLayout};
 pub type CpuTwin = dyn Fn(&mut CpuArgs<'_>) -> Result<()> + Send + Sync;
 
 /// The GPU half of a kernel: validated WGSL and its reflected layout.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct WgslKernel {
     pub name: String,
     pub entry_point: String,
@@ -50,6 +50,7 @@ impl WgslKernel {
     }
 }
 
+#[derive(Clone)]
 struct KernelInner {
     name: String,
     wgsl: Option<WgslKernel>,
@@ -167,19 +168,7 @@ impl Kernel {
     }
 
     fn map_inner(self, change: impl FnOnce(&mut KernelInner)) -> Kernel {
-        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| KernelInner {
-            name: shared.name.clone(),
-            wgsl: shared.wgsl.as_ref().map(|w| WgslKernel {
-                name: w.name.clone(),
-                entry_point: w.entry_point.clone(),
-                module: Arc::clone(&w.module),
-                layout: w.layout.clone(),
-                constants: w.constants.clone(),
-                content_hash: w.content_hash,
-                source: Arc::clone(&w.source),
-            }),
-            twin: shared.twin.clone(),
-        });
+        let mut inner = Arc::unwrap_or_clone(self.inner);
         change(&mut inner);
         Kernel {
             inner: Arc::new(inner),

@@ -217,10 +217,7 @@ impl<T: Pod> Buffer<T> {
                 return Ok(bytemuck::cast_slice(state.host.bytes()).to_vec());
             }
             let (Some(gpu), Some(device)) = (shared.gpu(), &state.device) else {
-                return Err(Error::DeviceLost {
-                    reason: "Unknown".into(),
-                    message: "the buffer's only valid copy was on the GPU".into(),
-                });
+                return Err(transfer::only_copy_lost());
             };
             match gpu.start_download(device.buffer(), state.host.len())? {
                 Some(pending) => (Arc::clone(gpu), pending),

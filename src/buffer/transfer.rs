@@ -79,6 +79,14 @@ impl TransferCounters {
     }
 }
 
+/// The error for a buffer whose only valid copy was on a GPU that is gone.
+pub(crate) fn only_copy_lost() -> Error {
+    Error::DeviceLost {
+        reason: "Unknown".into(),
+        message: "the buffer's only valid copy was on the GPU".into(),
+    }
+}
+
 /// The mutable part of a buffer: both copies and which of them is valid.
 #[derive(Debug)]
 pub(crate) struct BufferState {
@@ -147,10 +155,7 @@ impl BufferState {
         match self.residency.before_host(usage) {
             Transfer::Download => {
                 let (Some(gpu), Some(device)) = (gpu, &self.device) else {
-                    return Err(Error::DeviceLost {
-                        reason: "Unknown".into(),
-                        message: "the buffer's only valid copy was on the GPU".into(),
-                    });
+                    return Err(only_copy_lost());
                 };
                 gpu.download(device.buffer(), self.host.bytes_mut())?;
                 let bytes = self.host.len() as u64;
