@@ -22,6 +22,10 @@ use crate::pipeline::reflect::{reflect, KernelLayout};
 /// The signature of a CPU twin.
 pub type CpuTwin = dyn Fn(&mut CpuArgs<'_>) -> Result<()> + Send + Sync;
 
+/// The signature of a kernel's work measure: the launch's global size in,
+/// the amount of work the dispatcher should scale its predictions by out.
+pub type WorkMeasure = dyn Fn([u32; 3]) -> u64 + Send + Sync;
+
 /// The GPU half of a kernel: validated WGSL and its reflected layout.
 #[derive(Clone, Debug)]
 pub(crate) struct WgslKernel {
@@ -55,6 +59,9 @@ struct KernelInner {
     name: String,
     wgsl: Option<WgslKernel>,
     twin: Option<Arc<CpuTwin>>,
+    work_measure: Option<Arc<WorkMeasure>>,
+    /// Features declared with [`Kernel::requires`], beyond those detected.
+    declared_features: wgpu::Features,
 }
 
 /// A compute kernel that switchyard can launch on the GPU, the CPU, or both.
@@ -128,6 +135,8 @@ impl Kernel {
                 name,
                 wgsl: Some(wgsl),
                 twin: None,
+                work_measure: None,
+                declared_features: wgpu::Features::empty(),
             }),
         })
     }
@@ -142,6 +151,8 @@ impl Kernel {
                 name: name.into(),
                 wgsl: None,
                 twin: Some(Arc::new(twin)),
+                work_measure: None,
+                declared_features: wgpu::Features::empty(),
             }),
         }
     }
@@ -165,6 +176,50 @@ impl Kernel {
                 wgsl.rehash();
             }
         })
+    }
+
+    /// Declares how much work a launch does, for the dispatcher's cost model,
+    /// when it is not proportional to the invocation count. All-pairs N-body
+    /// does `n²` interactions for `n` invocations: `.work_size(|[n, _, _]|
+    /// u64::from(n).pow(2))`. A launch's [`work`](crate::Launch::work)
+    /// overrides it.
+    pub fn work_size(self, measure: impl Fn([u32; 3]) -> u64 + Send + Sync + 'static) -> Kernel {
+        self.map_inner(|inner| inner.work_measure = Some(Arc::new(measure)))
+    }
+
+    /// Declares device features the GPU must have to run this kernel, beyond
+    /// those detected from the shader (64-bit and 16-bit types, subgroups are
+    /// detected). On a GPU that lacks one, `Auto` runs the kernel on the CPU
+    /// and explicit GPU launches fail with
+    /// [`Error::TargetUnavailable`].
+    pub fn requires(self, features: wgpu::Features) -> Kernel {
+        self.map_inner(|inner| inner.declared_features |= features)
+    }
+
+    /// The features the GPU must have: detected from the shader plus
+    /// [declared](Self::requires).
+    pub fn required_features(&self) -> wgpu::Features {
+        let detected = self
+            .layout()
+            .map_or(wgpu::Features::empty(), |l| l.required_features);
+        detected | self.inner.declared_features
+    }
+
+    /// The work of a launch over `invocations`, as the dispatcher counts it.
+    pub(crate) fn work(&self, invocations: [u32; 3]) -> u64 {
+        match &self.inner.work_measure {
+            Some(measure) => measure(invocations),
+            None => invocations.iter().map(|&d| u64::from(d)).product(),
+        }
+    }
+
+    /// The dispatcher's identity for this kernel: its name and a hash of its
+    /// shader (so an edited shader starts a fresh history).
+    pub(crate) fn dispatch_key(&self) -> String {
+        match &self.inner.wgsl {
+            Some(wgsl) => format!("{}#{}", self.inner.name, &wgsl.content_hash.to_hex()[..12]),
+            None => format!("{}#cpu", self.inner.name),
+        }
     }
 
     fn map_inner(self, change: impl FnOnce(&mut KernelInner)) -> Kernel {

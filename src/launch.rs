@@ -4,14 +4,21 @@
 //! The path of a launch ([`Launch::run`]):
 //! 1. **Check** every argument against the kernel's reflected layout (count,
 //!    access, element and total size, owning runtime) before any data moves.
-//! 2. **Decide** the target ([`dispatch::decide`](crate::dispatch)).
+//! 2. **Decide** the target: [`dispatch::decide`](crate::dispatch) settles
+//!    explicit targets and what the GPU cannot run; `Auto` launches that both
+//!    targets can run go to the learned dispatcher, which predicts each
+//!    target's cost including the transfers the arguments' residency needs.
 //! 3. **GPU**: fetch or build the pipeline (cache), make each argument's device
 //!    copy current (upload only if stale), record the dispatch into the pending
 //!    command encoder, then submit and wait, unless inside a [`Sequence`].
 //!    **CPU**: make each argument's host copy current (download only if
 //!    stale), run the twin in the pool.
-//! 4. **Record** the new residency of written buffers and return a
-//!    [`LaunchReport`].
+//! 4. **Record** the new residency of written buffers, feed the measured time
+//!    back to the dispatcher, and return a [`LaunchReport`].
+//!
+//! An `Auto` launch whose GPU run fails (device lost, out of memory, a driver
+//! error) is re-run on the CPU from the buffers' valid host copies; the GPU
+//! is then marked unhealthy and `Auto` avoids it, with one warning.
 //!
 //! Invariant: an error in steps 1–2 leaves every buffer untouched; an error in
 //! step 3 leaves each written buffer's previous valid copy in place.
@@ -22,10 +29,13 @@ use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
 
-use crate::buffer::residency::Use;
+use crate::buffer::residency::{Transfer, Use};
 use crate::buffer::{Buffer, RawBuffer, TransferStats};
 use crate::device::{lock, GpuContext, PoolKind};
-use crate::dispatch::{decide, plan_grid, DecisionInput, GpuStatus, Target};
+use crate::dispatch::{
+    decide, plan_grid, ChoiceInput, Decision, DecisionInput, Direction, GpuStatus, NeededTransfer,
+    Outcome, RequestSource, Resolution, Target,
+};
 use crate::error::{Access, Error, Result};
 use crate::kernel::{CpuArgs, CpuSlot, Kernel, WgslKernel};
 use crate::pipeline::{build_gpu_pipeline, pipeline_key, BindingInfo, BindingShape, CacheOutcome};
@@ -38,8 +48,18 @@ pub struct LaunchReport {
     pub kernel: String,
     /// Where it ran: [`Target::Gpu`] or [`Target::Cpu`], never `Auto`.
     pub target: Target,
-    /// Why it ran there, e.g. `"cpu: the GPU adapter is a software rasterizer"`.
+    /// Why it ran there, e.g. `"cpu: predicted 0.210 ms vs gpu 3.40 ms (gpu:
+    /// 2.90 ms upload of `pos`)"`, `"cpu: adapter lacks SHADER_F64"` or
+    /// `"gpu: pinned"`.
     pub reason: String,
+    /// The dispatcher's predicted time on the target that ran (measured
+    /// history, or its prior before there is any).
+    pub predicted: Option<Duration>,
+    /// For `Auto` launches that either target could run: the other target
+    /// and its predicted time.
+    pub alternative: Option<(Target, Duration)>,
+    /// Sent to the target predicted slower, to measure it.
+    pub explored: bool,
     /// The global size `[x, y, z]`.
     pub invocations: [u32; 3],
     /// The workgroup grid dispatched (GPU only).
@@ -69,6 +89,9 @@ impl std::fmt::Display for LaunchReport {
         )?;
         if let Some(outcome) = self.pipeline {
             write!(f, "; pipeline {outcome:?}")?;
+        }
+        if let Some(predicted) = self.predicted {
+            write!(f, "; predicted {:.3} ms", predicted.as_secs_f64() * 1e3)?;
         }
         Ok(())
     }
@@ -109,7 +132,9 @@ pub struct Launch<'a> {
     buffers: Vec<Arg<'a>>,
     uniforms: Vec<Vec<u8>>,
     invocations: Option<[u32; 3]>,
-    target: Target,
+    /// `None`: the kernel's pin, else the runtime's default.
+    target: Option<Target>,
+    work: Option<u64>,
     sequence: Option<&'a mut Vec<LaunchReport>>,
 }
 
@@ -117,7 +142,7 @@ impl<'a> Launch<'a> {
     pub(crate) fn new(
         shared: &'a Arc<RuntimeShared>,
         kernel: &'a Kernel,
-        target: Target,
+        target: Option<Target>,
         sequence: Option<&'a mut Vec<LaunchReport>>,
     ) -> Self {
         Launch {
@@ -127,6 +152,7 @@ impl<'a> Launch<'a> {
             uniforms: Vec::new(),
             invocations: None,
             target,
+            work: None,
             sequence,
         }
     }
@@ -172,9 +198,19 @@ impl<'a> Launch<'a> {
         self
     }
 
-    /// Where to run (default: the runtime's or sequence's default, `Auto`).
+    /// Where to run. Without it: the sequence's target, else the kernel's
+    /// [pin](crate::Runtime::pin), else the runtime's default (`Auto` unless
+    /// `SWITCHYARD_TARGET` or the config say otherwise).
     pub fn on(mut self, target: Target) -> Self {
-        self.target = target;
+        self.target = Some(target);
+        self
+    }
+
+    /// The amount of work this launch does, for the dispatcher's cost model,
+    /// when it is not what the kernel's [`work_size`](Kernel::work_size) (or
+    /// the invocation count) says.
+    pub fn work(mut self, work: u64) -> Self {
+        self.work = Some(work);
         self
     }
 
@@ -198,6 +234,7 @@ impl<'a> Launch<'a> {
             uniforms,
             invocations,
             target,
+            work,
             sequence,
         } = self;
         let name = kernel.name();
@@ -222,28 +259,67 @@ impl<'a> Launch<'a> {
         if let Some(wgsl) = kernel.wgsl_part() {
             check_arguments(wgsl, &buffers, &uniforms)?;
         }
+        let (requested, source) = match target {
+            Some(target) => (target, RequestSource::Launch),
+            None => match shared.pin_of(name) {
+                Some(pinned) => (pinned, RequestSource::Pin),
+                None => (shared.default_target(), RequestSource::Default),
+            },
+        };
         let gpu = shared.gpu();
         let gpu_status = match gpu {
             None => GpuStatus::Absent(shared.gpu_absent_reason().to_string()),
             Some(gpu) if gpu.is_lost() => GpuStatus::Lost,
-            Some(gpu) => GpuStatus::Ready {
-                hardware: gpu.info.kind.is_hardware(),
+            Some(gpu) => match gpu.unhealthy_reason() {
+                Some(why) => GpuStatus::Unhealthy(why),
+                None => GpuStatus::Ready {
+                    hardware: gpu.info.kind.is_hardware(),
+                },
             },
         };
         let grid = match (gpu, kernel.wgsl_part()) {
             (Some(gpu), Some(wgsl)) => gpu_plan(gpu, wgsl, &buffers, &uniforms, invocations),
             _ => Ok([0; 3]),
         };
-        let decision = decide(&DecisionInput {
+        let resolution = decide(&DecisionInput {
             kernel: name,
-            requested: target,
+            requested,
+            source,
             has_wgsl: kernel.has_gpu(),
             has_twin: kernel.has_cpu(),
             gpu: gpu_status,
+            missing_features: gpu.map_or(wgpu::Features::empty(), |gpu| {
+                kernel.required_features().difference(gpu.features)
+            }),
             fits_gpu: grid.as_ref().map(|_| ()).map_err(Clone::clone),
-            work: invocations.iter().map(|&d| u64::from(d)).product(),
-            gpu_min_work: shared.auto_gpu_min_work(),
         })?;
+
+        let key = kernel.dispatch_key();
+        let work = work.unwrap_or_else(|| kernel.work(invocations));
+        let (gpu_transfers, cpu_transfers) = needed_transfers(kernel, &buffers);
+        let choice_input = ChoiceInput {
+            key: &key,
+            work,
+            gpu_transfers: &gpu_transfers,
+            cpu_transfers: &cpu_transfers,
+        };
+        let (decision, predictions, learned, explored) = match resolution {
+            Resolution::Fixed(decision) => {
+                let predictions = shared.dispatcher().predict(&choice_input);
+                (decision, predictions, false, false)
+            }
+            Resolution::Learned => {
+                if let Some(gpu) = gpu {
+                    shared.probe_transfers_once(gpu);
+                }
+                let choice = shared.dispatcher().choose(&choice_input);
+                let decision = Decision {
+                    target: choice.target,
+                    reason: choice.reason,
+                };
+                (decision, choice.predictions, true, choice.explored)
+            }
+        };
         log::debug!("switchyard: {name}: {}", decision.reason);
 
         let before = shared.counters.snapshot();
@@ -251,6 +327,9 @@ impl<'a> Launch<'a> {
             kernel: name.into(),
             target: decision.target,
             reason: decision.reason,
+            predicted: Some(Duration::from_secs_f64(predictions.of(decision.target))),
+            alternative: None,
+            explored,
             invocations,
             workgroups: None,
             pipeline: None,
@@ -258,31 +337,146 @@ impl<'a> Launch<'a> {
             bytes_downloaded: 0,
             wall: Duration::ZERO,
         };
+        if learned {
+            let other = other_target(decision.target);
+            report.alternative = Some((other, Duration::from_secs_f64(predictions.of(other))));
+        }
+        let mut exec_seconds = None;
+        let mut cold_pipeline = false;
         match (decision.target, gpu, kernel.wgsl_part(), grid) {
             (Target::Gpu, Some(gpu), Some(wgsl), Ok(grid)) => {
                 let wait = sequence.is_none();
-                report.pipeline = Some(run_gpu(
-                    shared,
-                    gpu,
-                    wgsl,
-                    &mut buffers,
-                    &uniforms,
-                    grid,
-                    wait,
-                )?);
-                report.workgroups = Some(grid);
+                let gpu_started = Instant::now();
+                match run_gpu(shared, gpu, wgsl, &mut buffers, &uniforms, grid, wait) {
+                    Ok(outcome) => {
+                        report.pipeline = Some(outcome);
+                        report.workgroups = Some(grid);
+                        cold_pipeline = outcome == CacheOutcome::Miss;
+                        if wait {
+                            let uploaded =
+                                shared.counters.snapshot().bytes_uploaded - before.bytes_uploaded;
+                            let upload_seconds = shared
+                                .dispatcher()
+                                .transfer_seconds(Direction::Upload, uploaded);
+                            exec_seconds = Some(
+                                (gpu_started.elapsed().as_secs_f64() - upload_seconds).max(0.0),
+                            );
+                        }
+                    }
+                    Err(error)
+                        if requested == Target::Auto
+                            && kernel.has_cpu()
+                            && is_gpu_fault(&error) =>
+                    {
+                        let why = error.to_string();
+                        if gpu.mark_unhealthy(why.clone()) {
+                            log::warn!(
+                                "switchyard: the GPU launch of `{name}` failed ({why}); it was re-run \
+                                 on the CPU, and Auto launches use the CPU from now on"
+                            );
+                        }
+                        report.target = Target::Cpu;
+                        report.reason = format!(
+                            "cpu: the GPU launch failed ({why}); re-ran on the CPU from the host copies"
+                        );
+                        report.predicted = Some(Duration::from_secs_f64(predictions.cpu));
+                        report.alternative = None;
+                        exec_seconds =
+                            Some(run_cpu(shared, kernel, buffers, &uniforms, invocations)?);
+                    }
+                    Err(error) => return Err(error),
+                }
             }
-            _ => run_cpu(shared, kernel, buffers, &uniforms, invocations)?,
+            _ => exec_seconds = Some(run_cpu(shared, kernel, buffers, &uniforms, invocations)?),
         }
         let moved: TransferStats = shared.counters.snapshot() - before;
         report.bytes_uploaded = moved.bytes_uploaded;
         report.bytes_downloaded = moved.bytes_downloaded;
         report.wall = started.elapsed();
+        shared.dispatcher().observe(
+            &key,
+            &Outcome {
+                target: report.target,
+                work,
+                exec_seconds,
+                wall_seconds: report.wall.as_secs_f64(),
+                predicted: report.predicted.map(|p| p.as_secs_f64()),
+                explored_against: explored.then(|| predictions.of(other_target(report.target))),
+                bytes_uploaded: moved.bytes_uploaded,
+                bytes_downloaded: moved.bytes_downloaded,
+                cold_pipeline,
+            },
+        );
         if let Some(log) = sequence {
             log.push(report.clone());
         }
         Ok(report)
     }
+}
+
+fn other_target(target: Target) -> Target {
+    match target {
+        Target::Gpu => Target::Cpu,
+        _ => Target::Gpu,
+    }
+}
+
+/// Errors of the GPU itself, after which the same launch can run on the CPU.
+fn is_gpu_fault(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Gpu { .. }
+            | Error::GpuOutOfMemory { .. }
+            | Error::DeviceLost { .. }
+            | Error::Poll { .. }
+            | Error::Map { .. }
+    )
+}
+
+/// The transfers each target would need, from the arguments' residency:
+/// uploads of stale device copies (and readbacks of results the host has been
+/// reading) for the GPU, downloads of stale host copies for the CPU.
+fn needed_transfers(
+    kernel: &Kernel,
+    buffers: &[Arg<'_>],
+) -> (Vec<NeededTransfer>, Vec<NeededTransfer>) {
+    let mut gpu = Vec::new();
+    let mut cpu = Vec::new();
+    let names = kernel.layout().map(|layout| &layout.buffers);
+    for (index, arg) in buffers.iter().enumerate() {
+        let usage = match arg {
+            Arg::Read(_) => Use::Read,
+            Arg::Write(_, usage) => *usage,
+        };
+        let raw = arg.raw();
+        let name = names
+            .and_then(|infos| infos.get(index))
+            .map_or_else(|| format!("argument {index}"), |info| info.name.clone());
+        let bytes = raw.byte_len();
+        let state = lock(&raw.state);
+        if state.residency.before_gpu(usage) == Transfer::Upload {
+            gpu.push(NeededTransfer {
+                name: name.clone(),
+                bytes,
+                direction: Direction::Upload,
+            });
+        }
+        if usage != Use::Read && state.host_reads_gpu_results {
+            gpu.push(NeededTransfer {
+                name: name.clone(),
+                bytes,
+                direction: Direction::Download,
+            });
+        }
+        if state.residency.before_host(usage) == Transfer::Download {
+            cpu.push(NeededTransfer {
+                name,
+                bytes,
+                direction: Direction::Download,
+            });
+        }
+    }
+    (gpu, cpu)
 }
 
 /// Checks count, access and sizes of every argument against the layout.
@@ -552,14 +746,15 @@ fn run_gpu(
     Ok(outcome)
 }
 
-/// Runs the kernel's twin on the pool over host copies made current.
+/// Runs the kernel's twin on the pool over host copies made current; returns
+/// the twin's own run time (readbacks excluded).
 fn run_cpu(
     shared: &Arc<RuntimeShared>,
     kernel: &Kernel,
     buffers: Vec<Arg<'_>>,
     uniforms: &[Vec<u8>],
     invocations: [u32; 3],
-) -> Result<()> {
+) -> Result<f64> {
     let twin = kernel.twin().ok_or_else(|| Error::TargetUnavailable {
         kernel: kernel.name().into(),
         target: Target::Cpu,
@@ -616,6 +811,7 @@ fn run_cpu(
         .collect();
     let uniform_slices: Vec<&[u8]> = uniforms.iter().map(Vec::as_slice).collect();
     let cpu = shared.cpu();
+    let twin_started = Instant::now();
     let result = cpu.run_twin(kernel.name(), || {
         let mut args = CpuArgs::new(
             kernel.name(),
@@ -626,12 +822,13 @@ fn run_cpu(
         );
         twin(&mut args)
     });
+    let twin_seconds = twin_started.elapsed().as_secs_f64();
     drop(read_guards);
     result?;
     for (state, usage) in writes {
         state.finish_host(usage);
     }
-    Ok(())
+    Ok(twin_seconds)
 }
 
 /// Totals of a finished [`Sequence`].
@@ -679,7 +876,7 @@ pub struct SequenceReport {
 /// ```
 pub struct Sequence<'rt> {
     shared: &'rt Arc<RuntimeShared>,
-    target: Target,
+    target: Option<Target>,
     reports: Vec<LaunchReport>,
     started: Instant,
     transfers_before: TransferStats,
@@ -691,7 +888,7 @@ impl<'rt> Sequence<'rt> {
     pub(crate) fn new(shared: &'rt Arc<RuntimeShared>) -> Self {
         Sequence {
             shared,
-            target: Target::Auto,
+            target: None,
             reports: Vec::new(),
             started: Instant::now(),
             transfers_before: shared.counters.snapshot(),
@@ -700,9 +897,9 @@ impl<'rt> Sequence<'rt> {
         }
     }
 
-    /// The default target of launches in this sequence.
+    /// The target of launches in this sequence that do not choose their own.
     pub fn on(mut self, target: Target) -> Self {
-        self.target = target;
+        self.target = Some(target);
         self
     }
 

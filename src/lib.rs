@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 mod buffer;
+mod cache_file;
 mod cpu;
 mod device;
 mod dispatch;
@@ -48,9 +49,9 @@ mod runtime;
 
 pub use buffer::{Buffer, PoolStats, Residency, TransferStats, MAX_ELEMENT_ALIGN};
 pub use device::{AdapterKind, BackendChoice, GpuInfo};
-pub use dispatch::Target;
+pub use dispatch::{CostLine, DispatchReport, KernelReport, Target};
 pub use error::{Access, Error, Result};
-pub use kernel::{CpuArgs, CpuTwin, Kernel};
+pub use kernel::{CpuArgs, CpuTwin, Kernel, WorkMeasure};
 pub use launch::{Launch, LaunchReport, Sequence, SequenceReport};
 pub use pipeline::{
     BindingInfo, BindingKind, BindingShape, CacheOutcome, KernelLayout, PipelineCacheStats,

@@ -5,17 +5,18 @@
 //! two runtimes in one process share nothing. `Runtime` is a cheap handle
 //! (`Clone`, `Send + Sync`); buffers keep the runtime's shared state alive.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytemuck::Pod;
 
 use crate::buffer::transfer::TransferCounters;
 use crate::buffer::{Buffer, PoolStats, TransferStats};
 use crate::cpu::CpuPool;
-use crate::device::{BackendChoice, DeviceOptions, GpuContext, GpuInfo};
-use crate::dispatch::Target;
+use crate::device::{lock, BackendChoice, DeviceOptions, GpuContext, GpuInfo};
+use crate::dispatch::{persist, DispatchReport, Dispatcher, Machine, PolicyConfig, Target};
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
 use crate::launch::{Launch, Sequence};
@@ -23,8 +24,6 @@ use crate::pipeline::{GpuPipeline, PipelineCache, PipelineCacheStats};
 
 /// Default idle bytes the buffer pool keeps for reuse.
 const DEFAULT_POOL_IDLE_LIMIT: u64 = 256 << 20;
-/// Default size at which `Auto` prefers a hardware GPU (the simple rule).
-const DEFAULT_AUTO_GPU_MIN_WORK: u64 = 1 << 16;
 
 /// How to build a [`Runtime`].
 ///
@@ -35,7 +34,8 @@ const DEFAULT_AUTO_GPU_MIN_WORK: u64 = 1 << 16;
 /// |---|---|
 /// | `SWITCHYARD_BACKEND` | `auto` (default), `vulkan`, `gl`, or `none` (CPU only) |
 /// | `SWITCHYARD_ADAPTER` | use only adapters whose name contains this (case-insensitive) |
-/// | `SWITCHYARD_CACHE_DIR` | where the driver pipeline cache is kept (default: the user cache dir + `switchyard`); `off` disables it |
+/// | `SWITCHYARD_TARGET` | `auto` (default), `gpu` or `cpu`: the target of launches that do not choose one |
+/// | `SWITCHYARD_CACHE_DIR` | where the driver pipeline cache and the learned dispatch model are kept (default: the user cache dir + `switchyard`); `off` disables both |
 /// | `SWITCHYARD_CPU_THREADS` | CPU pool threads (default: one per core) |
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
@@ -44,7 +44,6 @@ pub struct RuntimeConfig {
     cpu_threads: usize,
     cache_dir: Option<PathBuf>,
     pool_idle_limit_bytes: u64,
-    auto_gpu_min_work: u64,
     default_target: Target,
 }
 
@@ -57,7 +56,6 @@ impl Default for RuntimeConfig {
             cpu_threads: 0,
             cache_dir: dirs::cache_dir().map(|dir| dir.join("switchyard")),
             pool_idle_limit_bytes: DEFAULT_POOL_IDLE_LIMIT,
-            auto_gpu_min_work: DEFAULT_AUTO_GPU_MIN_WORK,
             default_target: Target::Auto,
         }
     }
@@ -80,6 +78,13 @@ impl RuntimeConfig {
         config.adapter_name = env_var("SWITCHYARD_ADAPTER");
         if let Some(value) = env_var("SWITCHYARD_CACHE_DIR") {
             config.cache_dir = (value != "off").then(|| PathBuf::from(value));
+        }
+        if let Some(value) = env_var("SWITCHYARD_TARGET") {
+            config.default_target = value.parse().map_err(|_| Error::Config {
+                key: "SWITCHYARD_TARGET".into(),
+                value,
+                message: "expected auto, gpu or cpu".into(),
+            })?;
         }
         if let Some(value) = env_var("SWITCHYARD_CPU_THREADS") {
             config.cpu_threads = value.trim().parse().map_err(|_| Error::Config {
@@ -109,7 +114,8 @@ impl RuntimeConfig {
         self
     }
 
-    /// Directory for the driver pipeline cache; `None` keeps it in memory only.
+    /// Directory for the driver pipeline cache and the learned dispatch model;
+    /// `None` keeps both in memory only.
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.cache_dir = dir;
         self
@@ -121,14 +127,8 @@ impl RuntimeConfig {
         self
     }
 
-    /// Launches of at least this many invocations go to a hardware GPU under
-    /// [`Target::Auto`] (the simple rule; the learned dispatcher replaces it).
-    pub fn auto_gpu_min_invocations(mut self, invocations: u64) -> Self {
-        self.auto_gpu_min_work = invocations;
-        self
-    }
-
-    /// The target of launches that do not call `.on(...)`.
+    /// The target of launches that do not call `.on(...)` and whose kernel is
+    /// not [pinned](Runtime::pin).
     pub fn default_target(mut self, target: Target) -> Self {
         self.default_target = target;
         self
@@ -143,8 +143,13 @@ pub(crate) struct RuntimeShared {
     pub counters: TransferCounters,
     pipelines: PipelineCache<GpuPipeline>,
     next_buffer_id: AtomicU64,
-    auto_gpu_min_work: u64,
     default_target: Target,
+    dispatcher: Mutex<Dispatcher>,
+    pins: Mutex<HashMap<String, Target>>,
+    /// The machine the dispatch model is learned for (adapter and threads).
+    machine_identity: String,
+    cache_dir: Option<PathBuf>,
+    transfers_probed: AtomicBool,
 }
 
 impl RuntimeShared {
@@ -168,13 +173,65 @@ impl RuntimeShared {
         self.next_buffer_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn auto_gpu_min_work(&self) -> u64 {
-        self.auto_gpu_min_work
+    pub fn default_target(&self) -> Target {
+        self.default_target
+    }
+
+    /// The kernel's pin, if any.
+    pub fn pin_of(&self, kernel: &str) -> Option<Target> {
+        lock(&self.pins).get(kernel).copied()
+    }
+
+    /// The dispatcher, with any readbacks measured since the last call learned.
+    pub fn dispatcher(&self) -> MutexGuard<'_, Dispatcher> {
+        let measured = self.counters.take_measured_downloads();
+        let mut dispatcher = lock(&self.dispatcher);
+        for (bytes, seconds) in measured {
+            dispatcher.observe_transfer(crate::dispatch::Direction::Download, bytes, seconds);
+        }
+        dispatcher
+    }
+
+    /// Measures transfer costs once, the first time a learned choice needs
+    /// them and nothing was loaded from disk. A failed probe leaves the priors.
+    pub fn probe_transfers_once(&self, gpu: &Arc<GpuContext>) {
+        if self.transfers_probed.swap(true, Ordering::AcqRel)
+            || lock(&self.dispatcher).links_measured()
+        {
+            return;
+        }
+        match gpu.probe_transfers() {
+            Ok(probe) => {
+                let mut dispatcher = self.dispatcher();
+                for (bytes, seconds) in probe.uploads {
+                    dispatcher.observe_transfer(crate::dispatch::Direction::Upload, bytes, seconds);
+                }
+                for (bytes, seconds) in probe.downloads {
+                    dispatcher.observe_transfer(
+                        crate::dispatch::Direction::Download,
+                        bytes,
+                        seconds,
+                    );
+                }
+            }
+            Err(e) => log::warn!("switchyard: transfer probe failed, using priors: {e}"),
+        }
+    }
+
+    fn save_dispatch_model(&self) -> Result<Option<PathBuf>> {
+        let Some(dir) = &self.cache_dir else {
+            return Ok(None);
+        };
+        let dispatcher = self.dispatcher();
+        persist::save(dir, &self.machine_identity, &dispatcher).map(Some)
     }
 }
 
 impl Drop for RuntimeShared {
     fn drop(&mut self) {
+        if let Err(e) = self.save_dispatch_model() {
+            log::warn!("switchyard: could not save the dispatch model: {e}");
+        }
         let Some(gpu) = &self.gpu else { return };
         if gpu.is_lost() {
             return;
@@ -264,6 +321,26 @@ impl Runtime {
                 (None, why)
             }
         };
+        let machine = Machine {
+            gpu_hardware: gpu.as_ref().is_some_and(|g| g.info.kind.is_hardware()),
+            cpu_threads: cpu.threads(),
+        };
+        let machine_identity = format!(
+            "{} | {} CPU threads",
+            gpu.as_ref()
+                .map_or_else(|| "no GPU".to_string(), |g| g.info.fingerprint()),
+            cpu.threads()
+        );
+        let mut dispatcher = Dispatcher::new(PolicyConfig::default(), machine);
+        if let Some(dir) = &config.cache_dir {
+            let samples = persist::load(dir, &machine_identity, &mut dispatcher);
+            if samples > 0 {
+                log::debug!(
+                    "switchyard: loaded {samples} dispatch timings from {}",
+                    dir.display()
+                );
+            }
+        }
         Ok(Runtime {
             shared: Arc::new(RuntimeShared {
                 gpu,
@@ -272,8 +349,12 @@ impl Runtime {
                 counters: TransferCounters::default(),
                 pipelines: PipelineCache::default(),
                 next_buffer_id: AtomicU64::new(0),
-                auto_gpu_min_work: config.auto_gpu_min_work,
                 default_target: config.default_target,
+                dispatcher: Mutex::new(dispatcher),
+                pins: Mutex::new(HashMap::new()),
+                machine_identity,
+                cache_dir: config.cache_dir,
+                transfers_probed: AtomicBool::new(false),
             }),
         })
     }
@@ -296,12 +377,12 @@ impl Runtime {
 
     /// Describes a launch of `kernel`; see [`Launch`].
     pub fn launch<'a>(&'a self, kernel: &'a Kernel) -> Launch<'a> {
-        Launch::new(&self.shared, kernel, self.shared.default_target, None)
+        Launch::new(&self.shared, kernel, None, None)
     }
 
     /// Starts a sequence of launches submitted together; see [`Sequence`].
     pub fn sequence(&self) -> Sequence<'_> {
-        Sequence::new(&self.shared).on(self.shared.default_target)
+        Sequence::new(&self.shared)
     }
 
     /// The adapter in use, if any (also after device loss).
@@ -384,6 +465,41 @@ impl Runtime {
             Some(cache) => cache.save(),
             None => Ok(0),
         }
+    }
+
+    /// Pins `kernel` (by name) to `target`: its launches that do not call
+    /// `.on(...)` go there, whatever the runtime's default. A launch's own
+    /// `.on(...)` still wins. `Target::Auto` removes the pin.
+    pub fn pin(&self, kernel: &str, target: Target) {
+        let mut pins = lock(&self.shared.pins);
+        if target == Target::Auto {
+            pins.remove(kernel);
+        } else {
+            pins.insert(kernel.to_string(), target);
+        }
+    }
+
+    /// What the dispatcher did and learned so far, per kernel; prints as a
+    /// table.
+    pub fn report(&self) -> DispatchReport {
+        let adapter = self.gpu_info().map(|info| info.name.clone());
+        DispatchReport::new(adapter, &self.shared.dispatcher())
+    }
+
+    /// Writes the learned dispatch model to the cache directory now (it is
+    /// also written when the runtime is dropped). Returns the file, or `None`
+    /// when persistence is off.
+    ///
+    /// # Errors
+    /// [`Error::CacheIo`] naming the file.
+    pub fn save_dispatch_model(&self) -> Result<Option<PathBuf>> {
+        self.shared.save_dispatch_model()
+    }
+
+    /// The file the learned dispatch model persists to, when persistence is on.
+    pub fn dispatch_model_path(&self) -> Option<PathBuf> {
+        let dir = self.shared.cache_dir.as_ref()?;
+        Some(persist::model_path(dir, &self.shared.machine_identity))
     }
 
     /// Blocks until all GPU work submitted or recorded so far has finished.

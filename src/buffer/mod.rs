@@ -145,11 +145,7 @@ impl<T: Pod> Buffer<T> {
                 elem_size: std::mem::size_of::<T>(),
                 type_name,
                 shared,
-                state: Mutex::new(BufferState {
-                    host,
-                    device: None,
-                    residency: Residency::HostOnly,
-                }),
+                state: Mutex::new(BufferState::new(host)),
             },
             _element: PhantomData,
         })
@@ -190,7 +186,9 @@ impl<T: Pod> Buffer<T> {
     pub fn with_host<R>(&self, f: impl FnOnce(&[T]) -> R) -> Result<R> {
         let shared = &self.raw.shared;
         let mut state = lock(&self.raw.state);
-        state.prepare_host(shared.gpu(), &shared.counters, Use::Read)?;
+        if state.prepare_host(shared.gpu(), &shared.counters, Use::Read)? > 0 {
+            state.note_host_read_of_gpu_results();
+        }
         Ok(f(bytemuck::cast_slice(state.host.bytes())))
     }
 
@@ -236,6 +234,7 @@ impl<T: Pod> Buffer<T> {
         if !state.residency.host_valid() {
             state.host.bytes_mut().copy_from_slice(&bytes);
             state.finish_host(Use::Read);
+            state.note_host_read_of_gpu_results();
         }
         let mut out = vec![T::zeroed(); self.len()];
         bytemuck::cast_slice_mut(&mut out).copy_from_slice(&bytes);

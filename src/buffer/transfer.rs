@@ -7,11 +7,12 @@
 //! transfers avoided; the tests assert on them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use super::residency::{Residency, Transfer, Use};
 use super::HostBytes;
-use crate::device::{GpuContext, PoolKind, PooledBuffer};
+use crate::device::{lock, GpuContext, PoolKind, PooledBuffer};
 use crate::error::{Error, Result};
 
 /// Runtime-wide transfer counters, as returned by
@@ -54,9 +55,27 @@ pub(crate) struct TransferCounters {
     downloads: AtomicU64,
     uploads_avoided: AtomicU64,
     downloads_avoided: AtomicU64,
+    /// Recent readbacks as `(bytes, seconds)`, for the dispatcher to learn
+    /// from at its next decision.
+    measured_downloads: Mutex<Vec<(u64, f64)>>,
 }
 
+/// Readbacks kept for the dispatcher between decisions; older ones are dropped.
+const MEASURED_DOWNLOADS_KEPT: usize = 64;
+
 impl TransferCounters {
+    /// Takes the readback timings measured since the last call.
+    pub fn take_measured_downloads(&self) -> Vec<(u64, f64)> {
+        std::mem::take(&mut *lock(&self.measured_downloads))
+    }
+
+    fn measured_download(&self, bytes: u64, seconds: f64) {
+        let mut measured = lock(&self.measured_downloads);
+        if measured.len() < MEASURED_DOWNLOADS_KEPT {
+            measured.push((bytes, seconds));
+        }
+    }
+
     pub fn snapshot(&self) -> TransferStats {
         TransferStats {
             bytes_uploaded: self.bytes_uploaded.load(Ordering::Relaxed),
@@ -93,9 +112,32 @@ pub(crate) struct BufferState {
     pub host: HostBytes,
     pub device: Option<PooledBuffer>,
     pub residency: Residency,
+    /// Whether the host read the GPU's results after its latest writes: the
+    /// dispatcher then counts a readback against running the next writer on
+    /// the GPU.
+    pub host_reads_gpu_results: bool,
+    host_read_since_gpu_write: bool,
+    gpu_has_written: bool,
 }
 
 impl BufferState {
+    pub fn new(host: HostBytes) -> Self {
+        BufferState {
+            host,
+            device: None,
+            residency: Residency::HostOnly,
+            host_reads_gpu_results: false,
+            host_read_since_gpu_write: false,
+            gpu_has_written: false,
+        }
+    }
+
+    /// Records that a host read (not a CPU launch) had to download.
+    pub fn note_host_read_of_gpu_results(&mut self) {
+        self.host_read_since_gpu_write = true;
+        self.host_reads_gpu_results = true;
+    }
+
     /// Makes the device copy usable as `usage`: allocates it from the pool if
     /// needed and uploads when the state machine says so. Returns the wgpu
     /// buffer and the bytes uploaded. The residency is left unchanged except
@@ -137,6 +179,15 @@ impl BufferState {
     /// Records that the GPU work using this buffer as `usage` was submitted.
     pub fn finish_device(&mut self, usage: Use) {
         self.residency = self.residency.after_gpu(usage);
+        if usage != Use::Read {
+            // Two GPU writes with no host read between: the host is not
+            // following this buffer's results (any more).
+            if self.gpu_has_written {
+                self.host_reads_gpu_results = self.host_read_since_gpu_write;
+            }
+            self.host_read_since_gpu_write = false;
+            self.gpu_has_written = true;
+        }
     }
 
     /// Makes the host copy usable as `usage`, downloading when the state
@@ -157,9 +208,11 @@ impl BufferState {
                 let (Some(gpu), Some(device)) = (gpu, &self.device) else {
                     return Err(only_copy_lost());
                 };
+                let started = Instant::now();
                 gpu.download(device.buffer(), self.host.bytes_mut())?;
                 let bytes = self.host.len() as u64;
                 counters.downloaded(bytes);
+                counters.measured_download(bytes, started.elapsed().as_secs_f64());
                 if usage == Use::Read {
                     self.residency = self.residency.after_host(Use::Read);
                 }

@@ -19,6 +19,7 @@ mod selection;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
 
 pub use selection::{AdapterKind, BackendChoice};
 
@@ -150,6 +151,8 @@ struct Health {
     lost: AtomicBool,
     lost_reason: Mutex<Option<(String, String)>>,
     uncaptured: Mutex<Vec<String>>,
+    /// Why a launch failed on this device; `Auto` avoids it from then on.
+    unhealthy: Mutex<Option<String>>,
 }
 
 impl Health {
@@ -167,6 +170,14 @@ pub(crate) struct PendingDownload {
     len: u64,
     submission: Option<wgpu::SubmissionIndex>,
     pub mapped: futures::channel::oneshot::Receiver<MapResult>,
+}
+
+/// Measured transfer times, `(bytes, seconds)`, from
+/// [`GpuContext::probe_transfers`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct TransferProbe {
+    pub uploads: Vec<(u64, f64)>,
+    pub downloads: Vec<(u64, f64)>,
 }
 
 /// Work recorded for the GPU and not yet submitted.
@@ -344,6 +355,52 @@ impl GpuContext {
     /// Whether the device has been lost.
     pub fn is_lost(&self) -> bool {
         self.health.is_lost()
+    }
+
+    /// Marks the device unhealthy after a failed launch, so `Auto` stops
+    /// choosing it. Returns true the first time, so the caller warns once.
+    pub fn mark_unhealthy(&self, why: String) -> bool {
+        let mut unhealthy = lock(&self.health.unhealthy);
+        let first = unhealthy.is_none();
+        unhealthy.get_or_insert(why);
+        first
+    }
+
+    /// Why the device was marked unhealthy, if it was.
+    pub fn unhealthy_reason(&self) -> Option<String> {
+        lock(&self.health.unhealthy).clone()
+    }
+
+    /// Measures upload and readback time at a small and a larger size
+    /// (64 KiB and 4 MiB, each the second of two runs, the first being cold),
+    /// as `(bytes, seconds)` per direction.
+    ///
+    /// # Errors
+    /// Allocation, submission or readback failures.
+    pub fn probe_transfers(self: &Arc<Self>) -> Result<TransferProbe> {
+        const SIZES: [usize; 2] = [64 << 10, 4 << 20];
+        let largest = SIZES[SIZES.len() - 1];
+        let device = self.acquire(PoolKind::Storage, largest as u64)?;
+        let mut host = vec![0u8; largest];
+        let mut probe = TransferProbe::default();
+        for &bytes in &SIZES {
+            let mut upload_seconds = 0.0;
+            let mut download_seconds = 0.0;
+            for _ in 0..2 {
+                let started = Instant::now();
+                self.upload(device.buffer(), &host[..bytes])?;
+                // An empty command buffer makes the queue apply the write.
+                self.record(|_| {});
+                self.flush_and_wait("transfer probe")?;
+                upload_seconds = started.elapsed().as_secs_f64();
+                let started = Instant::now();
+                self.download(device.buffer(), &mut host[..bytes])?;
+                download_seconds = started.elapsed().as_secs_f64();
+            }
+            probe.uploads.push((bytes as u64, upload_seconds));
+            probe.downloads.push((bytes as u64, download_seconds));
+        }
+        Ok(probe)
     }
 
     /// Destroys the device, as a driver fault would; for failover tests.

@@ -1,16 +1,33 @@
 //! Where a launch runs: the [`Target`] a user asks for and the policy that
 //! resolves [`Target::Auto`].
 //!
-//! The policy is a pure function of what the kernel offers, the state of the
-//! GPU and the launch's size, so it is tested without a GPU. This first policy
-//! is a fixed rule: large launches go to a hardware GPU, everything else to the
-//! CPU pool. The learned, transfer-aware dispatcher replaces [`decide`]'s Auto
-//! branch behind the same signature.
+//! Deciding happens in two steps, both pure and tested without a GPU:
+//! 1. [`decide`] settles what is fixed: an explicit target (from the launch, a
+//!    per-kernel pin, or the runtime's default), a kernel with one
+//!    implementation, and a GPU that cannot run this launch (absent, lost,
+//!    unhealthy, lacking a feature the kernel needs, or too small for its
+//!    arguments). It answers [`Resolution::Learned`] when `Auto` may choose.
+//! 2. The learned [`Dispatcher`] (`policy`) predicts both targets' cost from
+//!    measured history (`cost_model`) and the transfers the arguments'
+//!    residency requires, explores within a budget, and explains its choice.
+//!
+//! What it learned is saved per machine (`persist`) and summarized by
+//! [`DispatchReport`] (`report`).
 //!
 //! Invariant: an explicit `Target::Gpu` or `Target::Cpu` is honoured or fails
 //! with [`Error::TargetUnavailable`]; it is never silently redirected.
 
 use crate::error::{Error, Result};
+
+mod cost_model;
+pub(crate) mod persist;
+mod policy;
+mod report;
+
+pub(crate) use policy::{
+    ChoiceInput, Direction, Dispatcher, Machine, NeededTransfer, Outcome, PolicyConfig,
+};
+pub use report::{CostLine, DispatchReport, KernelReport};
 
 /// Where a launch should run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -50,6 +67,27 @@ impl std::str::FromStr for Target {
     }
 }
 
+/// Where a launch's requested target came from, for the explanation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequestSource {
+    /// `.on(target)` on the launch or its sequence.
+    Launch,
+    /// [`Runtime::pin`](crate::Runtime::pin) for this kernel.
+    Pin,
+    /// The runtime's default (`SWITCHYARD_TARGET` or the config).
+    Default,
+}
+
+impl RequestSource {
+    fn describe(self) -> &'static str {
+        match self {
+            RequestSource::Launch => "requested",
+            RequestSource::Pin => "pinned",
+            RequestSource::Default => "the runtime's default target",
+        }
+    }
+}
+
 /// What the policy knows about the GPU right now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum GpuStatus {
@@ -57,6 +95,8 @@ pub(crate) enum GpuStatus {
     Absent(String),
     /// The device was lost.
     Lost,
+    /// A launch failed on it; `Auto` avoids it, explicit launches may still try.
+    Unhealthy(String),
     /// Usable; `hardware` is false for software adapters such as lavapipe.
     Ready { hardware: bool },
 }
@@ -66,24 +106,42 @@ pub(crate) enum GpuStatus {
 pub(crate) struct DecisionInput<'a> {
     pub kernel: &'a str,
     pub requested: Target,
+    pub source: RequestSource,
     pub has_wgsl: bool,
     pub has_twin: bool,
     pub gpu: GpuStatus,
+    /// Features the kernel needs that the device lacks.
+    pub missing_features: wgpu::Features,
     /// `Err(why)` when the arguments exceed the device's limits.
     pub fits_gpu: std::result::Result<(), String>,
-    /// Total invocations.
-    pub work: u64,
-    /// Auto sends launches of at least this many invocations to a hardware GPU.
-    pub gpu_min_work: u64,
 }
 
-/// The policy's answer.
+/// A fixed answer: where the launch runs and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Decision {
     pub target: Target,
     pub reason: String,
 }
 
+/// What [`decide`] leaves to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// The target is settled (explicit, or only one target can run it).
+    Fixed(Decision),
+    /// `Auto`, and both targets can run it: ask the learned [`Dispatcher`].
+    Learned,
+}
+
+/// Names of the features in `features`, e.g. `SHADER_F64, SUBGROUP`.
+pub(crate) fn feature_names(features: wgpu::Features) -> String {
+    features
+        .iter_names()
+        .map(|(name, _)| name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why the GPU cannot run this launch at all, if it cannot.
 fn gpu_unusable(input: &DecisionInput<'_>) -> Option<String> {
     if !input.has_wgsl {
         return Some("the kernel has no WGSL implementation".into());
@@ -91,83 +149,56 @@ fn gpu_unusable(input: &DecisionInput<'_>) -> Option<String> {
     match &input.gpu {
         GpuStatus::Absent(why) => return Some(format!("no GPU: {why}")),
         GpuStatus::Lost => return Some("the GPU device was lost".into()),
-        GpuStatus::Ready { .. } => {}
+        GpuStatus::Unhealthy(_) | GpuStatus::Ready { .. } => {}
+    }
+    if !input.missing_features.is_empty() {
+        return Some(format!(
+            "adapter lacks {}",
+            feature_names(input.missing_features)
+        ));
     }
     input.fits_gpu.clone().err()
 }
 
-/// Resolves the requested target for one launch.
+/// Resolves the requested target for one launch, up to the learned choice.
 ///
 /// # Errors
 /// [`Error::TargetUnavailable`] when an explicit target cannot run the kernel,
 /// or when neither target can.
-pub(crate) fn decide(input: &DecisionInput<'_>) -> Result<Decision> {
+pub(crate) fn decide(input: &DecisionInput<'_>) -> Result<Resolution> {
     let unavailable = |target, reason: String| Error::TargetUnavailable {
         kernel: input.kernel.into(),
         target,
         reason,
     };
+    let fixed = |target, reason: String| Ok(Resolution::Fixed(Decision { target, reason }));
     let gpu_blocker = gpu_unusable(input);
+    let how = input.source.describe();
     match input.requested {
         Target::Gpu => match gpu_blocker {
             Some(why) => Err(unavailable(Target::Gpu, why)),
-            None => Ok(Decision {
-                target: Target::Gpu,
-                reason: "gpu: requested".into(),
-            }),
+            None => fixed(Target::Gpu, format!("gpu: {how}")),
         },
-        Target::Cpu => {
-            if input.has_twin {
-                Ok(Decision {
-                    target: Target::Cpu,
-                    reason: "cpu: requested".into(),
-                })
-            } else {
-                Err(unavailable(
-                    Target::Cpu,
-                    "the kernel has no CPU twin".into(),
-                ))
+        Target::Cpu if input.has_twin => fixed(Target::Cpu, format!("cpu: {how}")),
+        Target::Cpu => Err(unavailable(
+            Target::Cpu,
+            "the kernel has no CPU twin".into(),
+        )),
+        Target::Auto => {
+            let auto_blocker = gpu_blocker.or_else(|| match &input.gpu {
+                GpuStatus::Unhealthy(why) => Some(format!("the GPU is marked unhealthy: {why}")),
+                _ => None,
+            });
+            match (auto_blocker, input.has_twin) {
+                (Some(why), true) => fixed(Target::Cpu, format!("cpu: {why}")),
+                (Some(why), false) => Err(unavailable(
+                    Target::Auto,
+                    format!("the kernel has no CPU twin and {why}"),
+                )),
+                (None, false) => fixed(Target::Gpu, "gpu: the kernel has no CPU twin".into()),
+                (None, true) => Ok(Resolution::Learned),
             }
         }
-        Target::Auto => match (gpu_blocker, input.has_twin) {
-            (Some(why), true) => Ok(Decision {
-                target: Target::Cpu,
-                reason: format!("cpu: {why}"),
-            }),
-            (Some(why), false) => Err(unavailable(
-                Target::Auto,
-                format!("the kernel has no CPU twin and {why}"),
-            )),
-            (None, false) => Ok(Decision {
-                target: Target::Gpu,
-                reason: "gpu: the kernel has no CPU twin".into(),
-            }),
-            (None, true) => {
-                let hardware = matches!(input.gpu, GpuStatus::Ready { hardware: true });
-                if !hardware {
-                    Ok(Decision {
-                        target: Target::Cpu,
-                        reason: "cpu: the GPU adapter is a software rasterizer".into(),
-                    })
-                } else if input.work >= input.gpu_min_work {
-                    Ok(Decision {
-                        target: Target::Gpu,
-                        reason: format!(
-                            "gpu: {} invocations >= {} on a hardware GPU",
-                            input.work, input.gpu_min_work
-                        ),
-                    })
-                } else {
-                    Ok(Decision {
-                        target: Target::Cpu,
-                        reason: format!(
-                            "cpu: {} invocations < {}, below the GPU launch-overhead threshold",
-                            input.work, input.gpu_min_work
-                        ),
-                    })
-                }
-            }
-        },
     }
 }
 
@@ -217,61 +248,82 @@ pub(crate) fn plan_grid(
 mod tests {
     use super::*;
 
-    fn input(requested: Target, gpu: GpuStatus, work: u64) -> DecisionInput<'static> {
+    fn input(requested: Target, gpu: GpuStatus) -> DecisionInput<'static> {
         DecisionInput {
             kernel: "k",
             requested,
+            source: RequestSource::Launch,
             has_wgsl: true,
             has_twin: true,
             gpu,
+            missing_features: wgpu::Features::empty(),
             fits_gpu: Ok(()),
-            work,
-            gpu_min_work: 1 << 16,
         }
     }
 
     const HW: GpuStatus = GpuStatus::Ready { hardware: true };
     const SW: GpuStatus = GpuStatus::Ready { hardware: false };
 
+    fn fixed(input: &DecisionInput<'_>) -> Decision {
+        match decide(input).unwrap() {
+            Resolution::Fixed(decision) => decision,
+            Resolution::Learned => panic!("expected a fixed decision"),
+        }
+    }
+
     #[test]
-    fn auto_sends_large_work_to_hardware_and_small_work_to_the_cpu() {
+    fn auto_asks_the_learned_dispatcher_when_both_targets_can_run() {
         assert_eq!(
-            decide(&input(Target::Auto, HW, 1 << 20)).unwrap().target,
-            Target::Gpu
+            decide(&input(Target::Auto, HW)).unwrap(),
+            Resolution::Learned
         );
-        let small = decide(&input(Target::Auto, HW, 100)).unwrap();
-        assert_eq!(small.target, Target::Cpu);
-        assert!(small.reason.contains("100 invocations"), "{}", small.reason);
         assert_eq!(
-            decide(&input(Target::Auto, SW, 1 << 24)).unwrap().target,
-            Target::Cpu
+            decide(&input(Target::Auto, SW)).unwrap(),
+            Resolution::Learned
         );
     }
 
     #[test]
     fn auto_falls_back_to_the_cpu_and_says_why() {
-        let d = decide(&input(Target::Auto, GpuStatus::Lost, 1 << 20)).unwrap();
+        let d = fixed(&input(Target::Auto, GpuStatus::Lost));
         assert_eq!(d.target, Target::Cpu);
         assert!(d.reason.contains("lost"), "{}", d.reason);
-        let mut too_big = input(Target::Auto, HW, 1 << 20);
+        let mut too_big = input(Target::Auto, HW);
         too_big.fits_gpu = Err("binding `x` exceeds 128 MiB".into());
-        assert!(decide(&too_big).unwrap().reason.contains("128 MiB"));
+        assert!(fixed(&too_big).reason.contains("128 MiB"));
+        let sick = fixed(&input(
+            Target::Auto,
+            GpuStatus::Unhealthy("out of memory".into()),
+        ));
+        assert_eq!(sick.target, Target::Cpu);
+        assert!(
+            sick.reason.contains("unhealthy: out of memory"),
+            "{}",
+            sick.reason
+        );
+    }
+
+    #[test]
+    fn missing_features_route_to_the_cpu_and_are_named() {
+        let mut needs_f64 = input(Target::Auto, HW);
+        needs_f64.missing_features = wgpu::Features::SHADER_F64;
+        let d = fixed(&needs_f64);
+        assert_eq!(d.target, Target::Cpu);
+        assert_eq!(d.reason, "cpu: adapter lacks SHADER_F64");
+        needs_f64.requested = Target::Gpu;
+        let err = decide(&needs_f64).unwrap_err();
+        assert!(err.to_string().contains("SHADER_F64"), "{err}");
     }
 
     #[test]
     fn explicit_targets_are_never_redirected() {
-        let err = decide(&input(
-            Target::Gpu,
-            GpuStatus::Absent("no driver".into()),
-            1,
-        ))
-        .unwrap_err();
+        let err = decide(&input(Target::Gpu, GpuStatus::Absent("no driver".into()))).unwrap_err();
         assert!(err.to_string().contains("no driver"), "{err}");
-        assert_eq!(
-            decide(&input(Target::Gpu, SW, 1)).unwrap().target,
-            Target::Gpu
-        );
-        let mut no_twin = input(Target::Cpu, HW, 1);
+        assert_eq!(fixed(&input(Target::Gpu, SW)).target, Target::Gpu);
+        // An unhealthy GPU may still be asked for explicitly.
+        let unhealthy = GpuStatus::Unhealthy("oom".into());
+        assert_eq!(fixed(&input(Target::Gpu, unhealthy)).target, Target::Gpu);
+        let mut no_twin = input(Target::Cpu, HW);
         no_twin.has_twin = false;
         assert!(matches!(
             decide(&no_twin),
@@ -280,15 +332,24 @@ mod tests {
     }
 
     #[test]
+    fn the_reason_says_where_an_explicit_target_came_from() {
+        let mut pinned = input(Target::Cpu, HW);
+        pinned.source = RequestSource::Pin;
+        assert_eq!(fixed(&pinned).reason, "cpu: pinned");
+        pinned.source = RequestSource::Default;
+        assert!(fixed(&pinned).reason.contains("default"));
+    }
+
+    #[test]
     fn a_kernel_with_one_implementation_runs_where_it_can() {
-        let mut gpu_only = input(Target::Auto, SW, 1);
+        let mut gpu_only = input(Target::Auto, SW);
         gpu_only.has_twin = false;
-        assert_eq!(decide(&gpu_only).unwrap().target, Target::Gpu);
+        assert_eq!(fixed(&gpu_only).target, Target::Gpu);
         gpu_only.gpu = GpuStatus::Absent("none".into());
         assert!(decide(&gpu_only).is_err());
-        let mut cpu_only = input(Target::Auto, HW, 1 << 30);
+        let mut cpu_only = input(Target::Auto, HW);
         cpu_only.has_wgsl = false;
-        assert_eq!(decide(&cpu_only).unwrap().target, Target::Cpu);
+        assert_eq!(fixed(&cpu_only).target, Target::Cpu);
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub struct KernelLayout {
     pub reads_num_workgroups: bool,
     /// Bytes of `var<workgroup>` memory the kernel declares.
     pub workgroup_memory_bytes: u64,
+    /// Optional device features the shader uses (64-bit floats and integers,
+    /// 16-bit floats, subgroup operations). A GPU without one of them cannot
+    /// run the kernel, and the dispatcher routes it to the CPU.
+    pub required_features: wgpu::Features,
 }
 
 impl KernelLayout {
@@ -207,8 +211,65 @@ pub fn reflect(
         uniforms,
         reads_num_workgroups,
         workgroup_memory_bytes,
+        required_features: required_features(&module, entry),
     };
     Ok((module, layout))
+}
+
+/// The optional features a module's types and entry point use.
+fn required_features(module: &naga::Module, entry: &naga::EntryPoint) -> wgpu::Features {
+    use naga::{ScalarKind, TypeInner};
+    let mut features = wgpu::Features::empty();
+    for (_, ty) in module.types.iter() {
+        let scalar = match &ty.inner {
+            TypeInner::Scalar(s) | TypeInner::Atomic(s) => *s,
+            TypeInner::Vector { scalar, .. } | TypeInner::Matrix { scalar, .. } => *scalar,
+            _ => continue,
+        };
+        features |= match (scalar.kind, scalar.width) {
+            (ScalarKind::Float, 8) => wgpu::Features::SHADER_F64,
+            (ScalarKind::Float, 2) => wgpu::Features::SHADER_F16,
+            (ScalarKind::Sint | ScalarKind::Uint, 8) => wgpu::Features::SHADER_INT64,
+            _ => wgpu::Features::empty(),
+        };
+    }
+    let subgroup_builtin = |binding: &Option<naga::Binding>| {
+        matches!(
+            binding,
+            Some(naga::Binding::BuiltIn(
+                naga::BuiltIn::SubgroupSize
+                    | naga::BuiltIn::SubgroupInvocationId
+                    | naga::BuiltIn::NumSubgroups
+                    | naga::BuiltIn::SubgroupId
+            ))
+        )
+    };
+    let builtin_args = entry.function.arguments.iter().any(|argument| {
+        subgroup_builtin(&argument.binding)
+            || match &module.types[argument.ty].inner {
+                TypeInner::Struct { members, .. } => {
+                    members.iter().any(|m| subgroup_builtin(&m.binding))
+                }
+                _ => false,
+            }
+    });
+    let subgroup_ops = module
+        .functions
+        .iter()
+        .map(|(_, f)| f)
+        .chain(std::iter::once(&entry.function))
+        .flat_map(|f| f.expressions.iter())
+        .any(|(_, e)| {
+            matches!(
+                e,
+                naga::Expression::SubgroupBallotResult
+                    | naga::Expression::SubgroupOperationResult { .. }
+            )
+        });
+    if builtin_args || subgroup_ops {
+        features |= wgpu::Features::SUBGROUP;
+    }
+    features
 }
 
 fn shape_of(module: &naga::Module, ty: naga::Handle<naga::Type>) -> BindingShape {
@@ -289,6 +350,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         assert!(layout.reads_num_workgroups);
         assert_eq!(layout.workgroup_memory_bytes, 256);
         assert_eq!(layout.group_count(), 1);
+    }
+
+    #[test]
+    fn optional_shader_features_are_detected() {
+        let (_, plain) = reflect("sample", SAMPLE, "main").unwrap();
+        assert_eq!(plain.required_features, wgpu::Features::empty());
+        let f64_source = r#"
+@group(0) @binding(0) var<storage, read_write> v: array<f64>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) { v[id.x] = v[id.x] * 2.0lf; }"#;
+        let (_, layout) = reflect("double64", f64_source, "main").unwrap();
+        assert_eq!(layout.required_features, wgpu::Features::SHADER_F64);
+        let subgroup_source = r#"
+@group(0) @binding(0) var<storage, read_write> v: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) { v[id.x] = subgroupAdd(v[id.x]); }"#;
+        let (_, layout) = reflect("subgroup_sum", subgroup_source, "main").unwrap();
+        assert_eq!(layout.required_features, wgpu::Features::SUBGROUP);
     }
 
     #[test]
