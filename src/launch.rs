@@ -400,7 +400,9 @@ impl<'a> Launch<'a> {
                 work,
                 exec_seconds,
                 wall_seconds: report.wall.as_secs_f64(),
-                predicted: report.predicted.map(|p| p.as_secs_f64()),
+                predicted: predictions
+                    .measured(report.target)
+                    .then(|| predictions.of(report.target)),
                 explored_against: explored.then(|| predictions.of(other_target(report.target))),
                 bytes_uploaded: moved.bytes_uploaded,
                 bytes_downloaded: moved.bytes_downloaded,

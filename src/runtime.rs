@@ -62,7 +62,7 @@ impl Default for RuntimeConfig {
 }
 
 fn env_var(key: &str) -> Option<String> {
-    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+    std::env::var(key).ok()
 }
 
 impl RuntimeConfig {
@@ -71,6 +71,16 @@ impl RuntimeConfig {
     /// # Errors
     /// [`Error::Config`] naming the variable whose value is not understood.
     pub fn from_env() -> Result<Self> {
+        RuntimeConfig::from_lookup(env_var)
+    }
+
+    /// As [`from_env`](Self::from_env), reading variables through `lookup`
+    /// (empty values count as unset).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable whose value is not understood.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let env_var = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
         let mut config = RuntimeConfig::default();
         if let Some(value) = env_var("SWITCHYARD_BACKEND") {
             config.backend = BackendChoice::parse(&value)?;

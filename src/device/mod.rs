@@ -372,8 +372,9 @@ impl GpuContext {
     }
 
     /// Measures upload and readback time at a small and a larger size
-    /// (64 KiB and 4 MiB, each the second of two runs, the first being cold),
-    /// as `(bytes, seconds)` per direction.
+    /// (64 KiB and 4 MiB, each the fastest of three runs: the first is cold,
+    /// and a busy machine only ever adds time), as `(bytes, seconds)` per
+    /// direction.
     ///
     /// # Errors
     /// Allocation, submission or readback failures.
@@ -384,18 +385,18 @@ impl GpuContext {
         let mut host = vec![0u8; largest];
         let mut probe = TransferProbe::default();
         for &bytes in &SIZES {
-            let mut upload_seconds = 0.0;
-            let mut download_seconds = 0.0;
-            for _ in 0..2 {
+            let mut upload_seconds = f64::INFINITY;
+            let mut download_seconds = f64::INFINITY;
+            for _ in 0..3 {
                 let started = Instant::now();
                 self.upload(device.buffer(), &host[..bytes])?;
                 // An empty command buffer makes the queue apply the write.
                 self.record(|_| {});
                 self.flush_and_wait("transfer probe")?;
-                upload_seconds = started.elapsed().as_secs_f64();
+                upload_seconds = upload_seconds.min(started.elapsed().as_secs_f64());
                 let started = Instant::now();
                 self.download(device.buffer(), &mut host[..bytes])?;
-                download_seconds = started.elapsed().as_secs_f64();
+                download_seconds = download_seconds.min(started.elapsed().as_secs_f64());
             }
             probe.uploads.push((bytes as u64, upload_seconds));
             probe.downloads.push((bytes as u64, download_seconds));

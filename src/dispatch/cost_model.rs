@@ -58,9 +58,19 @@ struct Bucket {
     consecutive_outliers: u32,
 }
 
+/// Below this many samples a bucket's estimate is its fastest sample: on a
+/// shared machine noise only ever adds time, and one unlucky first
+/// measurement must not decide the next launches.
+pub(crate) const SETTLED_SAMPLES: usize = 3;
+
 impl Bucket {
     fn median_seconds(&self) -> f64 {
-        median(self.samples.iter().map(|&(_, s)| s))
+        let seconds = self.samples.iter().map(|&(_, s)| s);
+        if self.samples.len() < SETTLED_SAMPLES {
+            seconds.fold(f64::INFINITY, f64::min)
+        } else {
+            median(seconds)
+        }
     }
 
     fn median_size(&self) -> f64 {
@@ -104,7 +114,7 @@ impl SizeHistory {
             return Learned::Outlier;
         }
         let bucket = self.buckets.entry(bucket_of(size)).or_default();
-        if bucket.samples.len() >= 3 {
+        if bucket.samples.len() >= SETTLED_SAMPLES {
             let typical = bucket.median_seconds().max(1e-9);
             let off = seconds / typical;
             if !(1.0 / OUTLIER_FACTOR..=OUTLIER_FACTOR).contains(&off) {
@@ -136,6 +146,13 @@ impl SizeHistory {
     /// Observations set aside as outliers.
     pub fn outliers(&self) -> u64 {
         self.outliers
+    }
+
+    /// Samples in `size`'s own bucket.
+    pub fn samples_at(&self, size: u64) -> usize {
+        self.buckets
+            .get(&bucket_of(size))
+            .map_or(0, |b| b.samples.len())
     }
 
     /// Whether a bucket within `distance` buckets of `size`'s holds samples.

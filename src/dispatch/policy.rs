@@ -9,9 +9,10 @@
 //! - **hysteresis**: per kernel and size bucket, the previous choice is kept
 //!   unless the other target is predicted at least `hysteresis` cheaper, so
 //!   two nearly equal targets do not alternate launch by launch;
-//! - **exploration**: a target never measured for this kernel is tried when
+//! - **exploration**: a target not yet measured near this size is tried when
 //!   it is predicted to lose little; a losing target is re-checked once per
-//!   `recheck_every` launches of a size bucket. Either happens only while the
+//!   `recheck_every` launches of a size bucket (8× sooner while its bucket
+//!   holds fewer than three samples). Either happens only while the
 //!   measured extra time of all explorations stays within `explore_share` of
 //!   the kernel's total time plus a small fixed allowance.
 //!
@@ -23,7 +24,7 @@
 
 use std::collections::HashMap;
 
-use super::cost_model::{bucket_of, Learned, SizeHistory};
+use super::cost_model::{bucket_of, Learned, SizeHistory, SETTLED_SAMPLES};
 use super::Target;
 
 /// The tunable constants of the policy.
@@ -108,6 +109,14 @@ impl Predictions {
             _ => self.cpu,
         }
     }
+
+    /// Whether the execution estimate for `target` comes from measurements.
+    pub fn measured(&self, target: Target) -> bool {
+        match target {
+            Target::Gpu => self.gpu_measured,
+            _ => self.cpu_measured,
+        }
+    }
 }
 
 /// The dispatcher's answer for an `Auto` launch.
@@ -130,7 +139,8 @@ pub(crate) struct Outcome {
     pub exec_seconds: Option<f64>,
     /// Everything the launch cost the caller.
     pub wall_seconds: f64,
-    /// The prediction for the target that ran, if one was made.
+    /// The prediction for the target that ran, when it came from
+    /// measurements (prior guesses are not scored).
     pub predicted: Option<f64>,
     /// For explorations: the prediction of the target that would have won.
     pub explored_against: Option<f64>,
@@ -270,8 +280,8 @@ impl Dispatcher {
 
     /// Execution seconds of `work` on `target`, and whether measured. A
     /// model with a single measured size cannot tell latency from per-item
-    /// cost, so away from that size it follows the prior's shape scaled
-    /// through the measurement.
+    /// cost; away from that size it keeps the prior's latency (at most the
+    /// measured time) and puts the rest of the measurement on the items.
     fn exec_prediction(
         &self,
         record: Option<&KernelRecord>,
@@ -285,8 +295,9 @@ impl Dispatcher {
         match points.as_slice() {
             [] => (self.prior(target, work), false),
             [(n, t)] if bucket_of(work) != bucket_of(*n as u64) => {
-                let at_measured = self.prior(target, *n as u64).max(1e-12);
-                (t * self.prior(target, work) / at_measured, true)
+                let latency = self.prior(target, 0).min(*t);
+                let per_item = (t - latency) / n.max(1.0);
+                (latency + per_item * work as f64, true)
             }
             _ => (model.predict(work).unwrap_or_default(), true),
         }
@@ -362,7 +373,15 @@ impl Dispatcher {
         let try_unmeasured = unmeasured_here
             && (predictions.of(loser) <= predictions.of(best) * config.explore_max_ratio
                 || extra <= config.explore_allowance);
-        let recheck = !unmeasured_here && waited + 1 >= config.recheck_every;
+        // A bucket with few samples may rest on one unlucky measurement:
+        // re-check it sooner.
+        let unsettled = record.models[slot(loser)].samples_at(input.work) < SETTLED_SAMPLES;
+        let recheck_every = if unsettled {
+            (config.recheck_every / 8).max(2)
+        } else {
+            config.recheck_every
+        };
+        let recheck = !unmeasured_here && waited + 1 >= recheck_every;
 
         let (target, explored) = if within_budget && (try_unmeasured || recheck) {
             (loser, true)

@@ -32,7 +32,10 @@ pub struct NbodyParams {
 pub fn nbody_accel() -> Kernel {
     static KERNEL: OnceLock<Kernel> = OnceLock::new();
     builtin(&KERNEL, || {
-        Ok(Kernel::wgsl("nbody_accel", SOURCE, "main")?.cpu(nbody_twin))
+        Ok(Kernel::wgsl("nbody_accel", SOURCE, "main")?
+            .cpu(nbody_twin)
+            // All pairs: n invocations do n² interactions.
+            .work_size(|[n, _, _]| u64::from(n).pow(2)))
     })
 }
 
