@@ -302,6 +302,7 @@ impl<'a> Launch<'a> {
             work,
             gpu_transfers: &gpu_transfers,
             cpu_transfers: &cpu_transfers,
+            gpu_measurable: sequence.is_none(),
         };
         let (decision, predictions, learned, explored) = match resolution {
             Resolution::Fixed(decision) => {

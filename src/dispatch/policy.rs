@@ -90,6 +90,10 @@ pub(crate) struct ChoiceInput<'a> {
     pub work: u64,
     pub gpu_transfers: &'a [NeededTransfer],
     pub cpu_transfers: &'a [NeededTransfer],
+    /// Whether a GPU run of this launch would be timed. Inside a sequence a
+    /// GPU launch is only recorded, so exploring the GPU there would learn
+    /// nothing and is not done.
+    pub gpu_measurable: bool,
 }
 
 /// The predicted cost of both targets, in seconds.
@@ -383,7 +387,8 @@ impl Dispatcher {
         };
         let recheck = !unmeasured_here && waited + 1 >= recheck_every;
 
-        let (target, explored) = if within_budget && (try_unmeasured || recheck) {
+        let measurable = loser != Target::Gpu || input.gpu_measurable;
+        let (target, explored) = if measurable && within_budget && (try_unmeasured || recheck) {
             (loser, true)
         } else {
             (best, false)
@@ -550,6 +555,7 @@ mod tests {
             work,
             gpu_transfers: &[],
             cpu_transfers: &[],
+            gpu_measurable: true,
         }
     }
 
@@ -627,6 +633,19 @@ mod tests {
             "exploration cost {extra} s of {} s",
             record.total_seconds
         );
+    }
+
+    #[test]
+    fn an_unmeasurable_gpu_is_not_explored() {
+        let mut d = Dispatcher::new(PolicyConfig::default(), SOFTWARE);
+        let in_sequence = ChoiceInput {
+            gpu_measurable: false,
+            ..input(1 << 10)
+        };
+        for _ in 0..100 {
+            assert!(!d.choose(&in_sequence).explored);
+        }
+        assert!(d.choose(&input(1 << 10)).explored);
     }
 
     #[test]

@@ -1,0 +1,386 @@
+//! How close `Auto` comes to the better of the two targets, kernel by kernel
+//! and size by size, measured side by side in one process.
+//!
+//! Run: `cargo run --release --example dispatch_report [-- --json]
+//! [--min-log2 10] [--max-log2 24] [--reps 5]`
+//!
+//! For each built-in kernel and each work size 2^min … 2^max, it warms up
+//! every target (which also teaches the dispatcher, since explicit launches
+//! are measured too), then times `reps` rounds (at least 31 where launches
+//! take under a millisecond) of Cpu, Gpu and Auto launches interleaved in a
+//! rotating order, so that drift on a shared machine hits all three alike,
+//! and prints the medians and `auto / min(cpu, gpu)`. Each target has its own
+//! buffers, so each stays where its target left it: the times are steady
+//! state, not transfers caused by the other target. Sizes count work: elements
+//! for saxpy and reduce_sum, grid cells for jacobi2d, body pairs for
+//! nbody_accel (so its body count is the square root).
+//!
+//! With `--json`, the last line is one JSON object: `adapter`, `worst_ratio`,
+//! `geomean_ratio` and `rows` (`kernel`, `n`, `cpu_s`, `gpu_s`, `auto_s`,
+//! `auto_target`).
+
+use std::time::Instant;
+
+use switchyard::kernels::{self, Jacobi2dParams, NbodyParams, SaxpyParams};
+use switchyard::{Buffer, Runtime, Target};
+
+struct Options {
+    json: bool,
+    min_log2: u32,
+    max_log2: u32,
+    reps: usize,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        json: false,
+        min_log2: 10,
+        max_log2: 24,
+        reps: 5,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| -> Result<u32, String> {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("{name} needs a whole number"))
+        };
+        match arg.as_str() {
+            "--json" => options.json = true,
+            "--min-log2" => options.min_log2 = value("--min-log2")?,
+            "--max-log2" => options.max_log2 = value("--max-log2")?,
+            "--reps" => options.reps = value("--reps")?.max(1) as usize,
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    if options.min_log2 > options.max_log2 || options.max_log2 > 26 {
+        return Err("need min-log2 <= max-log2 <= 26".into());
+    }
+    Ok(options)
+}
+
+/// One kernel at one size, with buffers for one target.
+enum Case {
+    Saxpy {
+        x: Buffer<f32>,
+        y: Buffer<f32>,
+    },
+    Reduce {
+        input: Buffer<f32>,
+    },
+    Jacobi {
+        src: Buffer<f32>,
+        dst: Buffer<f32>,
+        width: u32,
+        height: u32,
+    },
+    Nbody {
+        bodies: Buffer<[f32; 4]>,
+        accel: Buffer<[f32; 4]>,
+    },
+}
+
+const KERNELS: [&str; 4] = ["saxpy", "reduce_sum", "jacobi2d", "nbody_accel"];
+
+fn make_case(rt: &Runtime, kernel: &str, log2: u32) -> switchyard::Result<Case> {
+    let n = 1usize << log2;
+    let wave = |i: usize| ((i % 1000) as f32 * 0.001).sin();
+    Ok(match kernel {
+        "saxpy" => Case::Saxpy {
+            x: rt.buffer_from_slice(&(0..n).map(wave).collect::<Vec<_>>())?,
+            y: rt.buffer_zeroed(n)?,
+        },
+        "reduce_sum" => Case::Reduce {
+            input: rt.buffer_from_slice(&(0..n).map(wave).collect::<Vec<_>>())?,
+        },
+        "jacobi2d" => {
+            let width = 1u32 << (log2 / 2);
+            let height = 1u32 << (log2 - log2 / 2);
+            Case::Jacobi {
+                src: rt.buffer_from_slice(&(0..n).map(wave).collect::<Vec<_>>())?,
+                dst: rt.buffer_zeroed(n)?,
+                width,
+                height,
+            }
+        }
+        _ => {
+            let count = (n as f64).sqrt().round() as usize;
+            let bodies: Vec<[f32; 4]> = (0..count)
+                .map(|i| [wave(i), wave(i + 333), wave(i + 666), 1.0 / count as f32])
+                .collect();
+            Case::Nbody {
+                bodies: rt.buffer_from_slice(&bodies)?,
+                accel: rt.buffer_zeroed(count)?,
+            }
+        }
+    })
+}
+
+/// Runs the case once on `target`; returns the seconds it took and where it
+/// ran (`Auto` for a sum whose passes ran on both).
+fn run_case(rt: &Runtime, case: &mut Case, target: Target) -> switchyard::Result<(f64, Target)> {
+    let started = Instant::now();
+    let ran = match case {
+        Case::Saxpy { x, y } => {
+            let n = x.len() as u32;
+            rt.launch(&kernels::saxpy())
+                .uniform(&SaxpyParams { a: 1e-3, n })
+                .read(x)
+                .write(y)
+                .invocations(n)
+                .on(target)
+                .run()?
+                .target
+        }
+        Case::Reduce { input } => {
+            // A sum is several launches in one sequence; where they ran is
+            // read from the dispatcher's counts, after the clock stops.
+            let counts = |rt: &Runtime| {
+                rt.report()
+                    .kernels
+                    .iter()
+                    .find(|k| k.kernel == "reduce_sum")
+                    .map_or((0, 0), |k| (k.cpu_launches, k.gpu_launches))
+            };
+            let before = counts(rt);
+            let started = Instant::now();
+            kernels::sum(rt, input, target)?;
+            let seconds = started.elapsed().as_secs_f64();
+            let after = counts(rt);
+            let ran = match (after.0 - before.0, after.1 - before.1) {
+                (_, 0) => Target::Cpu,
+                (0, _) => Target::Gpu,
+                _ => Target::Auto,
+            };
+            return Ok((seconds, ran));
+        }
+        Case::Jacobi {
+            src,
+            dst,
+            width,
+            height,
+        } => {
+            rt.launch(&kernels::jacobi2d())
+                .uniform(&Jacobi2dParams {
+                    width: *width,
+                    height: *height,
+                    alpha: 0.2,
+                    _pad: 0,
+                })
+                .read(src)
+                .overwrite(dst)
+                .grid([*width, *height, 1])
+                .on(target)
+                .run()?
+                .target
+        }
+        Case::Nbody { bodies, accel } => {
+            let n = bodies.len() as u32;
+            rt.launch(&kernels::nbody_accel())
+                .uniform(&NbodyParams {
+                    n,
+                    softening2: 1e-4,
+                    _pad0: 0,
+                    _pad1: 0,
+                })
+                .read(bodies)
+                .overwrite(accel)
+                .invocations(n)
+                .on(target)
+                .run()?
+                .target
+        }
+    };
+    Ok((started.elapsed().as_secs_f64(), ran))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+struct Row {
+    kernel: &'static str,
+    n: u64,
+    cpu_s: f64,
+    gpu_s: f64,
+    auto_s: f64,
+    auto_target: String,
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("dispatch_report: {message}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&options) {
+        eprintln!("dispatch_report: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(options: &Options) -> switchyard::Result<()> {
+    let started = Instant::now();
+    let rt = Runtime::new()?;
+    let adapter = rt
+        .gpu_info()
+        .map_or_else(|| "none".to_string(), |info| info.to_string());
+    if !rt.gpu_available() {
+        eprintln!(
+            "dispatch_report: no GPU ({}); Gpu columns are empty and Auto is the CPU",
+            rt.gpu_unavailable_reason().unwrap_or_default()
+        );
+    }
+    let targets: Vec<Target> = if rt.gpu_available() {
+        vec![Target::Cpu, Target::Gpu, Target::Auto]
+    } else {
+        vec![Target::Cpu, Target::Auto]
+    };
+    if !options.json {
+        println!(
+            "switchyard dispatch report on {adapter}, {} CPU threads",
+            rt.cpu_threads()
+        );
+        println!("| kernel | n | cpu ms | gpu ms | auto ms | auto ran on | auto / best |");
+        println!("|---|---:|---:|---:|---:|---|---:|");
+    }
+    let mut rows = Vec::new();
+    for kernel in KERNELS {
+        for log2 in options.min_log2..=options.max_log2 {
+            let mut cases = Vec::new();
+            for _ in &targets {
+                cases.push(make_case(&rt, kernel, log2)?);
+            }
+            // Warm-up: cold pipelines and pool wake-ups, and the first
+            // measurements the dispatcher learns from.
+            let mut slowest_warm_up: f64 = 0.0;
+            for _ in 0..2 {
+                for (case, &target) in cases.iter_mut().zip(&targets) {
+                    slowest_warm_up = slowest_warm_up.max(run_case(&rt, case, target)?.0);
+                }
+            }
+            // Launches under a millisecond are dominated by scheduling noise
+            // (a sleeping pool thread costs 0.1–1 ms to wake): take more
+            // samples there; they are cheap.
+            let reps = if slowest_warm_up < 1e-3 {
+                options.reps.max(31)
+            } else {
+                options.reps
+            };
+            let mut times: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+            let mut auto_ran = Vec::new();
+            for rep in 0..reps {
+                // Rotate the order so no target always runs right after the
+                // GPU (which lets the CPU pool's threads fall asleep).
+                for k in 0..targets.len() {
+                    let i = (k + rep) % targets.len();
+                    let target = targets[i];
+                    let (seconds, ran) = run_case(&rt, &mut cases[i], target)?;
+                    times[i].push(seconds);
+                    if target == Target::Auto {
+                        auto_ran.push(ran);
+                    }
+                }
+            }
+            let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+            let cpu_s = medians[0];
+            let (gpu_s, auto_s) = if medians.len() == 3 {
+                (medians[1], medians[2])
+            } else {
+                (f64::NAN, medians[1])
+            };
+            let gpus = auto_ran.iter().filter(|&&t| t == Target::Gpu).count();
+            let cpus = auto_ran.iter().filter(|&&t| t == Target::Cpu).count();
+            let auto_target = match (cpus, gpus) {
+                (_, 0) if cpus > 0 => "cpu".to_string(),
+                (0, _) if gpus > 0 => "gpu".to_string(),
+                _ => format!(
+                    "cpu {cpus}, gpu {gpus}, mixed {}",
+                    auto_ran.len() - cpus - gpus
+                ),
+            };
+            let n = 1u64 << log2;
+            let row = Row {
+                kernel,
+                n,
+                cpu_s,
+                gpu_s,
+                auto_s,
+                auto_target,
+            };
+            if !options.json {
+                println!(
+                    "| {} | 2^{log2} | {:.3} | {:.3} | {:.3} | {} | {:.2} |",
+                    row.kernel,
+                    row.cpu_s * 1e3,
+                    row.gpu_s * 1e3,
+                    row.auto_s * 1e3,
+                    row.auto_target,
+                    ratio(&row)
+                );
+            }
+            rows.push(row);
+        }
+    }
+    let ratios: Vec<f64> = rows.iter().map(ratio).collect();
+    let worst = ratios.iter().copied().fold(0.0, f64::max);
+    let geomean = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp();
+    if options.json {
+        let rows_json: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{{\"kernel\":{},\"n\":{},\"cpu_s\":{:e},\"gpu_s\":{},\"auto_s\":{:e},\"auto_target\":{}}}",
+                    json_string(r.kernel),
+                    r.n,
+                    r.cpu_s,
+                    if r.gpu_s.is_nan() { "null".to_string() } else { format!("{:e}", r.gpu_s) },
+                    r.auto_s,
+                    json_string(&r.auto_target)
+                )
+            })
+            .collect();
+        println!(
+            "{{\"adapter\":{},\"worst_ratio\":{worst:.4},\"geomean_ratio\":{geomean:.4},\"rows\":[{}]}}",
+            json_string(&adapter),
+            rows_json.join(",")
+        );
+    } else {
+        println!();
+        println!(
+            "auto / min(cpu, gpu): worst {worst:.3}, geometric mean {geomean:.3} over {} rows (goal: <= 1.10 and <= 1.03)",
+            rows.len()
+        );
+        println!();
+        print!("{}", rt.report());
+        println!("total {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+fn ratio(row: &Row) -> f64 {
+    let best = if row.gpu_s.is_nan() {
+        row.cpu_s
+    } else {
+        row.cpu_s.min(row.gpu_s)
+    };
+    row.auto_s / best
+}
