@@ -203,17 +203,7 @@ mod tests {
             for _ in 0..3 {
                 d.observe(
                     "nbody step#ab12",
-                    &Outcome {
-                        target,
-                        work: 1 << 20,
-                        exec_seconds: Some(seconds),
-                        wall_seconds: seconds,
-                        predicted: None,
-                        explored_against: None,
-                        bytes_uploaded: 0,
-                        bytes_downloaded: 0,
-                        cold_pipeline: false,
-                    },
+                    &Outcome::measured(target, 1 << 20, seconds),
                 );
             }
         }

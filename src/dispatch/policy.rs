@@ -154,6 +154,24 @@ pub(crate) struct Outcome {
     pub cold_pipeline: bool,
 }
 
+impl Outcome {
+    /// A plain measured launch with no prediction and no transfers (tests).
+    #[cfg(test)]
+    pub fn measured(target: Target, work: u64, seconds: f64) -> Outcome {
+        Outcome {
+            target,
+            work,
+            exec_seconds: Some(seconds),
+            wall_seconds: seconds,
+            predicted: None,
+            explored_against: None,
+            bytes_uploaded: 0,
+            bytes_downloaded: 0,
+            cold_pipeline: false,
+        }
+    }
+}
+
 fn slot(target: Target) -> usize {
     match target {
         Target::Gpu => 1,
@@ -569,17 +587,11 @@ mod tests {
         d.observe(
             "k#1",
             &Outcome {
-                target: choice.target,
-                work,
-                exec_seconds: Some(t),
-                wall_seconds: t,
                 predicted: Some(choice.predictions.of(choice.target)),
                 explored_against: choice
                     .explored
                     .then(|| choice.predictions.of(other(choice.target))),
-                bytes_uploaded: 0,
-                bytes_downloaded: 0,
-                cold_pipeline: false,
+                ..Outcome::measured(choice.target, work, t)
             },
         );
         choice
@@ -689,17 +701,7 @@ mod tests {
     }
 
     fn outcome(target: Target, work: u64, seconds: f64) -> Outcome {
-        Outcome {
-            target,
-            work,
-            exec_seconds: Some(seconds),
-            wall_seconds: seconds,
-            predicted: None,
-            explored_against: None,
-            bytes_uploaded: 0,
-            bytes_downloaded: 0,
-            cold_pipeline: false,
-        }
+        Outcome::measured(target, work, seconds)
     }
 
     #[test]
