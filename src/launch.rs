@@ -339,7 +339,7 @@ impl<'a> Launch<'a> {
             wall: Duration::ZERO,
         };
         if learned {
-            let other = other_target(decision.target);
+            let other = decision.target.other();
             report.alternative = Some((other, Duration::from_secs_f64(predictions.of(other))));
         }
         let mut exec_seconds = None;
@@ -404,7 +404,7 @@ impl<'a> Launch<'a> {
                 predicted: predictions
                     .measured(report.target)
                     .then(|| predictions.of(report.target)),
-                explored_against: explored.then(|| predictions.of(other_target(report.target))),
+                explored_against: explored.then(|| predictions.of(report.target.other())),
                 bytes_uploaded: moved.bytes_uploaded,
                 bytes_downloaded: moved.bytes_downloaded,
                 cold_pipeline,
@@ -414,13 +414,6 @@ impl<'a> Launch<'a> {
             log.push(report.clone());
         }
         Ok(report)
-    }
-}
-
-fn other_target(target: Target) -> Target {
-    match target {
-        Target::Gpu => Target::Cpu,
-        _ => Target::Gpu,
     }
 }
 

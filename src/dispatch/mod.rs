@@ -67,6 +67,17 @@ impl std::str::FromStr for Target {
     }
 }
 
+impl Target {
+    /// The other concrete target: `Gpu` for `Cpu` and the reverse (`Auto`
+    /// counts as `Cpu`, the target that always exists).
+    pub(crate) fn other(self) -> Target {
+        match self {
+            Target::Gpu => Target::Cpu,
+            _ => Target::Gpu,
+        }
+    }
+}
+
 /// Where a launch's requested target came from, for the explanation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RequestSource {

@@ -123,17 +123,13 @@ pub(crate) fn decode(
         };
         match words.as_slice() {
             ["link", direction, _, _] => {
-                let slot = match *direction {
+                let direction = match *direction {
                     "upload" => Direction::Upload,
                     "download" => Direction::Download,
                     _ => return Err(bad()),
                 };
                 let (bytes, seconds) = (size_at(2)?, number_at(3)?);
-                restored.links[match slot {
-                    Direction::Upload => 0,
-                    Direction::Download => 1,
-                }]
-                .restore(bytes, seconds);
+                restored.restore_transfer(direction, bytes, seconds);
             }
             ["sample", key, target, _, _] => {
                 let target = match *target {

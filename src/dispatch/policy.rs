@@ -179,13 +179,6 @@ fn slot(target: Target) -> usize {
     }
 }
 
-fn other(target: Target) -> Target {
-    match target {
-        Target::Gpu => Target::Cpu,
-        _ => Target::Gpu,
-    }
-}
-
 /// Per-kernel totals, for [`Runtime::report`](crate::Runtime::report).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct KernelTotals {
@@ -288,6 +281,11 @@ impl Dispatcher {
         latency + bytes as f64 / bytes_per_second
     }
 
+    /// Adds a transfer sample read back from disk.
+    pub fn restore_transfer(&mut self, direction: Direction, bytes: u64, seconds: f64) {
+        self.links[link_slot(direction)].restore(bytes, seconds);
+    }
+
     /// Learns one measured transfer.
     pub fn observe_transfer(&mut self, direction: Direction, bytes: u64, seconds: f64) {
         if bytes > 0 {
@@ -381,7 +379,7 @@ impl Dispatcher {
                 kept_by_hysteresis = true;
             }
         }
-        let loser = other(best);
+        let loser = best.other();
         let extra = (predictions.of(loser) - predictions.of(best)).max(0.0);
         let within_budget = record.explore_seconds + extra
             <= config.explore_share * record.total_seconds + config.explore_allowance;
@@ -414,7 +412,7 @@ impl Dispatcher {
         *record.since_ran.entry((bucket, slot(target))).or_insert(0) = 0;
         *record
             .since_ran
-            .entry((bucket, slot(other(target))))
+            .entry((bucket, slot(target.other())))
             .or_insert(0) += 1;
         if !explored {
             record.last_choice.insert(bucket, target);
@@ -482,13 +480,9 @@ fn explain(
     dispatcher: &Dispatcher,
     note: Option<&str>,
 ) -> String {
-    let loser = other(target);
+    let loser = target.other();
     let label = |t: Target| {
-        let measured = match t {
-            Target::Gpu => predictions.gpu_measured,
-            _ => predictions.cpu_measured,
-        };
-        if measured {
+        if predictions.measured(t) {
             ""
         } else {
             " (prior)"
@@ -590,7 +584,7 @@ mod tests {
                 predicted: Some(choice.predictions.of(choice.target)),
                 explored_against: choice
                     .explored
-                    .then(|| choice.predictions.of(other(choice.target))),
+                    .then(|| choice.predictions.of(choice.target.other())),
                 ..Outcome::measured(choice.target, work, t)
             },
         );
