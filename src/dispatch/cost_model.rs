@@ -99,6 +99,37 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
+/// The weighted least-squares line through `points` (see [`SizeHistory::fit`]).
+fn fit_through(points: &[(f64, f64)]) -> Option<LinearFit> {
+    if points.len() < 2 {
+        return None;
+    }
+    let (mut sw, mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for &(x, y) in points {
+        let w = 1.0 / (y * y).max(1e-18);
+        sw += w;
+        sx += w * x;
+        sy += w * y;
+        sxx += w * x * x;
+        sxy += w * x * y;
+    }
+    let det = sw * sxx - sx * sx;
+    let (mut latency, mut per_item) = if det.abs() > f64::EPSILON * sw * sxx {
+        ((sy * sxx - sx * sxy) / det, (sw * sxy - sx * sy) / det)
+    } else {
+        (sy / sw, 0.0)
+    };
+    if per_item < 0.0 {
+        per_item = 0.0;
+        latency = sy / sw;
+    }
+    if latency < 0.0 {
+        latency = 0.0;
+        per_item = sxy / sxx;
+    }
+    Some(LinearFit { latency, per_item })
+}
+
 /// Measured seconds against size, bucketed; see the module docs.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SizeHistory {
@@ -177,37 +208,18 @@ impl SizeHistory {
     /// error), with latency and per-item cost kept non-negative. `None` with
     /// fewer than two buckets.
     pub fn fit(&self) -> Option<LinearFit> {
-        let points = self.points();
-        if points.len() < 2 {
-            return None;
-        }
-        let (mut sw, mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for &(x, y) in &points {
-            let w = 1.0 / (y * y).max(1e-18);
-            sw += w;
-            sx += w * x;
-            sy += w * y;
-            sxx += w * x * x;
-            sxy += w * x * y;
-        }
-        let det = sw * sxx - sx * sx;
-        let (mut latency, mut per_item) = if det.abs() > f64::EPSILON * sw * sxx {
-            ((sy * sxx - sx * sxy) / det, (sw * sxy - sx * sy) / det)
-        } else {
-            (sy / sw, 0.0)
-        };
-        if per_item < 0.0 {
-            per_item = 0.0;
-            latency = sy / sw;
-        }
-        if latency < 0.0 {
-            latency = 0.0;
-            per_item = sxy / sxx;
-        }
-        Some(LinearFit { latency, per_item })
+        fit_through(&self.points())
     }
 
-    /// Predicted seconds at `size`; `None` before any sample.
+    /// Predicted seconds at `size`; `None` before any sample. See
+    /// [`predict_from`](Self::predict_from).
+    pub fn predict(&self, size: u64) -> Option<f64> {
+        self.predict_from(&self.points(), size)
+    }
+
+    /// Predicted seconds at `size` from this history's [`points`](Self::points),
+    /// for callers that already hold them (they are rebuilt from every
+    /// bucket's samples, so a launch builds them once per model).
     ///
     /// Inside a measured bucket: its median, scaled along the fitted line to
     /// the exact size. Between measured buckets: linear interpolation of their
@@ -215,10 +227,9 @@ impl SizeHistory {
     /// bucket's median (time does not fall with size); with one bucket only,
     /// proportional to size. Below the smallest: the smallest bucket's median
     /// (a launch costs at least its latency, which dominates there).
-    pub fn predict(&self, size: u64) -> Option<f64> {
-        let points = self.points();
+    pub fn predict_from(&self, points: &[(f64, f64)], size: u64) -> Option<f64> {
         let (&(first_n, first_t), &(last_n, last_t)) = (points.first()?, points.last()?);
-        let fit = self.fit();
+        let fit = fit_through(points);
         let n = size as f64;
         if let Some(bucket) = self.buckets.get(&bucket_of(size)) {
             if !bucket.samples.is_empty() {

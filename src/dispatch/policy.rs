@@ -319,7 +319,7 @@ impl Dispatcher {
                 let per_item = (t - latency) / n.max(1.0);
                 (latency + per_item * work as f64, true)
             }
-            _ => (model.predict(work).unwrap_or_default(), true),
+            _ => (model.predict_from(&points, work).unwrap_or_default(), true),
         }
     }
 
