@@ -6,10 +6,11 @@
 //!
 //! For each built-in kernel and each work size 2^min … 2^max, it warms up
 //! every target (which also teaches the dispatcher, since explicit launches
-//! are measured too), then times `reps` rounds (at least 31 where launches
-//! take under a millisecond) of Cpu, Gpu and Auto launches interleaved in a
-//! rotating order, so that drift on a shared machine hits all three alike,
-//! and prints the medians and `auto / min(cpu, gpu)`. Each target has its own
+//! are measured too), then times `reps` rounds in which Cpu, Gpu and Auto
+//! each run a block of consecutive launches (5 ms or three launches of the
+//! faster target, whichever is longer; at most 16 launches, at least one), in an order that rotates per round so that drift on a shared machine
+//! hits all three alike, and prints the median launch time of each and
+//! `auto / min(cpu, gpu)`. Each target has its own
 //! buffers, so each stays where its target left it: the times are steady
 //! state, not transfers caused by the other target. Sizes count work: elements
 //! for saxpy and reduce_sum, grid cells for jacobi2d, body pairs for
@@ -79,6 +80,11 @@ enum Case {
         accel: Buffer<[f32; 4]>,
     },
 }
+
+/// Each target runs consecutive launches for about this long per round...
+const BLOCK_SECONDS: f64 = 5e-3;
+/// ...but at most this many.
+const MAX_BLOCK_LAUNCHES: usize = 16;
 
 const KERNELS: [&str; 4] = ["saxpy", "reduce_sum", "jacobi2d", "nbody_accel"];
 
@@ -271,32 +277,38 @@ fn run(options: &Options) -> switchyard::Result<()> {
             }
             // Warm-up: cold pipelines and pool wake-ups, and the first
             // measurements the dispatcher learns from.
-            let mut slowest_warm_up: f64 = 0.0;
+            let mut fastest_warm_up = f64::INFINITY;
             for _ in 0..2 {
                 for (case, &target) in cases.iter_mut().zip(&targets) {
-                    slowest_warm_up = slowest_warm_up.max(run_case(&rt, case, target)?.0);
+                    fastest_warm_up = fastest_warm_up.min(run_case(&rt, case, target)?.0);
                 }
             }
-            // Launches under a millisecond are dominated by scheduling noise
-            // (a sleeping pool thread costs 0.1–1 ms to wake): take more
-            // samples there; they are cheap.
-            let reps = if slowest_warm_up < 1e-3 {
-                options.reps.max(31)
-            } else {
-                options.reps
-            };
+            // Each target runs in blocks of consecutive launches, so every
+            // time is what a program calling only that target would see. (A
+            // launch right after another target's pays for that switch: the
+            // pool's threads fall asleep during a GPU launch, and lavapipe's
+            // threads compete for the cores. Interleaving launch by launch
+            // charged that to whichever target most often followed the GPU.)
+            // Block order rotates per round, so drift on a shared machine
+            // hits every target alike.
+            // The faster target gets at least three launches per block.
+            let block_budget = BLOCK_SECONDS.max(3.0 * fastest_warm_up);
             let mut times: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
             let mut auto_ran = Vec::new();
-            for rep in 0..reps {
-                // Rotate the order so no target always runs right after the
-                // GPU (which lets the CPU pool's threads fall asleep).
+            for round in 0..options.reps {
                 for k in 0..targets.len() {
-                    let i = (k + rep) % targets.len();
+                    let i = (k + round) % targets.len();
                     let target = targets[i];
-                    let (seconds, ran) = run_case(&rt, &mut cases[i], target)?;
-                    times[i].push(seconds);
-                    if target == Target::Auto {
-                        auto_ran.push(ran);
+                    let block_started = Instant::now();
+                    for _ in 0..MAX_BLOCK_LAUNCHES {
+                        let (seconds, ran) = run_case(&rt, &mut cases[i], target)?;
+                        times[i].push(seconds);
+                        if target == Target::Auto {
+                            auto_ran.push(ran);
+                        }
+                        if block_started.elapsed().as_secs_f64() >= block_budget {
+                            break;
+                        }
                     }
                 }
             }
