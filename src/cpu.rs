@@ -41,25 +41,31 @@ impl CpuPool {
         &self.pool
     }
 
-    /// Runs `twin` inside the pool, turning a panic into a typed error.
+    /// Runs `twin` inside the pool, or on the calling thread when `inline`
+    /// (a launch the kernel declared serial), turning a panic into a typed
+    /// error.
     pub fn run_twin<R: Send>(
         &self,
         kernel: &str,
+        inline: bool,
         twin: impl FnOnce() -> Result<R> + Send,
     ) -> Result<R> {
-        self.pool
-            .install(|| catch_unwind(AssertUnwindSafe(twin)))
-            .unwrap_or_else(|payload| {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic payload".into());
-                Err(Error::CpuKernelPanicked {
-                    kernel: kernel.into(),
-                    message,
-                })
+        let outcome = if inline {
+            catch_unwind(AssertUnwindSafe(twin))
+        } else {
+            self.pool.install(|| catch_unwind(AssertUnwindSafe(twin)))
+        };
+        outcome.unwrap_or_else(|payload| {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".into());
+            Err(Error::CpuKernelPanicked {
+                kernel: kernel.into(),
+                message,
             })
+        })
     }
 }
 
@@ -72,21 +78,30 @@ mod tests {
         let pool = CpuPool::new(2).unwrap();
         assert_eq!(pool.threads(), 2);
         let inside = pool
-            .run_twin("probe", || Ok(rayon::current_num_threads()))
+            .run_twin("probe", false, || Ok(rayon::current_num_threads()))
             .unwrap();
         assert_eq!(inside, 2);
+        let caller = std::thread::current().id();
+        let ran_on = pool
+            .run_twin("probe", true, || Ok(std::thread::current().id()))
+            .unwrap();
+        assert_eq!(ran_on, caller, "an inline twin runs on the calling thread");
     }
 
     #[test]
     fn panic_becomes_a_typed_error_and_the_pool_survives() {
         let pool = CpuPool::new(1).unwrap();
         let err = pool
-            .run_twin::<()>("boom", || panic!("index out of range"))
+            .run_twin::<()>("boom", false, || panic!("index out of range"))
             .unwrap_err();
         assert!(
             matches!(&err, Error::CpuKernelPanicked { kernel, message } if kernel == "boom" && message.contains("index out of range")),
             "{err}"
         );
-        assert_eq!(pool.run_twin("after", || Ok(7)).unwrap(), 7);
+        assert_eq!(pool.run_twin("after", false, || Ok(7)).unwrap(), 7);
+        let err = pool
+            .run_twin::<()>("boom", true, || panic!("inline too"))
+            .unwrap_err();
+        assert!(matches!(err, Error::CpuKernelPanicked { .. }), "{err}");
     }
 }

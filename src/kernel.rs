@@ -62,6 +62,21 @@ struct KernelInner {
     work_measure: Option<Arc<WorkMeasure>>,
     /// Features declared with [`Kernel::requires`], beyond those detected.
     declared_features: wgpu::Features,
+    /// Launches with fewer invocations run the twin on the calling thread
+    /// ([`Kernel::serial_below`]); 0 = never.
+    serial_below: u64,
+    /// See [`Kernel::dispatch_key`]; derived from `name` and `wgsl`, and
+    /// rebuilt whenever they change.
+    dispatch_key: String,
+}
+
+impl KernelInner {
+    fn derive_dispatch_key(&mut self) {
+        self.dispatch_key = match &self.wgsl {
+            Some(wgsl) => format!("{}#{}", self.name, &wgsl.content_hash.to_hex()[..12]),
+            None => format!("{}#cpu", self.name),
+        };
+    }
 }
 
 /// A compute kernel that switchyard can launch on the GPU, the CPU, or both.
@@ -130,14 +145,18 @@ impl Kernel {
             source,
         };
         wgsl.rehash();
+        let mut inner = KernelInner {
+            name,
+            wgsl: Some(wgsl),
+            twin: None,
+            work_measure: None,
+            declared_features: wgpu::Features::empty(),
+            serial_below: 0,
+            dispatch_key: String::new(),
+        };
+        inner.derive_dispatch_key();
         Ok(Kernel {
-            inner: Arc::new(KernelInner {
-                name,
-                wgsl: Some(wgsl),
-                twin: None,
-                work_measure: None,
-                declared_features: wgpu::Features::empty(),
-            }),
+            inner: Arc::new(inner),
         })
     }
 
@@ -146,14 +165,18 @@ impl Kernel {
         name: impl Into<String>,
         twin: impl Fn(&mut CpuArgs<'_>) -> Result<()> + Send + Sync + 'static,
     ) -> Kernel {
+        let mut inner = KernelInner {
+            name: name.into(),
+            wgsl: None,
+            twin: Some(Arc::new(twin)),
+            work_measure: None,
+            declared_features: wgpu::Features::empty(),
+            serial_below: 0,
+            dispatch_key: String::new(),
+        };
+        inner.derive_dispatch_key();
         Kernel {
-            inner: Arc::new(KernelInner {
-                name: name.into(),
-                wgsl: None,
-                twin: Some(Arc::new(twin)),
-                work_measure: None,
-                declared_features: wgpu::Features::empty(),
-            }),
+            inner: Arc::new(inner),
         }
     }
 
@@ -196,6 +219,26 @@ impl Kernel {
         self.map_inner(|inner| inner.declared_features |= features)
     }
 
+    /// Declares that the twin starts no rayon work for launches of fewer than
+    /// `invocations` invocations (it loops serially there), so those launches
+    /// run it on the calling thread instead of handing it to the pool.
+    ///
+    /// Handing work to the pool and waiting for it costs two thread wake-ups,
+    /// 5–50 µs on a busy machine: more than a small launch computes. A twin
+    /// that calls rayon below this size anyway still computes the right
+    /// result, but its parallel iterators then run on rayon's global pool
+    /// rather than the runtime's, so declare only what the twin keeps to.
+    pub fn serial_below(self, invocations: u64) -> Kernel {
+        self.map_inner(|inner| inner.serial_below = invocations)
+    }
+
+    /// Whether a launch over `invocations` runs its twin on the calling
+    /// thread (see [`serial_below`](Self::serial_below)).
+    pub(crate) fn twin_runs_inline(&self, invocations: [u32; 3]) -> bool {
+        let total: u64 = invocations.iter().map(|&d| u64::from(d)).product();
+        total < self.inner.serial_below
+    }
+
     /// The features the GPU must have: detected from the shader plus
     /// [declared](Self::requires).
     pub fn required_features(&self) -> wgpu::Features {
@@ -215,16 +258,14 @@ impl Kernel {
 
     /// The dispatcher's identity for this kernel: its name and a hash of its
     /// shader (so an edited shader starts a fresh history).
-    pub(crate) fn dispatch_key(&self) -> String {
-        match &self.inner.wgsl {
-            Some(wgsl) => format!("{}#{}", self.inner.name, &wgsl.content_hash.to_hex()[..12]),
-            None => format!("{}#cpu", self.inner.name),
-        }
+    pub(crate) fn dispatch_key(&self) -> &str {
+        &self.inner.dispatch_key
     }
 
     fn map_inner(self, change: impl FnOnce(&mut KernelInner)) -> Kernel {
         let mut inner = Arc::unwrap_or_clone(self.inner);
         change(&mut inner);
+        inner.derive_dispatch_key();
         Kernel {
             inner: Arc::new(inner),
         }
@@ -388,7 +429,8 @@ impl<'a> CpuArgs<'a> {
         self.invocations
     }
 
-    /// The runtime's thread pool. The twin already runs inside it, so rayon's
+    /// The runtime's thread pool. The twin already runs inside it (unless the
+    /// launch is below the kernel's [`Kernel::serial_below`]), so rayon's
     /// parallel iterators use it without this; it is here for `scope`/`join`
     /// and for sizing work by `current_num_threads`.
     pub fn pool(&self) -> &'a rayon::ThreadPool {

@@ -298,7 +298,7 @@ impl<'a> Launch<'a> {
         let work = work.unwrap_or_else(|| kernel.work(invocations));
         let (gpu_transfers, cpu_transfers) = needed_transfers(kernel, &buffers);
         let choice_input = ChoiceInput {
-            key: &key,
+            key,
             work,
             gpu_transfers: &gpu_transfers,
             cpu_transfers: &cpu_transfers,
@@ -395,7 +395,7 @@ impl<'a> Launch<'a> {
         report.bytes_downloaded = moved.bytes_downloaded;
         report.wall = started.elapsed();
         shared.dispatcher().observe(
-            &key,
+            key,
             &Outcome {
                 target: report.target,
                 work,
@@ -808,7 +808,8 @@ fn run_cpu(
     let uniform_slices: Vec<&[u8]> = uniforms.iter().map(Vec::as_slice).collect();
     let cpu = shared.cpu();
     let twin_started = Instant::now();
-    let result = cpu.run_twin(kernel.name(), || {
+    let inline = kernel.twin_runs_inline(invocations);
+    let result = cpu.run_twin(kernel.name(), inline, || {
         let mut args = CpuArgs::new(
             kernel.name(),
             slots,

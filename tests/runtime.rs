@@ -147,3 +147,37 @@ fn one_runtime_serves_many_threads() {
         });
     }
 }
+
+#[test]
+fn launches_below_serial_below_run_on_the_calling_thread_and_others_in_the_pool() {
+    let rt = cpu_runtime();
+    // The twin reports which thread ran it: its index in a rayon pool, and
+    // whether that pool is the runtime's (sized 2 here) by its thread count.
+    let kernel = Kernel::cpu_only("where", |args| {
+        let out = args.output::<u32>(0)?;
+        out[0] = rayon::current_thread_index().map_or(u32::MAX, |i| i as u32);
+        Ok(())
+    })
+    .serial_below(64);
+    let mut out = rt.buffer_zeroed::<u32>(1).unwrap();
+    rt.launch(&kernel)
+        .write(&mut out)
+        .invocations(63)
+        .run()
+        .unwrap();
+    assert_eq!(
+        out.to_vec().unwrap(),
+        [u32::MAX],
+        "63 invocations: the caller's thread"
+    );
+    rt.launch(&kernel)
+        .write(&mut out)
+        .invocations(64)
+        .run()
+        .unwrap();
+    let index = out.to_vec().unwrap()[0];
+    assert!(
+        (index as usize) < rt.cpu_threads(),
+        "64 invocations: a worker of the runtime's pool, got {index}"
+    );
+}

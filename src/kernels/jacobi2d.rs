@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
-use super::{builtin, PARALLEL_MIN_ELEMENTS};
+use super::{builtin, runs_serially, PARALLEL_MIN_ELEMENTS};
 use crate::kernel::{CpuArgs, Kernel};
 use crate::{Error, Result};
 
@@ -31,12 +31,15 @@ pub struct Jacobi2dParams {
 pub fn jacobi2d() -> Kernel {
     static KERNEL: OnceLock<Kernel> = OnceLock::new();
     builtin(&KERNEL, || {
-        Ok(Kernel::wgsl("jacobi2d", SOURCE, "main")?.cpu(jacobi_twin))
+        Ok(Kernel::wgsl("jacobi2d", SOURCE, "main")?
+            .cpu(jacobi_twin)
+            .serial_below(PARALLEL_MIN_ELEMENTS as u64))
     })
 }
 
 fn jacobi_twin(args: &mut CpuArgs<'_>) -> Result<()> {
     let params: Jacobi2dParams = args.uniform(0)?;
+    let invocations = args.invocations();
     let src = args.input::<f32>(0)?;
     let dst = args.output::<f32>(1)?;
     let (w, h) = (params.width as usize, params.height as usize);
@@ -77,7 +80,7 @@ fn jacobi_twin(args: &mut CpuArgs<'_>) -> Result<()> {
         }
     };
     let dst = &mut dst[..cells];
-    if cells < PARALLEL_MIN_ELEMENTS {
+    if runs_serially(invocations, cells, PARALLEL_MIN_ELEMENTS) {
         dst.chunks_mut(w).enumerate().for_each(row_step);
     } else {
         dst.par_chunks_mut(w).enumerate().for_each(row_step);

@@ -24,6 +24,15 @@ use crate::kernel::Kernel;
 /// wake-up and fork-join cost more than they save.
 pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 
+/// Whether a twin loops serially: `items` is too little work for the pool,
+/// or the launch has fewer than `threshold` invocations. The kernel declares
+/// the same threshold with [`Kernel::serial_below`], so such launches run on
+/// the calling thread, where the twin must not use rayon.
+pub(crate) fn runs_serially(invocations: [u32; 3], items: usize, threshold: usize) -> bool {
+    let launched: u64 = invocations.iter().map(|&d| u64::from(d)).product();
+    items < threshold || launched < threshold as u64
+}
+
 /// Parses a built-in kernel once per process. Built-in shaders are validated
 /// by the test suite, so failure here is a bug in switchyard, not user input.
 pub(crate) fn builtin(

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
-use super::builtin;
+use super::{builtin, runs_serially};
 use crate::kernel::{CpuArgs, Kernel};
 use crate::Result;
 
@@ -34,6 +34,7 @@ pub fn nbody_accel() -> Kernel {
     builtin(&KERNEL, || {
         Ok(Kernel::wgsl("nbody_accel", SOURCE, "main")?
             .cpu(nbody_twin)
+            .serial_below(SERIAL_BODIES as u64)
             // All pairs: n invocations do n² interactions.
             .work_size(|[n, _, _]| u64::from(n).pow(2)))
     })
@@ -46,9 +47,13 @@ const LANES: usize = 16;
 /// Bodies per parallel task: enough work (64 × n interactions) to amortize
 /// rayon's scheduling.
 const BODIES_PER_TASK: usize = 64;
+/// Fewer bodies than this (under 16 384 interactions, about 10 µs) are
+/// computed serially.
+const SERIAL_BODIES: usize = 2 * BODIES_PER_TASK;
 
 fn nbody_twin(args: &mut CpuArgs<'_>) -> Result<()> {
     let params: NbodyParams = args.uniform(0)?;
+    let invocations = args.invocations();
     let bodies = args.input::<[f32; 4]>(0)?;
     let accel = args.output::<[f32; 4]>(1)?;
     let n = (params.n as usize).min(bodies.len()).min(accel.len());
@@ -63,16 +68,24 @@ fn nbody_twin(args: &mut CpuArgs<'_>) -> Result<()> {
     }
     let (xs, ys, zs, ms) = (&*xs, &*ys, &*zs, &*ms);
     let eps2 = params.softening2;
-    accel[..n]
-        .par_chunks_mut(BODIES_PER_TASK)
-        .enumerate()
-        .for_each(|(chunk, out)| {
-            for (k, a) in out.iter_mut().enumerate() {
-                let i = chunk * BODIES_PER_TASK + k;
-                let [ax, ay, az] = accel_on(xs[i], ys[i], zs[i], xs, ys, zs, ms, eps2);
-                *a = [ax, ay, az, 0.0];
-            }
-        });
+    let task = |(chunk, out): (usize, &mut [[f32; 4]])| {
+        for (k, a) in out.iter_mut().enumerate() {
+            let i = chunk * BODIES_PER_TASK + k;
+            let [ax, ay, az] = accel_on(xs[i], ys[i], zs[i], xs, ys, zs, ms, eps2);
+            *a = [ax, ay, az, 0.0];
+        }
+    };
+    if runs_serially(invocations, n, SERIAL_BODIES) {
+        accel[..n]
+            .chunks_mut(BODIES_PER_TASK)
+            .enumerate()
+            .for_each(task);
+    } else {
+        accel[..n]
+            .par_chunks_mut(BODIES_PER_TASK)
+            .enumerate()
+            .for_each(task);
+    }
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
-use super::builtin;
+use super::{builtin, runs_serially};
 use crate::kernel::{CpuArgs, Kernel};
 use crate::{Buffer, Result, Runtime, Target};
 
@@ -31,7 +31,9 @@ pub struct ReduceParams {
 pub fn reduce_sum() -> Kernel {
     static KERNEL: OnceLock<Kernel> = OnceLock::new();
     builtin(&KERNEL, || {
-        Ok(Kernel::wgsl("reduce_sum", SOURCE, "main")?.cpu(reduce_twin))
+        Ok(Kernel::wgsl("reduce_sum", SOURCE, "main")?
+            .cpu(reduce_twin)
+            .serial_below(SERIAL_GROUPS as u64 * WORKGROUP as u64))
     })
 }
 
@@ -71,6 +73,9 @@ pub fn sum(rt: &Runtime, input: &Buffer<f32>, target: Target) -> Result<f32> {
     current.with_host(|v| v[0])
 }
 
+/// Fewer groups than this (32 768 elements) are summed serially.
+const SERIAL_GROUPS: usize = 32;
+
 fn reduce_twin(args: &mut CpuArgs<'_>) -> Result<()> {
     let params: ReduceParams = args.uniform(0)?;
     let input = args.input::<f32>(0)?;
@@ -79,11 +84,16 @@ fn reduce_twin(args: &mut CpuArgs<'_>) -> Result<()> {
     let partial = args.output::<f32>(1)?;
     let n = (params.n as usize).min(input.len());
     let groups = launched_groups.min(partial.len());
-    partial[..groups]
-        .par_iter_mut()
-        .with_min_len(16)
-        .enumerate()
-        .for_each(|(group, out)| *out = group_sum(input, n, group));
+    let sum_into = |(group, out): (usize, &mut f32)| *out = group_sum(input, n, group);
+    if runs_serially([x, y, z], groups * WORKGROUP, SERIAL_GROUPS * WORKGROUP) {
+        partial[..groups].iter_mut().enumerate().for_each(sum_into);
+    } else {
+        partial[..groups]
+            .par_iter_mut()
+            .with_min_len(16)
+            .enumerate()
+            .for_each(sum_into);
+    }
     Ok(())
 }
 

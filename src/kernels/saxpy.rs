@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
-use super::{builtin, PARALLEL_MIN_ELEMENTS};
+use super::{builtin, runs_serially, PARALLEL_MIN_ELEMENTS};
 use crate::kernel::{CpuArgs, Kernel};
 use crate::Result;
 
@@ -26,12 +26,15 @@ pub struct SaxpyParams {
 pub fn saxpy() -> Kernel {
     static KERNEL: OnceLock<Kernel> = OnceLock::new();
     builtin(&KERNEL, || {
-        Ok(Kernel::wgsl("saxpy", SOURCE, "main")?.cpu(saxpy_twin))
+        Ok(Kernel::wgsl("saxpy", SOURCE, "main")?
+            .cpu(saxpy_twin)
+            .serial_below(PARALLEL_MIN_ELEMENTS as u64))
     })
 }
 
 fn saxpy_twin(args: &mut CpuArgs<'_>) -> Result<()> {
     let params: SaxpyParams = args.uniform(0)?;
+    let invocations = args.invocations();
     let x = args.input::<f32>(0)?;
     let y = args.output::<f32>(1)?;
     let n = (params.n as usize).min(x.len()).min(y.len());
@@ -42,7 +45,7 @@ fn saxpy_twin(args: &mut CpuArgs<'_>) -> Result<()> {
             *y += a * x;
         }
     };
-    if n < PARALLEL_MIN_ELEMENTS {
+    if runs_serially(invocations, n, PARALLEL_MIN_ELEMENTS) {
         update((&mut y[..n], &x[..n]));
     } else {
         y[..n]
