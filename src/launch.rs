@@ -23,6 +23,7 @@
 //! Invariant: an error in steps 1–2 leaves every buffer untouched; an error in
 //! step 3 leaves each written buffer's previous valid copy in place.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -303,6 +304,7 @@ impl<'a> Launch<'a> {
             gpu_transfers: &gpu_transfers,
             cpu_transfers: &cpu_transfers,
             gpu_measurable: sequence.is_none(),
+            repeats_previous: shared.repeats_previous_launch(launch_signature(key, &buffers)),
         };
         let (decision, predictions, learned, explored) = match resolution {
             Resolution::Fixed(decision) => {
@@ -417,6 +419,17 @@ impl<'a> Launch<'a> {
     }
 }
 
+/// A hash of the kernel and of which buffers it gets, and how.
+fn launch_signature(key: &str, buffers: &[Arg<'_>]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    for arg in buffers {
+        arg.raw().id.hash(&mut hasher);
+        matches!(arg, Arg::Read(_)).hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 /// Errors of the GPU itself, after which the same launch can run on the CPU.
 fn is_gpu_fault(error: &Error) -> bool {
     matches!(
@@ -445,31 +458,24 @@ fn needed_transfers(
             Arg::Write(_, usage) => *usage,
         };
         let raw = arg.raw();
-        let name = names
-            .and_then(|infos| infos.get(index))
-            .map_or_else(|| format!("argument {index}"), |info| info.name.clone());
-        let bytes = raw.byte_len();
+        // Names are only built for transfers that are needed: in steady
+        // state there are none, and this runs on every launch.
+        let transfer = |direction| NeededTransfer {
+            name: names
+                .and_then(|infos| infos.get(index))
+                .map_or_else(|| format!("argument {index}"), |info| info.name.clone()),
+            bytes: raw.byte_len(),
+            direction,
+        };
         let state = lock(&raw.state);
         if state.residency.before_gpu(usage) == Transfer::Upload {
-            gpu.push(NeededTransfer {
-                name: name.clone(),
-                bytes,
-                direction: Direction::Upload,
-            });
+            gpu.push(transfer(Direction::Upload));
         }
         if usage != Use::Read && state.host_reads_gpu_results {
-            gpu.push(NeededTransfer {
-                name: name.clone(),
-                bytes,
-                direction: Direction::Download,
-            });
+            gpu.push(transfer(Direction::Download));
         }
         if state.residency.before_host(usage) == Transfer::Download {
-            cpu.push(NeededTransfer {
-                name,
-                bytes,
-                direction: Direction::Download,
-            });
+            cpu.push(transfer(Direction::Download));
         }
     }
     (gpu, cpu)

@@ -160,6 +160,9 @@ pub(crate) struct RuntimeShared {
     machine_identity: String,
     cache_dir: Option<PathBuf>,
     transfers_probed: AtomicBool,
+    /// Signature (kernel and buffers) of the latest launch; see
+    /// [`repeats_previous_launch`](Self::repeats_previous_launch).
+    previous_launch: AtomicU64,
 }
 
 impl RuntimeShared {
@@ -200,6 +203,14 @@ impl RuntimeShared {
             dispatcher.observe_transfer(crate::dispatch::Direction::Download, bytes, seconds);
         }
         dispatcher
+    }
+
+    /// Records a launch's signature (a hash of its kernel and buffers) and
+    /// says whether the launch before it had the same one. With launches from
+    /// several threads the answer may be stale; it only steers the
+    /// dispatcher's estimate of which transfers will recur.
+    pub fn repeats_previous_launch(&self, signature: u64) -> bool {
+        self.previous_launch.swap(signature, Ordering::Relaxed) == signature
     }
 
     /// Measures transfer costs once, the first time a learned choice needs
@@ -365,6 +376,7 @@ impl Runtime {
                 machine_identity,
                 cache_dir: config.cache_dir,
                 transfers_probed: AtomicBool::new(false),
+                previous_launch: AtomicU64::new(0),
             }),
         })
     }

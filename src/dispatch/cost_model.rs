@@ -10,7 +10,9 @@
 //!
 //! Invariants: predictions are finite, non-negative and non-decreasing in size
 //! within the measured range; the model holds no clock and does no I/O, so it
-//! is tested with fixed timings.
+//! is tested with fixed timings. Every launch asks for predictions, so bucket
+//! medians, the points and the fit are computed when a sample arrives, not
+//! when a prediction is asked for.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -56,6 +58,8 @@ struct Bucket {
     /// `(size, seconds)`, oldest first.
     samples: VecDeque<(u64, f64)>,
     consecutive_outliers: u32,
+    /// `(median size, estimate seconds)` of `samples`, kept current.
+    point: (f64, f64),
 }
 
 /// Below this many samples a bucket's estimate is its fastest sample: on a
@@ -65,16 +69,11 @@ pub(crate) const SETTLED_SAMPLES: usize = 3;
 
 impl Bucket {
     fn median_seconds(&self) -> f64 {
-        let seconds = self.samples.iter().map(|&(_, s)| s);
-        if self.samples.len() < SETTLED_SAMPLES {
-            seconds.fold(f64::INFINITY, f64::min)
-        } else {
-            median(seconds)
-        }
+        self.point.1
     }
 
     fn median_size(&self) -> f64 {
-        median(self.samples.iter().map(|&(n, _)| n as f64))
+        self.point.0
     }
 
     fn push(&mut self, size: u64, seconds: f64) {
@@ -82,11 +81,27 @@ impl Bucket {
             self.samples.pop_front();
         }
         self.samples.push_back((size, seconds));
+        let seconds = self.samples.iter().map(|&(_, s)| s);
+        let estimate = if self.samples.len() < SETTLED_SAMPLES {
+            seconds.fold(f64::INFINITY, f64::min)
+        } else {
+            median(seconds)
+        };
+        self.point = (
+            median(self.samples.iter().map(|&(n, _)| n as f64)),
+            estimate,
+        );
     }
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut values: Vec<f64> = values.collect();
+    let mut buffer = [0.0; SAMPLES_PER_BUCKET];
+    let mut len = 0;
+    for value in values.take(SAMPLES_PER_BUCKET) {
+        buffer[len] = value;
+        len += 1;
+    }
+    let values = &mut buffer[..len];
     if values.is_empty() {
         return 0.0;
     }
@@ -135,6 +150,10 @@ fn fit_through(points: &[(f64, f64)]) -> Option<LinearFit> {
 pub(crate) struct SizeHistory {
     buckets: BTreeMap<u16, Bucket>,
     outliers: u64,
+    /// Every non-empty bucket's point, smallest size first, and the line
+    /// through them; rebuilt whenever a sample is added.
+    points: Vec<(f64, f64)>,
+    fit: Option<LinearFit>,
 }
 
 impl SizeHistory {
@@ -160,7 +179,19 @@ impl SizeHistory {
         }
         bucket.consecutive_outliers = 0;
         bucket.push(size, seconds);
+        self.refresh();
         Learned::Yes
+    }
+
+    fn refresh(&mut self) {
+        self.points.clear();
+        self.points.extend(
+            self.buckets
+                .values()
+                .filter(|b| !b.samples.is_empty())
+                .map(|b| b.point),
+        );
+        self.fit = fit_through(&self.points);
     }
 
     /// Whether anything has been learned.
@@ -194,13 +225,20 @@ impl SizeHistory {
             .any(|(_, b)| !b.samples.is_empty())
     }
 
-    /// `(median size, median seconds)` per bucket, smallest first.
-    pub fn points(&self) -> Vec<(f64, f64)> {
+    /// The estimate of the largest measured bucket below `size`'s own: a
+    /// lower bound on the time at `size`, independent of `size`'s own bucket,
+    /// since a larger launch does not run faster.
+    pub fn floor_below(&self, size: u64) -> Option<f64> {
         self.buckets
-            .values()
-            .filter(|b| !b.samples.is_empty())
-            .map(|b| (b.median_size(), b.median_seconds()))
-            .collect()
+            .range(..bucket_of(size))
+            .rev()
+            .find(|(_, b)| !b.samples.is_empty())
+            .map(|(_, b)| b.median_seconds())
+    }
+
+    /// `(median size, median seconds)` per bucket, smallest first.
+    pub fn points(&self) -> &[(f64, f64)] {
+        &self.points
     }
 
     /// The least-squares line through the bucket medians, weighted by
@@ -208,18 +246,10 @@ impl SizeHistory {
     /// error), with latency and per-item cost kept non-negative. `None` with
     /// fewer than two buckets.
     pub fn fit(&self) -> Option<LinearFit> {
-        fit_through(&self.points())
+        self.fit
     }
 
-    /// Predicted seconds at `size`; `None` before any sample. See
-    /// [`predict_from`](Self::predict_from).
-    pub fn predict(&self, size: u64) -> Option<f64> {
-        self.predict_from(&self.points(), size)
-    }
-
-    /// Predicted seconds at `size` from this history's [`points`](Self::points),
-    /// for callers that already hold them (they are rebuilt from every
-    /// bucket's samples, so a launch builds them once per model).
+    /// Predicted seconds at `size`; `None` before any sample.
     ///
     /// Inside a measured bucket: its median, scaled along the fitted line to
     /// the exact size. Between measured buckets: linear interpolation of their
@@ -227,9 +257,10 @@ impl SizeHistory {
     /// bucket's median (time does not fall with size); with one bucket only,
     /// proportional to size. Below the smallest: the smallest bucket's median
     /// (a launch costs at least its latency, which dominates there).
-    pub fn predict_from(&self, points: &[(f64, f64)], size: u64) -> Option<f64> {
+    pub fn predict(&self, size: u64) -> Option<f64> {
+        let points = self.points.as_slice();
         let (&(first_n, first_t), &(last_n, last_t)) = (points.first()?, points.last()?);
-        let fit = fit_through(points);
+        let fit = self.fit;
         let n = size as f64;
         if let Some(bucket) = self.buckets.get(&bucket_of(size)) {
             if !bucket.samples.is_empty() {
@@ -271,6 +302,7 @@ impl SizeHistory {
                 .entry(bucket_of(size))
                 .or_default()
                 .push(size, seconds);
+            self.refresh();
         }
     }
 }
@@ -374,6 +406,28 @@ mod tests {
         let fit = history.fit().unwrap();
         assert!(fit.per_item >= 0.0 && fit.latency >= 0.0, "{fit:?}");
         assert!(history.predict(1 << 24).unwrap() >= 1e-3);
+    }
+
+    #[test]
+    fn the_floor_comes_from_the_nearest_smaller_bucket() {
+        let history = linear(10e-6, 1e-9, &[1 << 10, 1 << 14]);
+        assert_eq!(history.floor_below(1 << 10), None);
+        assert!(close(
+            history.floor_below(1 << 12).unwrap(),
+            10e-6 + 1e-9 * 1024.0,
+            1e-9
+        ));
+        assert!(close(
+            history.floor_below(1 << 20).unwrap(),
+            10e-6 + 1e-9 * 16384.0,
+            1e-9
+        ));
+        // Its own bucket does not count.
+        assert!(close(
+            history.floor_below(1 << 14).unwrap(),
+            10e-6 + 1e-9 * 1024.0,
+            1e-9
+        ));
     }
 
     #[test]
