@@ -3,7 +3,10 @@
 //! Each [`Runtime`](crate::Runtime) builds its own rayon pool instead of using
 //! rayon's global one, so the thread count is the runtime's configuration and
 //! a host program's own rayon work is left alone. Twins run inside
-//! [`rayon::ThreadPool::install`], so their parallel iterators use this pool.
+//! [`rayon::ThreadPool::install`], so their parallel iterators use this pool;
+//! launches below a kernel's [`Kernel::serial_below`](crate::Kernel::serial_below)
+//! run on the calling thread instead, since handing them over would cost
+//! more than they compute.
 //!
 //! Invariant: a panic in a twin is caught here and becomes
 //! [`Error::CpuKernelPanicked`]; it never unwinds into the caller or poisons

@@ -1015,21 +1015,26 @@ mod tests {
         d
     }
 
-    const DOWNLOAD_Y: [NeededTransfer; 1] = [NeededTransfer {
+    static DOWNLOAD_Y: [NeededTransfer; 1] = [NeededTransfer {
         name: String::new(),
         bytes: 4096,
         direction: Direction::Download,
     }];
 
+    /// A launch repeating the previous one, with its output `y` on the GPU.
+    fn repeated_with_y_on_the_gpu(n: u64) -> ChoiceInput<'static> {
+        ChoiceInput {
+            cpu_transfers: &DOWNLOAD_Y,
+            repeats_previous: true,
+            ..input(n)
+        }
+    }
+
     #[test]
     fn a_switch_pays_for_itself_over_repeated_launches() {
         let n = 1000;
         let mut d = cpu_faster_but_data_on_the_gpu(n);
-        let data_on_gpu = ChoiceInput {
-            cpu_transfers: &DOWNLOAD_Y,
-            repeats_previous: true,
-            ..input(n)
-        };
+        let data_on_gpu = repeated_with_y_on_the_gpu(n);
         // CPU 50 µs + 120 µs download vs GPU 100 µs: staying loses 50 µs a
         // launch, switching 70 µs once. Stay once, then switch.
         let first = d.choose(&data_on_gpu);
@@ -1061,11 +1066,7 @@ mod tests {
     fn a_switch_whose_transfers_come_back_waits_longer_next_time() {
         let n = 1000;
         let mut d = cpu_faster_but_data_on_the_gpu(n);
-        let data_on_gpu = ChoiceInput {
-            cpu_transfers: &DOWNLOAD_Y,
-            repeats_previous: true,
-            ..input(n)
-        };
+        let data_on_gpu = repeated_with_y_on_the_gpu(n);
         // Something rewrites the data on the device between launches, so
         // every switch to the CPU needs the download again.
         let mut waits = Vec::new();
