@@ -265,7 +265,7 @@ fn run(options: &Options) -> switchyard::Result<()> {
             "switchyard dispatch report on {adapter}, {} CPU threads",
             rt.cpu_threads()
         );
-        println!("| kernel | n | cpu ms | gpu ms | auto ms | auto ran on | auto / best |");
+        println!("| kernel | n | cpu µs | gpu µs | auto µs | auto ran on | auto / best |");
         println!("|---|---:|---:|---:|---:|---|---:|");
     }
     let mut rows = Vec::new();
@@ -340,11 +340,11 @@ fn run(options: &Options) -> switchyard::Result<()> {
             };
             if !options.json {
                 println!(
-                    "| {} | 2^{log2} | {:.3} | {:.3} | {:.3} | {} | {:.2} |",
+                    "| {} | 2^{log2} | {:.1} | {:.1} | {:.1} | {} | {:.2} |",
                     row.kernel,
-                    row.cpu_s * 1e3,
-                    row.gpu_s * 1e3,
-                    row.auto_s * 1e3,
+                    row.cpu_s * 1e6,
+                    row.gpu_s * 1e6,
+                    row.auto_s * 1e6,
                     row.auto_target,
                     ratio(&row)
                 );
