@@ -5,7 +5,7 @@ mod common;
 
 use common::{all_runtimes, cpu_runtime, gpu_runtime, jacobi_steps, saxpy};
 use switchyard::kernels::{self, Jacobi2dParams, SaxpyParams};
-use switchyard::{Residency, Target, TransferStats};
+use switchyard::{Buffer, Residency, Sequence, Target, TransferStats};
 
 const N: u32 = 4096;
 const BYTES: u64 = N as u64 * 4;
@@ -106,40 +106,31 @@ fn sequence_of_100_gpu_steps_is_one_submission_without_readback() {
     );
 }
 
+/// Records `y += 2 x` over 8 elements into `seq`.
+fn record_saxpy(seq: &mut Sequence<'_>, x: &Buffer<f32>, y: &mut Buffer<f32>) {
+    seq.launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a: 2.0, n: 8 })
+        .read(x)
+        .write(y)
+        .invocations(8)
+        .run()
+        .unwrap();
+}
+
 #[test]
 fn host_read_inside_a_sequence_sees_the_recorded_work() {
     let Some(rt) = gpu_runtime() else { return };
-    let saxpy = kernels::saxpy();
     let x = rt.buffer_from_slice(&[1.0f32; 8]).unwrap();
     let mut y = rt.buffer_from_slice(&[0.0f32; 8]).unwrap();
-    let params = SaxpyParams { a: 2.0, n: 8 };
     let mut seq = rt.sequence().on(Target::Gpu);
-    seq.launch(&saxpy)
-        .uniform(&params)
-        .read(&x)
-        .write(&mut y)
-        .invocations(8)
-        .run()
-        .unwrap();
+    record_saxpy(&mut seq, &x, &mut y);
     // Not finished yet: the read must submit and wait for the recorded launch.
     assert_eq!(y.to_vec().unwrap(), [2.0; 8]);
-    seq.launch(&saxpy)
-        .uniform(&params)
-        .read(&x)
-        .write(&mut y)
-        .invocations(8)
-        .run()
-        .unwrap();
+    record_saxpy(&mut seq, &x, &mut y);
     // A host write after a recorded (unsubmitted) launch: its upload must not
     // overtake that launch, or the launch would overwrite it.
     y.write_from_slice(&[10.0; 8]).unwrap();
-    seq.launch(&saxpy)
-        .uniform(&params)
-        .read(&x)
-        .write(&mut y)
-        .invocations(8)
-        .run()
-        .unwrap();
+    record_saxpy(&mut seq, &x, &mut y);
     seq.finish().unwrap();
     assert_eq!(y.to_vec().unwrap(), [12.0; 8]);
 }

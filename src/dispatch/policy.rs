@@ -942,10 +942,7 @@ mod tests {
             HARDWARE,
         );
         let n = 5000;
-        for _ in 0..4 {
-            d.observe("k#1", &outcome(Target::Cpu, n, 100e-6));
-            d.observe("k#1", &outcome(Target::Gpu, n, 102e-6));
-        }
+        measure_both(&mut d, n, 100e-6, 102e-6);
         let first = d.choose(&input(n));
         assert_eq!(first.target, Target::Cpu);
         // The GPU becomes 2% faster: not enough to switch.
@@ -966,14 +963,19 @@ mod tests {
         Outcome::measured(target, work, seconds)
     }
 
+    /// Four settled measurements of `n` items on each target.
+    fn measure_both(d: &mut Dispatcher, n: u64, cpu_seconds: f64, gpu_seconds: f64) {
+        for _ in 0..4 {
+            d.observe("k#1", &outcome(Target::Cpu, n, cpu_seconds));
+            d.observe("k#1", &outcome(Target::Gpu, n, gpu_seconds));
+        }
+    }
+
     #[test]
     fn residency_shifts_the_choice_and_the_reason_names_the_buffer() {
         let mut d = Dispatcher::new(PolicyConfig::default(), HARDWARE);
         let n = 1 << 20;
-        for _ in 0..4 {
-            d.observe("k#1", &outcome(Target::Cpu, n, 1.0e-3));
-            d.observe("k#1", &outcome(Target::Gpu, n, 0.2e-3));
-        }
+        measure_both(&mut d, n, 1.0e-3, 0.2e-3);
         d.observe_transfer(Direction::Upload, 64 << 20, 6e-3);
         d.observe_transfer(Direction::Upload, 4096, 20e-6);
         // Data already on the device: the GPU wins.
@@ -1007,9 +1009,8 @@ mod tests {
             },
             HARDWARE,
         );
+        measure_both(&mut d, n, 50e-6, 100e-6);
         for _ in 0..4 {
-            d.observe("k#1", &outcome(Target::Cpu, n, 50e-6));
-            d.observe("k#1", &outcome(Target::Gpu, n, 100e-6));
             d.observe_transfer(Direction::Download, 4096, 120e-6);
         }
         d
@@ -1133,10 +1134,7 @@ mod tests {
         // The prior says lavapipe is slow; measurements say otherwise.
         let mut d = Dispatcher::new(PolicyConfig::default(), SOFTWARE);
         let n = 1 << 20;
-        for _ in 0..4 {
-            d.observe("k#1", &outcome(Target::Cpu, n, 5e-3));
-            d.observe("k#1", &outcome(Target::Gpu, n, 1e-3));
-        }
+        measure_both(&mut d, n, 5e-3, 1e-3);
         assert_eq!(d.choose(&input(n)).target, Target::Gpu);
     }
 
