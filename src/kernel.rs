@@ -33,6 +33,8 @@ pub(crate) struct WgslKernel {
     pub entry_point: String,
     pub module: Arc<naga::Module>,
     pub layout: KernelLayout,
+    /// `layout.buffers`' names, shared with the explanations that name them.
+    pub argument_names: Arc<[String]>,
     pub constants: Vec<(String, f64)>,
     /// BLAKE3 of source, entry point and constants.
     pub content_hash: blake3::Hash,
@@ -139,6 +141,7 @@ impl Kernel {
             name: name.clone(),
             entry_point: entry_point.into(),
             module: Arc::new(module),
+            argument_names: layout.buffers.iter().map(|b| b.name.clone()).collect(),
             layout,
             constants: Vec::new(),
             content_hash: blake3::hash(b""),

@@ -23,7 +23,7 @@
 //! Invariant: an error in steps 1–2 leaves every buffer untouched; an error in
 //! step 3 leaves each written buffer's previous valid copy in place.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ use crate::buffer::{Buffer, RawBuffer, TransferStats};
 use crate::device::{lock, GpuContext, PoolKind};
 use crate::dispatch::{
     decide, plan_grid, ChoiceInput, Decision, DecisionInput, Direction, GpuStatus, NeededTransfer,
-    Outcome, RequestSource, Resolution, Target,
+    Outcome, Reason, RequestSource, Resolution, Target,
 };
 use crate::error::{Access, Error, Result};
 use crate::kernel::{CpuArgs, CpuSlot, Kernel, WgslKernel};
@@ -51,8 +51,8 @@ pub struct LaunchReport {
     pub target: Target,
     /// Why it ran there, e.g. `"cpu: predicted 0.210 ms vs gpu 3.40 ms (gpu:
     /// 2.90 ms upload of `pos`)"`, `"cpu: adapter lacks SHADER_F64"` or
-    /// `"gpu: pinned"`.
-    pub reason: String,
+    /// `"gpu: pinned"`. Written out when first read.
+    pub reason: Reason,
     /// The dispatcher's predicted time on the target that ran (measured
     /// history, or its prior before there is any).
     pub predicted: Option<Duration>,
@@ -297,30 +297,32 @@ impl<'a> Launch<'a> {
 
         let key = kernel.dispatch_key();
         let work = work.unwrap_or_else(|| kernel.work(invocations));
-        let (gpu_transfers, cpu_transfers) = needed_transfers(kernel, &buffers);
+        let (gpu_transfers, cpu_transfers) = needed_transfers(&buffers);
         let choice_input = ChoiceInput {
             key,
             work,
             gpu_transfers: &gpu_transfers,
             cpu_transfers: &cpu_transfers,
+            argument_names: kernel.wgsl_part().map(|wgsl| &wgsl.argument_names),
             gpu_measurable: sequence.is_none(),
             repeats_previous: shared.repeats_previous_launch(launch_signature(key, &buffers)),
         };
-        let (decision, predictions, learned, explored) = match resolution {
+        let (decision, predictions, learned, mut exploration) = match resolution {
             Resolution::Fixed(decision) => {
                 let predictions = shared.dispatcher().predict(&choice_input);
-                (decision, predictions, false, false)
+                (decision, predictions, false, None)
             }
             Resolution::Learned => {
                 if let Some(gpu) = gpu {
                     shared.probe_transfers_once(gpu);
                 }
                 let choice = shared.dispatcher().choose(&choice_input);
+                let exploration = choice.exploration();
                 let decision = Decision {
                     target: choice.target,
                     reason: choice.reason,
                 };
-                (decision, choice.predictions, true, choice.explored)
+                (decision, choice.predictions, true, exploration)
             }
         };
         log::debug!("switchyard: {name}: {}", decision.reason);
@@ -332,7 +334,7 @@ impl<'a> Launch<'a> {
             reason: decision.reason,
             predicted: Some(Duration::from_secs_f64(predictions.of(decision.target))),
             alternative: None,
-            explored,
+            explored: exploration.is_some(),
             invocations,
             workgroups: None,
             pipeline: None,
@@ -379,11 +381,13 @@ impl<'a> Launch<'a> {
                             );
                         }
                         report.target = Target::Cpu;
-                        report.reason = format!(
-                            "cpu: the GPU launch failed ({why}); re-ran on the CPU from the host copies"
+                        report.reason = Reason::settled(
+                            Target::Cpu,
+                            format!("the GPU launch failed ({why}); re-ran on the CPU from the host copies"),
                         );
                         report.predicted = Some(Duration::from_secs_f64(predictions.cpu));
                         report.alternative = None;
+                        exploration = None;
                         exec_seconds =
                             Some(run_cpu(shared, kernel, buffers, &uniforms, invocations)?);
                     }
@@ -406,7 +410,7 @@ impl<'a> Launch<'a> {
                 predicted: predictions
                     .measured(report.target)
                     .then(|| predictions.of(report.target)),
-                explored_against: explored.then(|| predictions.of(report.target.other())),
+                explored: exploration,
                 bytes_uploaded: moved.bytes_uploaded,
                 bytes_downloaded: moved.bytes_downloaded,
                 cold_pipeline,
@@ -421,7 +425,7 @@ impl<'a> Launch<'a> {
 
 /// A hash of the kernel and of which buffers it gets, and how.
 fn launch_signature(key: &str, buffers: &[Arg<'_>]) -> u64 {
-    let mut hasher = DefaultHasher::new();
+    let mut hasher = rustc_hash::FxHasher::default();
     key.hash(&mut hasher);
     for arg in buffers {
         arg.raw().id.hash(&mut hasher);
@@ -445,25 +449,17 @@ fn is_gpu_fault(error: &Error) -> bool {
 /// The transfers each target would need, from the arguments' residency:
 /// uploads of stale device copies (and readbacks of results the host has been
 /// reading) for the GPU, downloads of stale host copies for the CPU.
-fn needed_transfers(
-    kernel: &Kernel,
-    buffers: &[Arg<'_>],
-) -> (Vec<NeededTransfer>, Vec<NeededTransfer>) {
+fn needed_transfers(buffers: &[Arg<'_>]) -> (Vec<NeededTransfer>, Vec<NeededTransfer>) {
     let mut gpu = Vec::new();
     let mut cpu = Vec::new();
-    let names = kernel.layout().map(|layout| &layout.buffers);
-    for (index, arg) in buffers.iter().enumerate() {
+    for (argument, arg) in buffers.iter().enumerate() {
         let usage = match arg {
             Arg::Read(_) => Use::Read,
             Arg::Write(_, usage) => *usage,
         };
         let raw = arg.raw();
-        // Names are only built for transfers that are needed: in steady
-        // state there are none, and this runs on every launch.
         let transfer = |direction| NeededTransfer {
-            name: names
-                .and_then(|infos| infos.get(index))
-                .map_or_else(|| format!("argument {index}"), |info| info.name.clone()),
+            argument,
             bytes: raw.byte_len(),
             direction,
         };

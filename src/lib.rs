@@ -49,7 +49,7 @@ mod runtime;
 
 pub use buffer::{Buffer, PoolStats, Residency, TransferStats, MAX_ELEMENT_ALIGN};
 pub use device::{AdapterKind, BackendChoice, GpuInfo};
-pub use dispatch::{CostLine, DispatchReport, KernelReport, Target};
+pub use dispatch::{CostLine, DispatchReport, KernelReport, Reason, Target};
 pub use error::{Access, Error, Result};
 pub use kernel::{CpuArgs, CpuTwin, Kernel, WorkMeasure};
 pub use launch::{Launch, LaunchReport, Sequence, SequenceReport};

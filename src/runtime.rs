@@ -216,7 +216,10 @@ impl RuntimeShared {
     /// Measures transfer costs once, the first time a learned choice needs
     /// them and nothing was loaded from disk. A failed probe leaves the priors.
     pub fn probe_transfers_once(&self, gpu: &Arc<GpuContext>) {
-        if self.transfers_probed.swap(true, Ordering::AcqRel)
+        // Checked on every Auto launch: a plain load keeps the flag's cache
+        // line shared between threads after the first probe.
+        if self.transfers_probed.load(Ordering::Acquire)
+            || self.transfers_probed.swap(true, Ordering::AcqRel)
             || lock(&self.dispatcher).links_measured()
         {
             return;

@@ -10,7 +10,10 @@ use switchyard::{kernels, Error, Kernel, Runtime, RuntimeConfig, Target};
 /// on every core; the twin is deliberately scalar, single-threaded and kept
 /// from vectorizing, so it costs about a microsecond per element. Launch
 /// overhead then decides small launches (CPU) and per-element cost large ones
-/// (GPU), on any adapter, lavapipe included.
+/// (GPU), on any adapter, lavapipe included. Being serial, the twin runs on
+/// the calling thread (`serial_below`): handing it to the pool would add
+/// thread wake-ups that, with the other tests loading both cores, cost more
+/// than the 8-element launch itself and blur the small side of the crossover.
 fn slow_per_item_kernel() -> Kernel {
     Kernel::wgsl(
         "slow_per_item",
@@ -39,6 +42,7 @@ fn slow_per_item_kernel() -> Kernel {
         }
         Ok(())
     })
+    .serial_below(u64::MAX)
 }
 
 #[test]
@@ -65,9 +69,12 @@ fn auto_learns_the_crossover_on_both_sides() {
             .run()
             .expect("auto launch")
     };
+    let mut warmup = Vec::new();
     for _ in 0..10 {
-        launch(&mut small_buf, small);
-        launch(&mut large_buf, large);
+        for (buf, n) in [(&mut small_buf, small), (&mut large_buf, large)] {
+            let r = launch(buf, n);
+            warmup.push(format!("{n}: {} {:?} {}", r.target, r.wall, r.reason));
+        }
     }
     // After warm-up, launches that are not explorations pick the target that
     // is faster on this machine: the CPU for 8 elements, the GPU for 16k. A
@@ -95,11 +102,13 @@ fn auto_learns_the_crossover_on_both_sides() {
     }
     assert!(
         small_misses.len() <= 1,
-        "small launches sent to the GPU: {small_misses:#?}"
+        "small launches sent to the GPU: {small_misses:#?}\n{}\n{warmup:#?}",
+        rt.report()
     );
     assert!(
         large_misses.len() <= 1,
-        "large launches sent to the CPU: {large_misses:#?}"
+        "large launches sent to the CPU: {large_misses:#?}\n{}",
+        rt.report()
     );
     let summary = rt.report();
     let row = summary

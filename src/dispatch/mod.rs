@@ -12,7 +12,8 @@
 //!    residency requires, explores within a budget, and explains its choice.
 //!
 //! What it learned is saved per machine (`persist`) and summarized by
-//! [`DispatchReport`] (`report`).
+//! [`DispatchReport`] (`report`); why each launch ran where it did is a
+//! [`Reason`] (`reason`).
 //!
 //! Invariant: an explicit `Target::Gpu` or `Target::Cpu` is honoured or fails
 //! with [`Error::TargetUnavailable`]; it is never silently redirected.
@@ -22,11 +23,13 @@ use crate::error::{Error, Result};
 mod cost_model;
 pub(crate) mod persist;
 mod policy;
+mod reason;
 mod report;
 
 pub(crate) use policy::{
     ChoiceInput, Direction, Dispatcher, Machine, NeededTransfer, Outcome, PolicyConfig,
 };
+pub use reason::Reason;
 pub use report::{CostLine, DispatchReport, KernelReport};
 
 /// Where a launch should run.
@@ -131,7 +134,7 @@ pub(crate) struct DecisionInput<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Decision {
     pub target: Target,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 /// What [`decide`] leaves to do.
@@ -182,15 +185,20 @@ pub(crate) fn decide(input: &DecisionInput<'_>) -> Result<Resolution> {
         target,
         reason,
     };
-    let fixed = |target, reason: String| Ok(Resolution::Fixed(Decision { target, reason }));
+    let fixed = |target, why: std::borrow::Cow<'static, str>| {
+        Ok(Resolution::Fixed(Decision {
+            target,
+            reason: Reason::settled(target, why),
+        }))
+    };
     let gpu_blocker = gpu_unusable(input);
     let how = input.source.describe();
     match input.requested {
         Target::Gpu => match gpu_blocker {
             Some(why) => Err(unavailable(Target::Gpu, why)),
-            None => fixed(Target::Gpu, format!("gpu: {how}")),
+            None => fixed(Target::Gpu, how.into()),
         },
-        Target::Cpu if input.has_twin => fixed(Target::Cpu, format!("cpu: {how}")),
+        Target::Cpu if input.has_twin => fixed(Target::Cpu, how.into()),
         Target::Cpu => Err(unavailable(
             Target::Cpu,
             "the kernel has no CPU twin".into(),
@@ -201,12 +209,12 @@ pub(crate) fn decide(input: &DecisionInput<'_>) -> Result<Resolution> {
                 _ => None,
             });
             match (auto_blocker, input.has_twin) {
-                (Some(why), true) => fixed(Target::Cpu, format!("cpu: {why}")),
+                (Some(why), true) => fixed(Target::Cpu, why.into()),
                 (Some(why), false) => Err(unavailable(
                     Target::Auto,
                     format!("the kernel has no CPU twin and {why}"),
                 )),
-                (None, false) => fixed(Target::Gpu, "gpu: the kernel has no CPU twin".into()),
+                (None, false) => fixed(Target::Gpu, "the kernel has no CPU twin".into()),
                 (None, true) => Ok(Resolution::Learned),
             }
         }

@@ -37,10 +37,12 @@
 //! Invariant: the dispatcher holds no clock and does no I/O; the launch path
 //! feeds it measured durations, and the tests feed it fixed ones.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use super::cost_model::{bucket_of, Learned, SizeHistory, SETTLED_SAMPLES};
+use super::reason::{Explanation, Reason, TransferNote};
 use super::Target;
 
 /// The tunable constants of the policy.
@@ -81,10 +83,11 @@ pub(crate) enum Direction {
 }
 
 /// A transfer that running on some target would make necessary.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct NeededTransfer {
-    /// The argument's binding name, for the explanation.
-    pub name: String,
+    /// The argument's position in the launch, which names it in the
+    /// explanation (see [`ChoiceInput::argument_names`]).
+    pub argument: usize,
     pub bytes: u64,
     pub direction: Direction,
 }
@@ -106,6 +109,8 @@ pub(crate) struct ChoiceInput<'a> {
     pub work: u64,
     pub gpu_transfers: &'a [NeededTransfer],
     pub cpu_transfers: &'a [NeededTransfer],
+    /// The arguments' binding names, by position, for explanations.
+    pub argument_names: Option<&'a Arc<[String]>>,
     /// Whether a GPU run of this launch would be timed. Inside a sequence a
     /// GPU launch is only recorded, so exploring the GPU there would learn
     /// nothing and is not done.
@@ -160,10 +165,29 @@ impl Predictions {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Choice {
     pub target: Target,
-    pub reason: String,
+    pub reason: Reason,
     pub predictions: Predictions,
     /// Chosen although predicted slower, to measure it.
     pub explored: bool,
+}
+
+/// An exploration's predicted cost, as the budget charges it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Exploration {
+    /// The explored target's predicted seconds (measured or prior).
+    pub predicted: f64,
+    /// The predicted seconds of the target that would have won.
+    pub best_predicted: f64,
+}
+
+impl Choice {
+    /// What an exploring choice predicted; `None` when it did not explore.
+    pub fn exploration(&self) -> Option<Exploration> {
+        self.explored.then(|| Exploration {
+            predicted: self.predictions.of(self.target),
+            best_predicted: self.predictions.of(self.target.other()),
+        })
+    }
 }
 
 /// What one finished launch measured.
@@ -179,8 +203,9 @@ pub(crate) struct Outcome {
     /// The prediction for the target that ran, when it came from
     /// measurements (prior guesses are not scored).
     pub predicted: Option<f64>,
-    /// For explorations: the prediction of the target that would have won.
-    pub explored_against: Option<f64>,
+    /// For explorations: what was predicted, to charge the exploration
+    /// budget.
+    pub explored: Option<Exploration>,
     pub bytes_uploaded: u64,
     pub bytes_downloaded: u64,
     /// The pipeline was built for this launch (the GPU run is cold).
@@ -197,23 +222,12 @@ impl Outcome {
             exec_seconds: Some(seconds),
             wall_seconds: seconds,
             predicted: None,
-            explored_against: None,
+            explored: None,
             bytes_uploaded: 0,
             bytes_downloaded: 0,
             cold_pipeline: false,
         }
     }
-}
-
-/// Everything an explanation without transfers is printed from: two equal
-/// keys print the same text.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct ReasonKey {
-    target: Target,
-    /// `[chosen, other]` predictions as [`Millis::fixed_point`] prints them.
-    shown: [(u64, u8); 2],
-    measured: [bool; 2],
-    note: Option<&'static str>,
 }
 
 /// What [`KernelRecord`] remembers per size bucket.
@@ -257,11 +271,7 @@ pub(crate) struct KernelRecord {
     warmed: [bool; 2],
     /// Per size bucket: the last non-exploring choice and, per target, the
     /// Auto launches since it last ran there.
-    buckets: HashMap<u16, BucketChoices>,
-    /// The latest explanation and what it was built from, reused while the
-    /// inputs print the same (formatting is most of a small launch's
-    /// decision time).
-    last_reason: Option<(ReasonKey, String)>,
+    buckets: FxHashMap<u16, BucketChoices>,
     explore_seconds: f64,
     total_seconds: f64,
     /// Time lost so far by staying on a target that runs slower but needs no
@@ -285,7 +295,7 @@ pub(crate) struct KernelRecord {
 pub(crate) struct Dispatcher {
     pub config: PolicyConfig,
     pub machine: Machine,
-    pub kernels: HashMap<String, KernelRecord>,
+    pub kernels: FxHashMap<String, KernelRecord>,
     /// Transfer time against bytes, `[upload, download]`.
     pub links: [SizeHistory; 2],
 }
@@ -297,65 +307,12 @@ fn link_slot(direction: Direction) -> usize {
     }
 }
 
-/// Formats seconds for explanations: `0.21 ms`, `3.4 ms`, `12 µs`.
-pub(crate) fn millis(seconds: f64) -> String {
-    Millis(seconds).to_string()
-}
-
-/// Seconds displayed as [`millis`] does, without allocating: three
-/// significant digits from fixed-point integers, since every Auto launch
-/// formats two or three of these and float formatting is the slow part.
-pub(crate) struct Millis(pub f64);
-
-/// `(decimals, unit)` of each [`Millis`] format, by magnitude.
-const MILLIS_FORMATS: [(u32, &str); 4] = [(0, "ms"), (2, "ms"), (3, "ms"), (1, "µs")];
-
-impl Millis {
-    /// The printed digits as an integer and the index of the format in
-    /// [`MILLIS_FORMATS`]; `(0, u8::MAX)` for a value that is not a
-    /// duration.
-    pub fn fixed_point(&self) -> (u64, u8) {
-        let seconds = self.0;
-        if !seconds.is_finite() || seconds < 0.0 {
-            return (0, u8::MAX);
-        }
-        let ms = seconds * 1e3;
-        let (value, format) = if ms >= 100.0 {
-            (ms, 0)
-        } else if ms >= 1.0 {
-            (ms, 1)
-        } else if ms >= 0.1 {
-            (ms, 2)
-        } else {
-            (seconds * 1e6, 3)
-        };
-        let scale = 10f64.powi(MILLIS_FORMATS[format].0 as i32);
-        ((value * scale).round() as u64, format as u8)
-    }
-}
-
-impl std::fmt::Display for Millis {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (fixed, format) = self.fixed_point();
-        let Some(&(decimals, unit)) = MILLIS_FORMATS.get(usize::from(format)) else {
-            return write!(f, "{} s", self.0);
-        };
-        let scale = 10u64.pow(decimals);
-        if decimals == 0 {
-            write!(f, "{fixed} {unit}")
-        } else {
-            let width = decimals as usize;
-            write!(f, "{}.{:0width$} {unit}", fixed / scale, fixed % scale)
-        }
-    }
-}
-
 impl Dispatcher {
     pub fn new(config: PolicyConfig, machine: Machine) -> Self {
         Dispatcher {
             config,
             machine,
-            kernels: HashMap::new(),
+            kernels: FxHashMap::default(),
             links: Default::default(),
         }
     }
@@ -390,6 +347,30 @@ impl Dispatcher {
             (50e-6, 4e9)
         };
         latency + bytes as f64 / bytes_per_second
+    }
+
+    /// What the explanation says about transfers; `None` when nothing has
+    /// to move.
+    fn note_transfers(&self, input: &ChoiceInput<'_>) -> Option<TransferNote> {
+        if input.cpu_transfers.is_empty() && input.gpu_transfers.is_empty() {
+            return None;
+        }
+        let mut note = TransferNote {
+            moves: Default::default(),
+            names: input.argument_names.cloned(),
+        };
+        for (target, transfers) in [
+            (Target::Cpu, input.cpu_transfers),
+            (Target::Gpu, input.gpu_transfers),
+        ] {
+            for transfer in transfers {
+                let (seconds, arguments) =
+                    &mut note.moves[slot(target)][link_slot(transfer.direction)];
+                *seconds += self.transfer_seconds(transfer.direction, transfer.bytes);
+                arguments.insert(transfer.argument);
+            }
+        }
+        Some(note)
     }
 
     /// Adds a transfer sample read back from disk.
@@ -590,29 +571,16 @@ impl Dispatcher {
         } else {
             None
         };
-        let reason_key = ReasonKey {
+        let reason = Reason::explained(Explanation {
             target,
-            shown: [
-                Millis(predictions.of(target)).fixed_point(),
-                Millis(predictions.of(target.other())).fixed_point(),
-            ],
+            predicted: [predictions.of(target), predictions.of(target.other())],
             measured: [
                 predictions.measured(target),
                 predictions.measured(target.other()),
             ],
+            transfers: self.note_transfers(input),
             note,
-        };
-        let no_transfers = input.cpu_transfers.is_empty() && input.gpu_transfers.is_empty();
-        let reason = match &record.last_reason {
-            Some((key, reason)) if no_transfers && *key == reason_key => reason.clone(),
-            _ => {
-                let reason = explain(target, &predictions, input, self, note);
-                if no_transfers {
-                    self.record_mut(input.key).last_reason = Some((reason_key, reason.clone()));
-                }
-                reason
-            }
-        };
+        });
         Choice {
             target,
             reason,
@@ -636,13 +604,23 @@ impl Dispatcher {
         totals.bytes_uploaded += outcome.bytes_uploaded;
         totals.bytes_downloaded += outcome.bytes_downloaded;
         record.total_seconds += outcome.wall_seconds;
-        if let Some(best) = outcome.explored_against {
-            totals.explorations += 1;
-            record.explore_seconds += (outcome.wall_seconds - best).max(0.0);
-        }
-        let exec = outcome.exec_seconds?;
         let cold = !record.warmed[s] || outcome.cold_pipeline;
         record.warmed[s] = true;
+        if let Some(exploration) = outcome.explored {
+            totals.explorations += 1;
+            // A cold run (shader compilation, pool start) is paid once by
+            // whichever launch first uses the target, so only what the
+            // exploration was predicted to cost is charged for it: charging
+            // the compilation would use up the budget for re-checks at every
+            // size for a long time.
+            let cost = if cold {
+                exploration.predicted.min(outcome.wall_seconds)
+            } else {
+                outcome.wall_seconds
+            };
+            record.explore_seconds += (cost - exploration.best_predicted).max(0.0);
+        }
+        let exec = outcome.exec_seconds?;
         if cold {
             record.totals.cold += 1;
             return None;
@@ -656,67 +634,6 @@ impl Dispatcher {
         }
         Some(record.models[s].observe(outcome.work, exec))
     }
-}
-
-/// "cpu: predicted 0.21 ms vs gpu 3.4 ms (gpu: 2.9 ms upload of `pos`)".
-fn explain(
-    target: Target,
-    predictions: &Predictions,
-    input: &ChoiceInput<'_>,
-    dispatcher: &Dispatcher,
-    note: Option<&str>,
-) -> String {
-    let loser = target.other();
-    let label = |t: Target| {
-        if predictions.measured(t) {
-            ""
-        } else {
-            " (prior)"
-        }
-    };
-    // Every Auto launch builds this string, so it is written in place.
-    let mut reason = String::with_capacity(128);
-    let _ = write!(
-        reason,
-        "{target}: predicted {}{} vs {loser} {}{}",
-        Millis(predictions.of(target)),
-        label(target),
-        Millis(predictions.of(loser)),
-        label(loser),
-    );
-    let mut first_detail = true;
-    for (t, transfers) in [
-        (Target::Cpu, input.cpu_transfers),
-        (Target::Gpu, input.gpu_transfers),
-    ] {
-        for (direction, verb) in [
-            (Direction::Upload, "upload"),
-            (Direction::Download, "download"),
-        ] {
-            let moving = || transfers.iter().filter(move |t| t.direction == direction);
-            if moving().next().is_none() {
-                continue;
-            }
-            let seconds: f64 = moving()
-                .map(|t| dispatcher.transfer_seconds(direction, t.bytes))
-                .sum();
-            reason.push_str(if first_detail { " (" } else { "; " });
-            first_detail = false;
-            let _ = write!(reason, "{t}: {} {verb} of ", Millis(seconds));
-            for (i, transfer) in moving().enumerate() {
-                let separator = if i == 0 { "" } else { ", " };
-                let _ = write!(reason, "{separator}`{}`", transfer.name);
-            }
-        }
-    }
-    if !first_detail {
-        reason.push(')');
-    }
-    if let Some(note) = note {
-        reason.push_str("; ");
-        reason.push_str(note);
-    }
-    reason
 }
 
 #[cfg(test)]
@@ -747,6 +664,7 @@ mod tests {
             work,
             gpu_transfers: &[],
             cpu_transfers: &[],
+            argument_names: None,
             gpu_measurable: true,
             repeats_previous: false,
         }
@@ -763,9 +681,7 @@ mod tests {
             "k#1",
             &Outcome {
                 predicted: Some(choice.predictions.of(choice.target)),
-                explored_against: choice
-                    .explored
-                    .then(|| choice.predictions.of(choice.target.other())),
+                explored: choice.exploration(),
                 ..Outcome::measured(choice.target, work, t)
             },
         );
@@ -802,25 +718,6 @@ mod tests {
     }
 
     #[test]
-    fn a_reused_explanation_reads_as_a_fresh_one() {
-        let mut d = Dispatcher::new(PolicyConfig::default(), SOFTWARE);
-        let mut reused = 0;
-        for round in 0..300u64 {
-            let n = [1 << 8, 1 << 16, 1 << 22][(round % 3) as usize];
-            let with_cache = d.clone();
-            let mut fresh = d.clone();
-            if let Some(record) = fresh.kernels.get_mut("k#1") {
-                reused += usize::from(record.last_reason.is_some());
-                record.last_reason = None;
-            }
-            let expected = fresh.choose(&input(n)).reason;
-            assert_eq!(with_cache.clone().choose(&input(n)).reason, expected);
-            launch(&mut d, n);
-        }
-        assert!(reused > 0);
-    }
-
-    #[test]
     fn exploration_is_bounded_in_launches_and_time() {
         let mut d = Dispatcher::new(PolicyConfig::default(), HARDWARE);
         let mut explored = 0;
@@ -851,7 +748,7 @@ mod tests {
         d.observe_transfer(Direction::Download, 4096, 100e-6);
         let moving = |direction| {
             [NeededTransfer {
-                name: "y".into(),
+                argument: 1,
                 bytes: 4096,
                 direction,
             }]
@@ -888,9 +785,7 @@ mod tests {
                 "k#1",
                 &Outcome {
                     wall_seconds: exec + moved,
-                    explored_against: choice
-                        .explored
-                        .then(|| choice.predictions.of(choice.target.other())),
+                    explored: choice.exploration(),
                     ..Outcome::measured(choice.target, n, exec)
                 },
             );
@@ -982,12 +877,14 @@ mod tests {
         assert_eq!(d.choose(&input(n)).target, Target::Gpu);
         // 64 MiB of `pos` would have to be uploaded first: the CPU wins.
         let uploads = [NeededTransfer {
-            name: "pos".into(),
+            argument: 1,
             bytes: 64 << 20,
             direction: Direction::Upload,
         }];
+        let names: Arc<[String]> = Arc::from(["vel".to_string(), "pos".to_string()]);
         let choice = d.choose(&ChoiceInput {
             gpu_transfers: &uploads,
+            argument_names: Some(&names),
             ..input(n)
         });
         assert_eq!(choice.target, Target::Cpu, "{}", choice.reason);
@@ -1017,7 +914,7 @@ mod tests {
     }
 
     static DOWNLOAD_Y: [NeededTransfer; 1] = [NeededTransfer {
-        name: String::new(),
+        argument: 1,
         bytes: 4096,
         direction: Direction::Download,
     }];
@@ -1136,18 +1033,5 @@ mod tests {
         let n = 1 << 20;
         measure_both(&mut d, n, 5e-3, 1e-3);
         assert_eq!(d.choose(&input(n)).target, Target::Gpu);
-    }
-
-    #[test]
-    fn millis_formats_for_people() {
-        assert_eq!(millis(0.21e-3), "0.210 ms");
-        assert_eq!(millis(3.4e-3), "3.40 ms");
-        assert_eq!(millis(12e-6), "12.0 µs");
-        assert_eq!(millis(0.25), "250 ms");
-        assert_eq!(millis(0.0), "0.0 µs");
-        assert_eq!(millis(1.5e-6), "1.5 µs");
-        assert_eq!(millis(0.0999e-3), "99.9 µs");
-        assert_eq!(millis(0.9999e-3), "1.000 ms");
-        assert_eq!(millis(12.345e-3), "12.35 ms");
     }
 }

@@ -6,7 +6,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::cost_model::LinearFit;
-use super::policy::{millis, Dispatcher};
+use super::policy::Dispatcher;
+use super::reason::millis;
 
 /// A fitted cost line, `latency + per_item × work`.
 #[derive(Clone, Copy, Debug, PartialEq)]
