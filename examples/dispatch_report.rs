@@ -2,7 +2,7 @@
 //! and size by size, measured side by side in one process.
 //!
 //! Run: `cargo run --release --example dispatch_report [-- --json]
-//! [--min-log2 10] [--max-log2 24] [--reps 5]`
+//! [--min-log2 10] [--max-log2 24] [--reps 15]`
 //!
 //! For each built-in kernel and each work size 2^min … 2^max, it warms up
 //! every target (which also teaches the dispatcher, since explicit launches
@@ -37,7 +37,7 @@ fn parse_options() -> Result<Options, String> {
         json: false,
         min_log2: 10,
         max_log2: 24,
-        reps: 5,
+        reps: 15,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
