@@ -76,8 +76,11 @@ enum Case {
         height: u32,
     },
     Nbody {
-        bodies: Buffer<[f32; 4]>,
-        accel: Buffer<[f32; 4]>,
+        /// `[x.., y.., z.., m..]`.
+        bodies: Buffer<f32>,
+        /// `[ax.., ay.., az..]`.
+        accel: Buffer<f32>,
+        count: u32,
     },
 }
 
@@ -111,12 +114,15 @@ fn make_case(rt: &Runtime, kernel: &str, log2: u32) -> switchyard::Result<Case> 
         }
         _ => {
             let count = (n as f64).sqrt().round() as usize;
-            let bodies: Vec<[f32; 4]> = (0..count)
-                .map(|i| [wave(i), wave(i + 333), wave(i + 666), 1.0 / count as f32])
+            let bodies: Vec<f32> = [0, 333, 666]
+                .iter()
+                .flat_map(|&offset| (0..count).map(move |i| wave(i + offset)))
+                .chain(std::iter::repeat_n(1.0 / count as f32, count))
                 .collect();
             Case::Nbody {
                 bodies: rt.buffer_from_slice(&bodies)?,
-                accel: rt.buffer_zeroed(count)?,
+                accel: rt.buffer_zeroed(3 * count)?,
+                count: count as u32,
             }
         }
     })
@@ -180,8 +186,12 @@ fn run_case(rt: &Runtime, case: &mut Case, target: Target) -> switchyard::Result
                 .run()?
                 .target
         }
-        Case::Nbody { bodies, accel } => {
-            let n = bodies.len() as u32;
+        Case::Nbody {
+            bodies,
+            accel,
+            count,
+        } => {
+            let n = *count;
             rt.launch(&kernels::nbody_accel())
                 .uniform(&NbodyParams {
                     n,

@@ -1,9 +1,13 @@
 // All-pairs softened gravity (G = 1): for each body i,
 //   a_i = sum_j m_j (r_j - r_i) / (|r_j - r_i|^2 + eps^2)^(3/2).
-// bodies[i] = (x, y, z, mass); accel[i] = (ax, ay, az, 0).
+// Structure of arrays, n = params.n bodies:
+//   bodies = [x_0 .. x_{n-1}, y_0 .., z_0 .., m_0 ..]   (4n floats)
+//   accel  = [ax_0 .. ax_{n-1}, ay_0 .., az_0 ..]       (3n floats)
 // Bodies are staged through workgroup memory one tile of 128 at a time, so
 // each body is read from storage n / 128 times instead of n times.
 // Softening must be > 0: the j = i term is then exactly zero.
+// Buffers shorter than 4n / 3n floats: nothing is written (the twin reports
+// the error).
 
 struct NbodyParams {
     n: u32,
@@ -13,8 +17,8 @@ struct NbodyParams {
 }
 
 @group(0) @binding(0) var<uniform> params: NbodyParams;
-@group(0) @binding(1) var<storage, read> bodies: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> accel: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> bodies: array<f32>;
+@group(0) @binding(2) var<storage, read_write> accel: array<f32>;
 
 const TILE: u32 = 128u;
 
@@ -26,32 +30,39 @@ fn main(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
+    let n = params.n;
+    // Uniform across the workgroup, so returning keeps the barriers below
+    // in uniform control flow.
+    if n > arrayLength(&bodies) / 4u || n > arrayLength(&accel) / 3u {
+        return;
+    }
     let i = gid.x + gid.y * groups.x * TILE;
-    let n = min(params.n, arrayLength(&bodies));
-    var pi = vec4<f32>(0.0);
+    var pi = vec3<f32>(0.0);
     if i < n {
-        pi = bodies[i];
+        pi = vec3<f32>(bodies[i], bodies[n + i], bodies[2u * n + i]);
     }
     var acc = vec3<f32>(0.0);
     let tiles = (n + TILE - 1u) / TILE;
     for (var t = 0u; t < tiles; t++) {
         let j = t * TILE + lid.x;
         if j < n {
-            tile[lid.x] = bodies[j];
+            tile[lid.x] = vec4<f32>(bodies[j], bodies[n + j], bodies[2u * n + j], bodies[3u * n + j]);
         } else {
             tile[lid.x] = vec4<f32>(0.0); // massless padding contributes nothing
         }
         workgroupBarrier();
         for (var k = 0u; k < TILE; k++) {
             let pj = tile[k];
-            let d = pj.xyz - pi.xyz;
+            let d = pj.xyz - pi;
             let r2 = dot(d, d) + params.softening2;
             let inv_r = inverseSqrt(r2);
             acc += d * (pj.w * inv_r * inv_r * inv_r);
         }
         workgroupBarrier();
     }
-    if i < n && i < arrayLength(&accel) {
-        accel[i] = vec4<f32>(acc, 0.0);
+    if i < n {
+        accel[i] = acc.x;
+        accel[n + i] = acc.y;
+        accel[2u * n + i] = acc.z;
     }
 }

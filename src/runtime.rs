@@ -428,6 +428,12 @@ impl Runtime {
         }
     }
 
+    /// The target of launches that choose none and whose kernel is not
+    /// pinned (`SWITCHYARD_TARGET`, or [`RuntimeConfig::default_target`]).
+    pub fn default_target(&self) -> Target {
+        self.shared.default_target()
+    }
+
     /// The CPU pool's thread count.
     pub fn cpu_threads(&self) -> usize {
         self.shared.cpu().threads()

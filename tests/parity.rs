@@ -6,7 +6,7 @@
 mod common;
 
 use common::{gpu_runtime, jacobi_steps, random_f32, saxpy};
-use switchyard::kernels::{self, NbodyParams, ReduceParams};
+use switchyard::kernels::{self, KickDriftParams, NbodyParams, ReduceParams};
 use switchyard::{Kernel, Runtime, Target};
 
 const EPS: f32 = f32::EPSILON;
@@ -88,34 +88,30 @@ fn reduce_pass_is_bit_identical_and_full_sum_is_accurate() {
     }
 }
 
-fn plummer_like_bodies(n: usize) -> Vec<[f32; 4]> {
-    let r = random_f32(4 * n, 99);
-    (0..n)
-        .map(|i| {
-            [
-                r[4 * i],
-                r[4 * i + 1],
-                r[4 * i + 2],
-                0.5 + 0.5 * r[4 * i + 3].abs(),
-            ]
-        })
-        .collect()
+/// `n` bodies as `[x.., y.., z.., m..]`: positions in [-1, 1), masses in
+/// [0.5, 1).
+fn random_bodies(n: usize) -> Vec<f32> {
+    let mut bodies = random_f32(4 * n, 99);
+    for m in &mut bodies[3 * n..] {
+        *m = 0.5 + 0.5 * m.abs();
+    }
+    bodies
 }
 
-fn nbody_on(rt: &Runtime, target: Target, bodies: &[[f32; 4]], softening2: f32) -> Vec<[f32; 4]> {
-    let n = bodies.len() as u32;
+fn nbody_on(rt: &Runtime, target: Target, bodies: &[f32], softening2: f32) -> Vec<f32> {
+    let n = bodies.len() / 4;
     let b = rt.buffer_from_slice(bodies).unwrap();
-    let mut acc = rt.buffer_zeroed::<[f32; 4]>(bodies.len()).unwrap();
+    let mut acc = rt.buffer_zeroed::<f32>(3 * n).unwrap();
     rt.launch(&kernels::nbody_accel())
         .uniform(&NbodyParams {
-            n,
+            n: n as u32,
             softening2,
             _pad0: 0,
             _pad1: 0,
         })
         .read(&b)
         .overwrite(&mut acc)
-        .invocations(n)
+        .invocations(n as u32)
         .on(target)
         .run()
         .unwrap();
@@ -126,37 +122,118 @@ fn nbody_on(rt: &Runtime, target: Target, bodies: &[[f32; 4]], softening2: f32) 
 fn nbody_gpu_matches_cpu_within_the_summation_bound() {
     let Some(rt) = gpu_runtime() else { return };
     let softening2 = 1e-2f32;
+    // 1, a partial tile, just over one tile, a partial SIMD tail on the CPU.
     for n in [1usize, 127, 129, 1000] {
-        let bodies = plummer_like_bodies(n);
+        let bodies = random_bodies(n);
         let gpu = nbody_on(&rt, Target::Gpu, &bodies, softening2);
         let cpu = nbody_on(&rt, Target::Cpu, &bodies, softening2);
+        let position = |j: usize, c: usize| f64::from(bodies[c * n + j]);
         for i in 0..n {
             // Σ_j |term_j| per component, in f64: the scale of the rounding error.
             let mut scale = [0.0f64; 3];
-            for body in &bodies {
-                let d: Vec<f64> = (0..3).map(|c| f64::from(body[c] - bodies[i][c])).collect();
+            for j in 0..n {
+                let d: Vec<f64> = (0..3).map(|c| position(j, c) - position(i, c)).collect();
                 let r2 = d.iter().map(|v| v * v).sum::<f64>() + f64::from(softening2);
-                let s = f64::from(body[3]) / (r2 * r2.sqrt());
+                let s = f64::from(bodies[3 * n + j]) / (r2 * r2.sqrt());
                 for c in 0..3 {
                     scale[c] += (d[c] * s).abs();
                 }
             }
             for c in 0..3 {
-                // Different summation orders (tiles of 128 vs 16 lanes) differ
-                // by at most n u Σ|t| to first order; each term carries ≤ 8 u
-                // more (inverseSqrt is 2 ulp in WGSL, plus 3 products).
+                // Different summation orders (tiles of 128 vs 16 lanes and a
+                // tail) differ by at most n u Σ|t| to first order; each term
+                // carries ≤ 8 u more (inverseSqrt is 2 ulp in WGSL, plus 3
+                // products).
                 let tol = (n as f64 + 8.0) * f64::from(EPS) * scale[c] + 1e-30;
-                let diff = f64::from(gpu[i][c] - cpu[i][c]).abs();
+                let (g, k) = (gpu[c * n + i], cpu[c * n + i]);
+                let diff = f64::from(g - k).abs();
                 assert!(
                     diff <= tol,
-                    "n={n} body {i} axis {c}: gpu {} cpu {} tol {tol}",
-                    gpu[i][c],
-                    cpu[i][c]
+                    "n={n} body {i} axis {c}: gpu {g} cpu {k} tol {tol}"
                 );
             }
-            assert_eq!(gpu[i][3], 0.0);
         }
     }
+}
+
+fn kick_drift_on(
+    rt: &Runtime,
+    target: Target,
+    (accel, vel, bodies): (&[f32], &[f32], &[f32]),
+    params: KickDriftParams,
+) -> (Vec<f32>, Vec<f32>) {
+    let a = rt.buffer_from_slice(accel).unwrap();
+    let mut v = rt.buffer_from_slice(vel).unwrap();
+    let mut b = rt.buffer_from_slice(bodies).unwrap();
+    rt.launch(&kernels::nbody_kick_drift())
+        .uniform(&params)
+        .read(&a)
+        .write(&mut v)
+        .write(&mut b)
+        .invocations(params.n)
+        .on(target)
+        .run()
+        .unwrap();
+    (v.to_vec().unwrap(), b.to_vec().unwrap())
+}
+
+#[test]
+fn kick_drift_gpu_matches_cpu_and_leaves_masses_alone() {
+    let Some(rt) = gpu_runtime() else { return };
+    // 65 535 × 64 + 1 bodies need 65 536 workgroups: the launch is folded.
+    for n in [1usize, 63, 65, 65_535 * 64 + 1] {
+        let accel = random_f32(3 * n, 5);
+        let vel = random_f32(3 * n, 6);
+        let bodies = random_bodies(n);
+        let params = KickDriftParams {
+            n: n as u32,
+            kick: 0.005,
+            drift: 0.01,
+            _pad: 0,
+        };
+        let buffers = (&accel[..], &vel[..], &bodies[..]);
+        let (gpu_v, gpu_b) = kick_drift_on(&rt, Target::Gpu, buffers, params);
+        let (cpu_v, cpu_b) = kick_drift_on(&rt, Target::Cpu, buffers, params);
+        for k in 0..3 * n {
+            // As saxpy, twice: a fused multiply-add skips one rounding of
+            // the product, so each result may differ by an ulp of the
+            // product plus one of the sum; the position also inherits the
+            // velocity's difference times drift (0.01, far below an ulp).
+            let v_tol = EPS * ((accel[k] * params.kick).abs() + cpu_v[k].abs());
+            assert!((gpu_v[k] - cpu_v[k]).abs() <= v_tol, "n={n} vel[{k}]");
+            let x_tol =
+                EPS * ((cpu_v[k] * params.drift).abs() + cpu_b[k].abs()) + v_tol * params.drift;
+            assert!((gpu_b[k] - cpu_b[k]).abs() <= x_tol, "n={n} bodies[{k}]");
+        }
+        assert_eq!(gpu_b[3 * n..], bodies[3 * n..], "masses, gpu");
+        assert_eq!(cpu_b[3 * n..], bodies[3 * n..], "masses, cpu");
+    }
+}
+
+#[test]
+fn nbody_twins_name_the_buffer_that_is_too_short() {
+    let rt = common::cpu_runtime();
+    let bodies = rt.buffer_from_slice(&random_bodies(10)).unwrap();
+    let mut short = rt.buffer_zeroed::<f32>(29).unwrap();
+    let error = rt
+        .launch(&kernels::nbody_accel())
+        .uniform(&NbodyParams {
+            n: 10,
+            softening2: 1e-2,
+            _pad0: 0,
+            _pad1: 0,
+        })
+        .read(&bodies)
+        .overwrite(&mut short)
+        .invocations(10)
+        .on(Target::Cpu)
+        .run()
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("nbody_accel") && message.contains("`accel` holds 29 floats"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -33,6 +33,7 @@ fn every_shader_file_validates_and_is_a_builtin_with_a_twin() {
         kernels::saxpy(),
         kernels::reduce_sum(),
         kernels::nbody_accel(),
+        kernels::nbody_kick_drift(),
         kernels::jacobi2d(),
     ] {
         assert!(kernel.has_gpu() && kernel.has_cpu(), "{}", kernel.name());

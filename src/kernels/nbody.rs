@@ -1,21 +1,35 @@
-//! All-pairs softened gravity: the O(n²) heart of an N-body step.
+//! All-pairs softened gravity and the leapfrog sub-step that moves bodies:
+//! the two kernels of an N-body step.
+//!
+//! Bodies live in structure-of-arrays buffers (all x, then all y, all z, all
+//! masses), so the GPU reads neighbouring bodies from neighbouring addresses
+//! and the CPU twins read SIMD lanes straight from the buffers, with no
+//! per-step transposition.
+//!
+//! The force twin is the hot loop of every N-body program, so it is compiled
+//! three times: for AVX-512, for AVX2 + FMA, and for the baseline target, and
+//! the best the CPU supports is chosen at run time (`accel_block`, the
+//! module's one `unsafe` call). All three compute the same sums in the same
+//! order.
 
 use std::sync::OnceLock;
 
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
-use super::{builtin, runs_serially};
+use super::{builtin, runs_serially, PARALLEL_MIN_ELEMENTS};
 use crate::kernel::{CpuArgs, Kernel};
-use crate::Result;
+use crate::{Error, Result};
 
-pub(crate) const SOURCE: &str = include_str!("../../shaders/nbody_accel.wgsl");
+pub(crate) const ACCEL_SOURCE: &str = include_str!("../../shaders/nbody_accel.wgsl");
+pub(crate) const KICK_DRIFT_SOURCE: &str = include_str!("../../shaders/nbody_kick_drift.wgsl");
 
 /// The uniform of [`nbody_accel`]; matches `shaders/nbody_accel.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct NbodyParams {
-    /// Bodies; capped at the buffers' lengths.
+    /// Bodies: the buffers hold `4 n` (bodies) and `3 n` (accelerations)
+    /// floats, or more.
     pub n: u32,
     /// Softening length squared (ε²); must be > 0.
     pub softening2: f32,
@@ -25,24 +39,63 @@ pub struct NbodyParams {
     pub _pad1: u32,
 }
 
+/// The uniform of [`nbody_kick_drift`]; matches
+/// `shaders/nbody_kick_drift.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct KickDriftParams {
+    /// Bodies.
+    pub n: u32,
+    /// Time over which accelerations change velocities: `v += a · kick`.
+    pub kick: f32,
+    /// Time over which the new velocities move bodies: `x += v · drift`.
+    pub drift: f32,
+    /// Padding to WGSL's 16-byte uniform layout.
+    pub _pad: u32,
+}
+
 /// Accelerations of all bodies under softened gravity (G = 1). Arguments:
-/// uniform [`NbodyParams`], `.read(bodies)` as `[x, y, z, mass]`,
-/// `.overwrite(accel)` as `[ax, ay, az, 0]` (both `Buffer<[f32; 4]>`),
-/// `.invocations(n)`.
+/// uniform [`NbodyParams`], `.read(bodies)` with `bodies = [x.., y.., z..,
+/// m..]` (a `Buffer<f32>` of `4 n`), `.overwrite(accel)` with `accel =
+/// [ax.., ay.., az..]` (`3 n`), `.invocations(n)`. Work is `n²`
+/// interactions.
+///
+/// # Errors
+/// On the CPU, [`Error::CpuArgument`] when a buffer is shorter than `n`
+/// bodies need; the shader then writes nothing.
 pub fn nbody_accel() -> Kernel {
     static KERNEL: OnceLock<Kernel> = OnceLock::new();
     builtin(&KERNEL, || {
-        Ok(Kernel::wgsl("nbody_accel", SOURCE, "main")?
-            .cpu(nbody_twin)
+        Ok(Kernel::wgsl("nbody_accel", ACCEL_SOURCE, "main")?
+            .cpu(accel_twin)
             .serial_below(SERIAL_BODIES as u64)
             // All pairs: n invocations do n² interactions.
             .work_size(|[n, _, _]| u64::from(n).pow(2)))
     })
 }
 
-/// Independent accumulators per body: the compiler keeps them in one SIMD
-/// register each and vectorizes the j loop (float adds are not reordered
-/// otherwise).
+/// One leapfrog sub-step: `v += a · kick`, then `x += v · drift`, per body.
+/// Arguments: uniform [`KickDriftParams`], `.read(accel)` (`3 n` floats),
+/// `.write(vel)` (`3 n`), `.write(bodies)` (`4 n`, as for [`nbody_accel`];
+/// masses are not touched), `.invocations(n)`.
+///
+/// Kick-drift-kick leapfrog for a step `dt` is this kernel with `(dt/2,
+/// dt)`, then [`nbody_accel`], then this kernel with `(dt/2, 0)`.
+///
+/// # Errors
+/// As [`nbody_accel`].
+pub fn nbody_kick_drift() -> Kernel {
+    static KERNEL: OnceLock<Kernel> = OnceLock::new();
+    builtin(&KERNEL, || {
+        Ok(Kernel::wgsl("nbody_kick_drift", KICK_DRIFT_SOURCE, "main")?
+            .cpu(kick_drift_twin)
+            .serial_below(PARALLEL_MIN_ELEMENTS as u64))
+    })
+}
+
+/// Independent accumulators per body: the compiler keeps them in SIMD
+/// registers and vectorizes the j loop (float adds are not reordered
+/// otherwise). 16 fills one AVX-512 register, two AVX2 ones.
 const LANES: usize = 16;
 /// Bodies per parallel task: enough work (64 × n interactions) to amortize
 /// rayon's scheduling.
@@ -51,75 +104,219 @@ const BODIES_PER_TASK: usize = 64;
 /// computed serially.
 const SERIAL_BODIES: usize = 2 * BODIES_PER_TASK;
 
-fn nbody_twin(args: &mut CpuArgs<'_>) -> Result<()> {
+/// Checks that each `(name, len, per_body)` buffer holds `n` bodies.
+fn check_lengths(kernel: &str, n: usize, buffers: &[(&str, usize, usize)]) -> Result<()> {
+    for &(name, len, per_body) in buffers {
+        if len / per_body < n {
+            return Err(Error::CpuArgument {
+                kernel: kernel.into(),
+                message: format!(
+                    "`{name}` holds {len} floats, but {n} bodies need {per_body} × {n} = {}",
+                    per_body * n
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Positions and masses of all bodies, one slice per component.
+struct Bodies<'a> {
+    xs: &'a [f32],
+    ys: &'a [f32],
+    zs: &'a [f32],
+    ms: &'a [f32],
+}
+
+/// One task's share of the x, y and z accelerations.
+type AccelChunks<'a> = ((&'a mut [f32], &'a mut [f32]), &'a mut [f32]);
+
+fn accel_twin(args: &mut CpuArgs<'_>) -> Result<()> {
     let params: NbodyParams = args.uniform(0)?;
     let invocations = args.invocations();
-    let bodies = args.input::<[f32; 4]>(0)?;
-    let accel = args.output::<[f32; 4]>(1)?;
-    let n = (params.n as usize).min(bodies.len()).min(accel.len());
-    // Structure of arrays, padded with massless bodies to a whole number of lanes.
-    let padded = n.next_multiple_of(LANES);
-    let mut soa = vec![0.0f32; 4 * padded];
-    let (xs, rest) = soa.split_at_mut(padded);
-    let (ys, rest) = rest.split_at_mut(padded);
-    let (zs, ms) = rest.split_at_mut(padded);
-    for (j, body) in bodies[..n].iter().enumerate() {
-        (xs[j], ys[j], zs[j], ms[j]) = (body[0], body[1], body[2], body[3]);
-    }
-    let (xs, ys, zs, ms) = (&*xs, &*ys, &*zs, &*ms);
+    let bodies = args.input::<f32>(0)?;
+    let accel = args.output::<f32>(1)?;
+    let n = params.n as usize;
+    check_lengths(
+        args.kernel_name(),
+        n,
+        &[("bodies", bodies.len(), 4), ("accel", accel.len(), 3)],
+    )?;
+    let (xs, rest) = bodies.split_at(n);
+    let (ys, rest) = rest.split_at(n);
+    let (zs, rest) = rest.split_at(n);
+    let bodies = Bodies {
+        xs,
+        ys,
+        zs,
+        ms: &rest[..n],
+    };
+    let (axs, rest) = accel.split_at_mut(n);
+    let (ays, rest) = rest.split_at_mut(n);
+    let azs = &mut rest[..n];
     let eps2 = params.softening2;
-    let task = |(chunk, out): (usize, &mut [[f32; 4]])| {
-        for (k, a) in out.iter_mut().enumerate() {
-            let i = chunk * BODIES_PER_TASK + k;
-            let [ax, ay, az] = accel_on(xs[i], ys[i], zs[i], xs, ys, zs, ms, eps2);
-            *a = [ax, ay, az, 0.0];
-        }
+    let task = |(chunk, ((ax, ay), az)): (usize, AccelChunks<'_>)| {
+        accel_block(&bodies, chunk * BODIES_PER_TASK, ax, ay, az, eps2);
     };
     if runs_serially(invocations, n, SERIAL_BODIES) {
-        accel[..n]
-            .chunks_mut(BODIES_PER_TASK)
+        axs.chunks_mut(BODIES_PER_TASK)
+            .zip(ays.chunks_mut(BODIES_PER_TASK))
+            .zip(azs.chunks_mut(BODIES_PER_TASK))
             .enumerate()
             .for_each(task);
     } else {
-        accel[..n]
-            .par_chunks_mut(BODIES_PER_TASK)
+        axs.par_chunks_mut(BODIES_PER_TASK)
+            .zip(ays.par_chunks_mut(BODIES_PER_TASK))
+            .zip(azs.par_chunks_mut(BODIES_PER_TASK))
             .enumerate()
             .for_each(task);
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn accel_on(
-    px: f32,
-    py: f32,
-    pz: f32,
-    xs: &[f32],
-    ys: &[f32],
-    zs: &[f32],
-    ms: &[f32],
+/// Accelerations of bodies `first .. first + ax.len()`, with the widest SIMD
+/// this CPU has.
+#[allow(unsafe_code)]
+fn accel_block(
+    bodies: &Bodies<'_>,
+    first: usize,
+    ax: &mut [f32],
+    ay: &mut [f32],
+    az: &mut [f32],
     eps2: f32,
-) -> [f32; 3] {
-    let mut ax = [0.0f32; LANES];
-    let mut ay = [0.0f32; LANES];
-    let mut az = [0.0f32; LANES];
-    let chunks = xs
-        .chunks_exact(LANES)
-        .zip(ys.chunks_exact(LANES))
-        .zip(zs.chunks_exact(LANES).zip(ms.chunks_exact(LANES)));
-    for ((x, y), (z, m)) in chunks {
-        for l in 0..LANES {
-            let dx = x[l] - px;
-            let dy = y[l] - py;
-            let dz = z[l] - pz;
-            let r2 = dx * dx + dy * dy + dz * dz + eps2;
-            let inv_r = 1.0 / r2.sqrt();
-            let s = m[l] * inv_r * inv_r * inv_r;
-            ax[l] += dx * s;
-            ay[l] += dy * s;
-            az[l] += dz * s;
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // The checks are cached atomics: cheap next to a block's 64 × n
+        // interactions.
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU was just checked to have AVX-512F, the only
+            // feature `accel_block_avx512` enables.
+            return unsafe { accel_block_avx512(bodies, first, ax, ay, az, eps2) };
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU was just checked to have AVX2 and FMA, the
+            // features `accel_block_avx2` enables.
+            return unsafe { accel_block_avx2(bodies, first, ax, ay, az, eps2) };
         }
     }
-    [ax.iter().sum(), ay.iter().sum(), az.iter().sum()]
+    accel_block_portable(bodies, first, ax, ay, az, eps2);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn accel_block_avx512(
+    bodies: &Bodies<'_>,
+    first: usize,
+    ax: &mut [f32],
+    ay: &mut [f32],
+    az: &mut [f32],
+    eps2: f32,
+) {
+    accel_block_portable(bodies, first, ax, ay, az, eps2);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn accel_block_avx2(
+    bodies: &Bodies<'_>,
+    first: usize,
+    ax: &mut [f32],
+    ay: &mut [f32],
+    az: &mut [f32],
+    eps2: f32,
+) {
+    accel_block_portable(bodies, first, ax, ay, az, eps2);
+}
+
+/// Always inlined, so each `target_feature` wrapper above compiles its own
+/// copy with its own instruction set.
+#[inline(always)]
+fn accel_block_portable(
+    bodies: &Bodies<'_>,
+    first: usize,
+    ax: &mut [f32],
+    ay: &mut [f32],
+    az: &mut [f32],
+    eps2: f32,
+) {
+    let Bodies { xs, ys, zs, ms } = *bodies;
+    // Fixed-size lane arrays, so the lane loop compiles to whole vectors
+    // with the accumulators in registers.
+    let (x_lanes, x_tail) = xs.as_chunks::<LANES>();
+    let (y_lanes, y_tail) = ys.as_chunks::<LANES>();
+    let (z_lanes, z_tail) = zs.as_chunks::<LANES>();
+    let (m_lanes, m_tail) = ms.as_chunks::<LANES>();
+    for (k, ((ax, ay), az)) in ax.iter_mut().zip(ay).zip(az).enumerate() {
+        let i = first + k;
+        let (px, py, pz) = (xs[i], ys[i], zs[i]);
+        let mut sx = [0.0f32; LANES];
+        let mut sy = [0.0f32; LANES];
+        let mut sz = [0.0f32; LANES];
+        let lanes = x_lanes.iter().zip(y_lanes).zip(z_lanes.iter().zip(m_lanes));
+        for ((x, y), (z, m)) in lanes {
+            for l in 0..LANES {
+                let [dx, dy, dz, s] = pair_term(x[l] - px, y[l] - py, z[l] - pz, m[l], eps2);
+                sx[l] += dx * s;
+                sy[l] += dy * s;
+                sz[l] += dz * s;
+            }
+        }
+        let mut tail = [0.0f32; 3];
+        let tails = x_tail.iter().zip(y_tail).zip(z_tail.iter().zip(m_tail));
+        for ((x, y), (z, m)) in tails {
+            let [dx, dy, dz, s] = pair_term(x - px, y - py, z - pz, *m, eps2);
+            tail[0] += dx * s;
+            tail[1] += dy * s;
+            tail[2] += dz * s;
+        }
+        *ax = sx.iter().sum::<f32>() + tail[0];
+        *ay = sy.iter().sum::<f32>() + tail[1];
+        *az = sz.iter().sum::<f32>() + tail[2];
+    }
+}
+
+/// The offset and `m / (r² + ε²)^(3/2)` of one pair.
+#[inline(always)]
+fn pair_term(dx: f32, dy: f32, dz: f32, m: f32, eps2: f32) -> [f32; 4] {
+    let r2 = dx * dx + dy * dy + dz * dz + eps2;
+    let inv_r = 1.0 / r2.sqrt();
+    [dx, dy, dz, m * inv_r * inv_r * inv_r]
+}
+
+fn kick_drift_twin(args: &mut CpuArgs<'_>) -> Result<()> {
+    let params: KickDriftParams = args.uniform(0)?;
+    let invocations = args.invocations();
+    let accel = args.input::<f32>(0)?;
+    let vel = args.output::<f32>(1)?;
+    let bodies = args.output::<f32>(2)?;
+    let n = params.n as usize;
+    check_lengths(
+        args.kernel_name(),
+        n,
+        &[
+            ("accel", accel.len(), 3),
+            ("vel", vel.len(), 3),
+            ("bodies", bodies.len(), 4),
+        ],
+    )?;
+    let (kick, drift) = (params.kick, params.drift);
+    // Unfused multiply-adds, as the WGSL is written. The three components are
+    // the first 3n floats of each buffer, in the same order.
+    let update = |((v, x), a): ((&mut [f32], &mut [f32]), &[f32])| {
+        for ((v, x), &a) in v.iter_mut().zip(x).zip(a) {
+            *v += a * kick;
+            *x += *v * drift;
+        }
+    };
+    let (vel, positions, accel) = (&mut vel[..3 * n], &mut bodies[..3 * n], &accel[..3 * n]);
+    if runs_serially(invocations, n, PARALLEL_MIN_ELEMENTS) {
+        update(((vel, positions), accel));
+    } else {
+        vel.par_chunks_mut(PARALLEL_MIN_ELEMENTS)
+            .zip(positions.par_chunks_mut(PARALLEL_MIN_ELEMENTS))
+            .zip(accel.par_chunks(PARALLEL_MIN_ELEMENTS))
+            .for_each(update);
+    }
+    Ok(())
 }
