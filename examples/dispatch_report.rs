@@ -20,8 +20,12 @@
 //! `geomean_ratio` and `rows` (`kernel`, `n`, `cpu_s`, `gpu_s`, `auto_s`,
 //! `auto_target`).
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::time::Instant;
 
+use cli::json_string;
 use switchyard::kernels::{self, Jacobi2dParams, NbodyParams, SaxpyParams};
 use switchyard::{Buffer, Runtime, Target};
 
@@ -222,20 +226,6 @@ struct Row {
     gpu_s: f64,
     auto_s: f64,
     auto_target: String,
-}
-
-fn json_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn main() {

@@ -20,15 +20,16 @@
 //! CPU. It checks itself: total energy (kinetic plus softened potential, in
 //! f64) and momentum at the start and the end.
 
+#[path = "../support/cli.rs"]
+mod cli;
 #[path = "../support/picture.rs"]
 mod picture;
 mod sim;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use cli::{json_string, number, parse_target, progress_bar, target_name};
 use picture::Picture;
 use sim::{InitialConditions, Simulation, State};
 use switchyard::{Runtime, Target};
@@ -62,30 +63,19 @@ fn parse_options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        fn number<T: std::str::FromStr>(name: &str, text: String) -> Result<T, String> {
-            text.parse()
-                .map_err(|_| format!("{name}: `{text}` is not a valid number"))
-        }
         match arg.as_str() {
-            "--bodies" => options.bodies = number(&arg, value()?)?,
-            "--steps" => options.steps = number(&arg, value()?)?,
-            "--dt" => options.dt = number(&arg, value()?)?,
-            "--softening" => options.softening = number(&arg, value()?)?,
-            "--seed" => options.seed = number(&arg, value()?)?,
-            "--batch" => options.batch = number(&arg, value()?)?,
+            "--bodies" => options.bodies = number(&arg, &value()?)?,
+            "--steps" => options.steps = number(&arg, &value()?)?,
+            "--dt" => options.dt = number(&arg, &value()?)?,
+            "--softening" => options.softening = number(&arg, &value()?)?,
+            "--seed" => options.seed = number(&arg, &value()?)?,
+            "--batch" => options.batch = number(&arg, &value()?)?,
             "--ic" => {
                 let name = value()?;
                 options.ic = InitialConditions::parse(&name)
                     .ok_or_else(|| format!("--ic: `{name}` is not plummer, cube or binary"))?;
             }
-            "--target" => {
-                options.target = Some(match value()?.as_str() {
-                    "auto" => Target::Auto,
-                    "gpu" => Target::Gpu,
-                    "cpu" => Target::Cpu,
-                    other => return Err(format!("--target: `{other}` is not auto, gpu or cpu")),
-                })
-            }
+            "--target" => options.target = Some(parse_target(&value()?)?),
             "--png" => options.png = Some(PathBuf::from(value()?)),
             "--json" => options.json = true,
             "--help" | "-h" => {
@@ -171,7 +161,7 @@ fn run(options: &Options) -> Result<(), String> {
 
     let mut simulation =
         Simulation::new(&rt, &initial, options.softening, requested).map_err(|e| e.to_string())?;
-    let progress = progress_bar(options);
+    let progress = progress_bar(options.steps, options.json);
     let mut placement = Placement::default();
     let started = Instant::now();
     let mut done = 0;
@@ -255,25 +245,6 @@ fn run(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
-fn target_name(target: Target) -> &'static str {
-    match target {
-        Target::Auto => "auto",
-        Target::Gpu => "gpu",
-        Target::Cpu => "cpu",
-    }
-}
-
-/// A bar on long runs at a terminal; hidden for `--json` or when stdout is
-/// not a terminal.
-fn progress_bar(options: &Options) -> ProgressBar {
-    if options.json || !std::io::stdout().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} steps, {per_sec}, eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    ProgressBar::new(options.steps as u64).with_style(style)
-}
-
 /// The bodies projected onto the x-y plane, brightness by the logarithm of
 /// the projected density over four decades. Masses are deposited per pixel
 /// and smoothed by three passes of a 5-pixel box filter (close to a Gaussian
@@ -345,18 +316,4 @@ fn box_blur(image: &[f64], side: usize, radius: usize) -> Vec<f64> {
     };
     let rows = pass(image, &|line, k| line * side + k);
     pass(&rows, &|line, k| k * side + line)
-}
-
-fn json_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -74,3 +74,53 @@ pub fn inferno(t: f64) -> [u8; 3] {
     let f = scaled - i as f64;
     [0, 1, 2].map(|c| (STOPS[i][c] + f * (STOPS[i + 1][c] - STOPS[i][c])).round() as u8)
 }
+
+/// 3×5 pixel glyphs for the characters numbers are written with; each row
+/// is 3 bits, most significant on the left.
+fn glyph(c: char) -> Option<[u8; 5]> {
+    Some(match c {
+        '0' => [0b111, 0b101, 0b101, 0b101, 0b111],
+        '1' => [0b010, 0b110, 0b010, 0b010, 0b111],
+        '2' => [0b111, 0b001, 0b111, 0b100, 0b111],
+        '3' => [0b111, 0b001, 0b111, 0b001, 0b111],
+        '4' => [0b101, 0b101, 0b111, 0b001, 0b001],
+        '5' => [0b111, 0b100, 0b111, 0b001, 0b111],
+        '6' => [0b111, 0b100, 0b111, 0b101, 0b111],
+        '7' => [0b111, 0b001, 0b010, 0b010, 0b010],
+        '8' => [0b111, 0b101, 0b111, 0b101, 0b111],
+        '9' => [0b111, 0b101, 0b111, 0b001, 0b111],
+        '.' => [0b000, 0b000, 0b000, 0b000, 0b010],
+        '-' => [0b000, 0b000, 0b111, 0b000, 0b000],
+        '+' => [0b000, 0b010, 0b111, 0b010, 0b000],
+        'e' => [0b000, 0b111, 0b111, 0b100, 0b111],
+        ' ' => [0; 5],
+        _ => return None,
+    })
+}
+
+impl Picture {
+    /// Writes `text` (digits, `.`, `-`, `+`, `e`, space) with its top-left
+    /// corner at (x, y), each font pixel `scale` pixels wide, in the
+    /// brightest colour. Characters without a glyph are skipped.
+    pub fn text(&mut self, x: u32, y: u32, text: &str, scale: u32) {
+        let mut left = x;
+        for rows in text.chars().filter_map(glyph) {
+            for (row, bits) in rows.iter().enumerate() {
+                for column in 0..3u32 {
+                    if bits & (0b100 >> column) != 0 {
+                        for dy in 0..scale {
+                            for dx in 0..scale {
+                                self.set(
+                                    left + column * scale + dx,
+                                    y + row as u32 * scale + dy,
+                                    1.0,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            left += 4 * scale;
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Heat diffusion: the explicit 5-point step of the 2-D heat equation on an
+//! N×N grid with zero (Dirichlet) boundaries, many steps per GPU submission,
+//! checked against the exact solution of the discrete scheme.
+//!
+//! Run: `cargo run --release --example stencil [-- OPTIONS]`
+//!
+//! | option | default | meaning |
+//! |---|---|---|
+//! | `--size N` | 4096 | grid of N×N cells (two f32 buffers of 64 MiB at the default) |
+//! | `--steps N` | 1000 | time steps |
+//! | `--alpha A` | 0.24 | diffusion number D·dt/dx², stable up to 0.25 |
+//! | `--target auto\|gpu\|cpu` | the runtime's default (auto) | where launches run |
+//! | `--batch N` | 50 | steps per sequence (one GPU submission each) |
+//! | `--png FILE` | none | heat map of the final field with its colour scale |
+//! | `--json` | off | print one JSON object as the last line |
+//!
+//! Speed is reported as MLUPS (million cell updates per second) and GB/s at
+//! 8 bytes per update (each cell read once and written once; neighbours come
+//! from cache), next to the bandwidth of a parallel copy of the same bytes
+//! measured in the same run: the memory-bound ceiling for this grid.
+
+#[path = "../support/cli.rs"]
+mod cli;
+#[path = "../support/picture.rs"]
+mod picture;
+mod sim;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use cli::{json_string, number, parse_target, progress_bar, target_name};
+use picture::Picture;
+use rayon::prelude::*;
+use sim::HeatGrid;
+use switchyard::{Runtime, Target};
+
+/// Bytes a cell update must move at least: its old value in, its new one out.
+const BYTES_PER_UPDATE: f64 = 8.0;
+
+struct Options {
+    size: usize,
+    steps: usize,
+    alpha: f32,
+    target: Option<Target>,
+    batch: usize,
+    png: Option<PathBuf>,
+    json: bool,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        size: 4096,
+        steps: 1000,
+        alpha: 0.24,
+        target: None,
+        batch: 50,
+        png: None,
+        json: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--size" => options.size = number(&arg, &value()?)?,
+            "--steps" => options.steps = number(&arg, &value()?)?,
+            "--alpha" => options.alpha = number(&arg, &value()?)?,
+            "--batch" => options.batch = number(&arg, &value()?)?,
+            "--target" => options.target = Some(parse_target(&value()?)?),
+            "--png" => options.png = Some(PathBuf::from(value()?)),
+            "--json" => options.json = true,
+            "--help" | "-h" => {
+                println!("see the table at the top of examples/stencil/main.rs");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    if options.size < 3 || options.size > 32768 {
+        return Err(format!("--size {} is outside 3..=32768", options.size));
+    }
+    if !(options.alpha > 0.0 && options.alpha <= 0.25) {
+        return Err(format!(
+            "--alpha {} is outside (0, 0.25], where the explicit step is stable",
+            options.alpha
+        ));
+    }
+    options.batch = options.batch.max(1);
+    Ok(options)
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("stencil: {message}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(message) = run(&options) {
+        eprintln!("stencil: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let rt = Runtime::new().map_err(|e| e.to_string())?;
+    let requested = options.target.unwrap_or_else(|| rt.default_target());
+    let adapter = rt
+        .gpu_info()
+        .map_or_else(|| "none".to_string(), |info| info.to_string());
+    let size = options.size;
+    if !options.json {
+        println!(
+            "switchyard heat diffusion: {size}×{size} grid, {} steps, alpha {}, target {}",
+            options.steps,
+            options.alpha,
+            target_name(requested)
+        );
+        match rt.gpu_unavailable_reason() {
+            None => println!("GPU: {adapter}"),
+            Some(why) => println!("GPU: none ({why}); running on the CPU"),
+        }
+    }
+    let initial = sim::initial_field(size);
+    let copy_gbps = copy_bandwidth(&initial, rt.cpu_threads())?;
+    let mut grid = HeatGrid::new(&rt, &initial, size).map_err(|e| e.to_string())?;
+    drop(initial);
+
+    let progress = progress_bar(options.steps, options.json);
+    let (mut gpu_launches, mut cpu_launches, mut submissions) = (0, 0, 0);
+    let started = Instant::now();
+    let mut done = 0;
+    while done < options.steps {
+        let steps = options.batch.min(options.steps - done);
+        let report = grid
+            .advance(steps, options.alpha, requested)
+            .map_err(|e| e.to_string())?;
+        gpu_launches += report.gpu_launches;
+        cpu_launches += report.cpu_launches;
+        submissions += report.submissions;
+        done += steps;
+        progress.set_position(done as u64);
+    }
+    let field = grid.field().map_err(|e| e.to_string())?;
+    let wall = started.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+
+    let updates = (size * size) as f64 * options.steps as f64;
+    let mlups = updates / wall / 1e6;
+    let gbps = updates * BYTES_PER_UPDATE / wall / 1e9;
+    let alpha = f64::from(options.alpha);
+    let max_error = sim::max_error(&field, size, options.steps, alpha);
+    let bound = sim::error_bound(options.steps);
+    let ran_on = match (gpu_launches, cpu_launches) {
+        (0, _) => "cpu",
+        (_, 0) => "gpu",
+        _ => "mixed",
+    };
+    if let Some(path) = &options.png {
+        heat_map(&field, size, 512).save(path)?;
+    }
+    if options.json {
+        println!(
+            "{{\"size\":{size},\"steps\":{},\"target\":\"{}\",\"ran_on\":\"{ran_on}\",\
+             \"adapter\":{},\"alpha\":{},\"wall_s\":{wall:.6},\"mlups\":{mlups:.3},\
+             \"gbps\":{gbps:.3},\"bytes_per_update\":{BYTES_PER_UPDATE},\
+             \"copy_gbps\":{copy_gbps:.3},\"max_error\":{max_error:.6e},\
+             \"error_bound\":{bound:.6e}}}",
+            options.steps,
+            target_name(requested),
+            json_string(&adapter),
+            options.alpha,
+        );
+    } else {
+        println!(
+            "ran on {ran_on}: {gpu_launches} GPU and {cpu_launches} CPU launches, \
+             {submissions} GPU submissions"
+        );
+        println!(
+            "wall {wall:.2} s, {mlups:.0} MLUPS, {gbps:.2} GB/s at {BYTES_PER_UPDATE} B/update \
+             ({:.0}% of a {copy_gbps:.2} GB/s parallel copy of the same bytes)",
+            100.0 * gbps / copy_gbps
+        );
+        println!(
+            "max error against the exact discrete solution {max_error:.2e} \
+             (rounding bound {bound:.2e}; amplitude now {:.6})",
+            sim::decay_factor(size, alpha).powi(options.steps as i32)
+        );
+        if let Some(path) = &options.png {
+            println!("picture: {}", path.display());
+        }
+    }
+    if max_error > bound {
+        return Err(format!(
+            "max error {max_error:e} exceeds the rounding bound {bound:e}"
+        ));
+    }
+    Ok(())
+}
+
+/// GB/s of a parallel copy of `field`'s bytes into a second buffer (read
+/// plus write, as the stencil counts them), best of 5, on a pool as large
+/// as the runtime's.
+fn copy_bandwidth(field: &[f32], threads: usize) -> Result<f64, String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut target = vec![0.0f32; field.len()];
+    let chunk = (field.len() / (4 * threads.max(1))).max(1 << 14);
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let started = Instant::now();
+        pool.install(|| {
+            target
+                .par_chunks_mut(chunk)
+                .zip(field.par_chunks(chunk))
+                .for_each(|(to, from)| to.copy_from_slice(from));
+        });
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&target);
+    Ok(2.0 * std::mem::size_of_val(field) as f64 / best / 1e9)
+}
+
+/// The field scaled to at most `pixels` per side (each pixel the mean of
+/// its block of cells), coloured from its minimum to its maximum, with the
+/// colour scale and those two values to the right.
+fn heat_map(field: &[f32], size: usize, pixels: usize) -> Picture {
+    let side = size.min(pixels);
+    let (low, high) = field
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let span = f64::from(high - low).max(f64::MIN_POSITIVE);
+    let (bar_left, bar_width, margin) = (side + 12, 20, 76);
+    let mut picture = Picture::new((side + margin) as u32, side as u32);
+    for py in 0..side {
+        let rows = py * size / side..((py + 1) * size / side).max(py * size / side + 1);
+        for px in 0..side {
+            let columns = px * size / side..((px + 1) * size / side).max(px * size / side + 1);
+            let mut sum = 0.0f64;
+            for row in rows.clone() {
+                sum += field[row * size + columns.start..row * size + columns.end]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .sum::<f64>();
+            }
+            let mean = sum / (rows.len() * columns.len()) as f64;
+            picture.set(px as u32, py as u32, (mean - f64::from(low)) / span);
+        }
+    }
+    for py in 0..side {
+        let t = 1.0 - py as f64 / (side - 1).max(1) as f64;
+        for px in bar_left..bar_left + bar_width {
+            picture.set(px as u32, py as u32, t);
+        }
+    }
+    let label_x = (bar_left + bar_width + 4) as u32;
+    let scale = if side >= 256 { 2 } else { 1 };
+    picture.text(
+        label_x.min(picture.width - 1),
+        2,
+        &short_number(high),
+        scale,
+    );
+    let bottom = (side as u32).saturating_sub(5 * scale + 2);
+    picture.text(
+        label_x.min(picture.width - 1),
+        bottom,
+        &short_number(low),
+        scale,
+    );
+    picture
+}
+
+/// At most 4 characters for the colour scale: `1.00`, `0.50`, `2e-3`, `0`.
+fn short_number(value: f32) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 {
+        "0".into()
+    } else if (0.01..10.0).contains(&magnitude) && value > 0.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.0e}")
+    }
+}

@@ -1,0 +1,146 @@
+//! The heat-diffusion simulation behind `examples/stencil`: an explicit
+//! 5-point step of `u_t = D ∇²u` on an N×N grid with the boundary held at
+//! zero, ping-ponging two runtime buffers, and the exact discrete solution
+//! it is checked against. `tests/stencil.rs` includes this file.
+//!
+//! The initial field is `u₀(i, j) = sin(π i/(N-1)) sin(π j/(N-1))`, zero on
+//! the boundary. It is an eigenvector of the discrete step: each step
+//! multiplies it by `g = 1 - 8 α sin²(π / (2 (N-1)))` (α = D dt / dx²), so
+//! after K steps the exact answer of the scheme itself is `g^K u₀`, and
+//! any difference is rounding.
+
+#![allow(dead_code)] // each includer uses its own part
+
+use switchyard::kernels::{self, Jacobi2dParams};
+use switchyard::{Buffer, Kernel, Runtime, SequenceReport, Target};
+
+/// `sin(π k / (N-1))` for k in 0..N, exactly 0 at both ends.
+fn sine_profile(size: usize) -> Vec<f64> {
+    let last = (size - 1).max(1) as f64;
+    (0..size)
+        .map(|k| {
+            if k == 0 || k == size - 1 {
+                0.0
+            } else {
+                (std::f64::consts::PI * k as f64 / last).sin()
+            }
+        })
+        .collect()
+}
+
+/// The product-of-sines initial field, row-major.
+pub fn initial_field(size: usize) -> Vec<f32> {
+    let profile = sine_profile(size);
+    profile
+        .iter()
+        .flat_map(|&row| profile.iter().map(move |&col| (row * col) as f32))
+        .collect()
+}
+
+/// What one step multiplies the initial field by.
+pub fn decay_factor(size: usize, alpha: f64) -> f64 {
+    let theta = std::f64::consts::PI / (2.0 * (size - 1).max(1) as f64);
+    1.0 - 8.0 * alpha * theta.sin().powi(2)
+}
+
+/// The largest difference between `field` and the exact solution
+/// `g^steps u₀`, in f64.
+pub fn max_error(field: &[f32], size: usize, steps: usize, alpha: f64) -> f64 {
+    let profile = sine_profile(size);
+    let amplitude = decay_factor(size, alpha).powi(steps as i32);
+    field
+        .iter()
+        .enumerate()
+        .map(|(k, &value)| {
+            let exact = amplitude * profile[k / size] * profile[k % size];
+            (f64::from(value) - exact).abs()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The bound `max_error` is checked against: every step rounds each cell's
+/// update (five adds and a multiply in f32, about 4 u of the field's size
+/// after a fused multiply-add or none), and the step damps earlier errors
+/// rather than growing them (α ≤ 1/4), so errors add up at most linearly;
+/// plus the rounding of the initial field to f32.
+pub fn error_bound(steps: usize) -> f64 {
+    let u = f64::from(f32::EPSILON) / 2.0;
+    (4.0 * steps as f64 + 1.0) * u
+}
+
+/// A grid in two buffers: the current field and the one the next step
+/// writes.
+pub struct HeatGrid<'rt> {
+    rt: &'rt Runtime,
+    size: u32,
+    current: Buffer<f32>,
+    next: Buffer<f32>,
+    step: Kernel,
+}
+
+impl<'rt> HeatGrid<'rt> {
+    /// Uploads `field` (row-major, `size²` values).
+    ///
+    /// # Errors
+    /// Buffer creation failing, or a size that does not fit the kernel.
+    pub fn new(rt: &'rt Runtime, field: &[f32], size: usize) -> switchyard::Result<Self> {
+        let side = u32::try_from(size)
+            .ok()
+            .filter(|&side| field.len() == size * size && side >= 1)
+            .ok_or_else(|| switchyard::Error::LaunchSize {
+                kernel: "jacobi2d".into(),
+                message: format!("a {size}×{size} grid needs {} values", size * size),
+            })?;
+        Ok(HeatGrid {
+            rt,
+            size: side,
+            current: rt.buffer_from_slice(field)?,
+            next: rt.buffer_zeroed(field.len())?,
+            step: kernels::jacobi2d(),
+        })
+    }
+
+    /// Cells per side.
+    pub fn size(&self) -> usize {
+        self.size as usize
+    }
+
+    /// `steps` steps in one sequence (one GPU submission when they run
+    /// there), swapping the buffers after each.
+    ///
+    /// # Errors
+    /// A launch or the submission failing.
+    pub fn advance(
+        &mut self,
+        steps: usize,
+        alpha: f32,
+        target: Target,
+    ) -> switchyard::Result<SequenceReport> {
+        let params = Jacobi2dParams {
+            width: self.size,
+            height: self.size,
+            alpha,
+            _pad: 0,
+        };
+        let mut sequence = self.rt.sequence().on(target);
+        for _ in 0..steps {
+            sequence
+                .launch(&self.step)
+                .uniform(&params)
+                .read(&self.current)
+                .overwrite(&mut self.next)
+                .grid([self.size, self.size, 1])
+                .run()?;
+            std::mem::swap(&mut self.current, &mut self.next);
+        }
+        sequence.finish()
+    }
+
+    /// The current field, read back from wherever it is.
+    ///
+    /// # Errors
+    /// The readback failing.
+    pub fn field(&self) -> switchyard::Result<Vec<f32>> {
+        self.current.to_vec()
+    }
+}
