@@ -23,12 +23,17 @@ pub(crate) const SAMPLES_PER_BUCKET: usize = 8;
 const OUTLIER_FACTOR: f64 = 4.0;
 /// ...unless this many in a row agree, which means the machine changed.
 const OUTLIERS_BEFORE_RELEARNING: u32 = 3;
-/// Buckets per doubling of the size.
-const BUCKETS_PER_OCTAVE: f64 = 2.0;
 
-/// The bucket of a size: `floor(2 · log2(size))`.
+/// The bucket of a size: `floor(2 · log2(size))`, in integers (every launch
+/// asks for a few, and a float logarithm was a visible share of a
+/// microsecond launch).
 pub(crate) fn bucket_of(size: u64) -> u16 {
-    ((size.max(1) as f64).log2() * BUCKETS_PER_OCTAVE).floor() as u16
+    let n = size.max(1);
+    let octave = n.ilog2();
+    // The upper half of the octave starts at 2^octave · √2, which is where
+    // n² reaches 2^(2 · octave + 1).
+    let upper_half = u128::from(n) * u128::from(n) >= 1u128 << (2 * octave + 1);
+    (2 * octave + u32::from(upper_half)) as u16
 }
 
 /// `time = latency + per_item × size`, in seconds.
@@ -323,6 +328,22 @@ mod tests {
             }
         }
         history
+    }
+
+    #[test]
+    fn buckets_are_half_octaves() {
+        // Against the float formula where f64 holds the size exactly (√2 ·
+        // 2^k is irrational, so no integer sits on a boundary).
+        for size in (0..5000u64).chain([1 << 40, (1 << 40) + 1, (1 << 52) + 12345]) {
+            let expected = ((size.max(1) as f64).log2() * 2.0).floor() as u16;
+            assert_eq!(bucket_of(size), expected, "size {size}");
+        }
+        // Above 2^53 the float formula rounds; the integer one does not.
+        assert_eq!(bucket_of(u64::MAX), 127);
+        assert_eq!(bucket_of(1023), 19);
+        assert_eq!(bucket_of(1024), 20);
+        assert_eq!(bucket_of(1448), 20); // 1024 · √2 = 1448.2
+        assert_eq!(bucket_of(1449), 21);
     }
 
     #[test]
