@@ -229,18 +229,9 @@ struct Row {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let options = match parse_options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("dispatch_report: {message}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(e) = run(&options) {
-        eprintln!("dispatch_report: {e}");
-        std::process::exit(1);
-    }
+    cli::main_with("dispatch_report", parse_options, |options| {
+        run(options).map_err(|e| e.to_string())
+    });
 }
 
 fn run(options: &Options) -> switchyard::Result<()> {

@@ -26,65 +26,47 @@ mod cli;
 mod picture;
 mod sim;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use cli::{json_string, number, parse_target, progress_bar, target_name};
+use cli::{json_string, number, parse_args, progress_bar, target_name, RunOptions};
 use picture::Picture;
 use sim::{InitialConditions, Simulation, State};
-use switchyard::{Runtime, Target};
+use switchyard::Runtime;
 
 struct Options {
     bodies: usize,
-    steps: usize,
     dt: f32,
     softening: f32,
     ic: InitialConditions,
     seed: u64,
-    target: Option<Target>,
-    batch: usize,
-    png: Option<PathBuf>,
-    json: bool,
+    run: RunOptions,
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         bodies: 8192,
-        steps: 600,
         dt: 0.01,
         softening: 0.05,
         ic: InitialConditions::Plummer,
         seed: 1,
-        target: None,
-        batch: 10,
-        png: None,
-        json: false,
+        run: RunOptions::new(600, 10),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--bodies" => options.bodies = number(&arg, &value()?)?,
-            "--steps" => options.steps = number(&arg, &value()?)?,
-            "--dt" => options.dt = number(&arg, &value()?)?,
-            "--softening" => options.softening = number(&arg, &value()?)?,
-            "--seed" => options.seed = number(&arg, &value()?)?,
-            "--batch" => options.batch = number(&arg, &value()?)?,
+    // The closure and `parse_args` borrow disjoint fields.
+    parse_args(&mut options.run, "examples/nbody/main.rs", |arg, value| {
+        match arg {
+            "--bodies" => options.bodies = number(arg, &value()?)?,
+            "--dt" => options.dt = number(arg, &value()?)?,
+            "--softening" => options.softening = number(arg, &value()?)?,
+            "--seed" => options.seed = number(arg, &value()?)?,
             "--ic" => {
                 let name = value()?;
                 options.ic = InitialConditions::parse(&name)
                     .ok_or_else(|| format!("--ic: `{name}` is not plummer, cube or binary"))?;
             }
-            "--target" => options.target = Some(parse_target(&value()?)?),
-            "--png" => options.png = Some(PathBuf::from(value()?)),
-            "--json" => options.json = true,
-            "--help" | "-h" => {
-                println!("see the table at the top of examples/nbody/main.rs");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument `{other}`")),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if options.ic == InitialConditions::Binary {
         options.bodies = 2;
     }
@@ -94,23 +76,11 @@ fn parse_options() -> Result<Options, String> {
     if !(options.softening > 0.0 && options.dt > 0.0 && options.dt.is_finite()) {
         return Err("--softening and --dt must be positive".into());
     }
-    options.batch = options.batch.max(1);
     Ok(options)
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let options = match parse_options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("nbody: {message}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(message) = run(&options) {
-        eprintln!("nbody: {message}");
-        std::process::exit(1);
-    }
+    cli::main_with("nbody", parse_options, run);
 }
 
 /// Where the launches of a run went.
@@ -133,20 +103,20 @@ impl Placement {
 
 fn run(options: &Options) -> Result<(), String> {
     let rt = Runtime::new().map_err(|e| e.to_string())?;
-    let requested = options.target.unwrap_or_else(|| rt.default_target());
+    let requested = options.run.target.unwrap_or_else(|| rt.default_target());
     let adapter = rt
         .gpu_info()
         .map_or_else(|| "none".to_string(), |info| info.to_string());
     let softening = f64::from(options.softening);
     let initial = options.ic.generate(options.bodies, options.seed, softening);
     let n = initial.len();
-    if !options.json {
+    if !options.run.json {
         println!(
             "switchyard N-body: {n} bodies ({}, seed {}), {} steps of dt {}, softening {}, \
              target {}",
             options.ic.name(),
             options.seed,
-            options.steps,
+            options.run.steps,
             options.dt,
             options.softening,
             target_name(requested),
@@ -161,12 +131,12 @@ fn run(options: &Options) -> Result<(), String> {
 
     let mut simulation =
         Simulation::new(&rt, &initial, options.softening, requested).map_err(|e| e.to_string())?;
-    let progress = progress_bar(options.steps, options.json);
+    let progress = progress_bar(options.run.steps, options.run.json);
     let mut placement = Placement::default();
     let started = Instant::now();
     let mut done = 0;
-    while done < options.steps {
-        let steps = options.batch.min(options.steps - done);
+    while done < options.run.steps {
+        let steps = options.run.batch.min(options.run.steps - done);
         let report = simulation
             .advance(steps, options.dt, requested)
             .map_err(|e| e.to_string())?;
@@ -194,19 +164,19 @@ fn run(options: &Options) -> Result<(), String> {
         .max(final_state.momentum_scale())
         .max(f64::MIN_POSITIVE);
     let momentum_drift = momentum_change / momentum_scale;
-    let interactions_per_s = (n as f64).powi(2) * options.steps as f64 / wall;
+    let interactions_per_s = (n as f64).powi(2) * options.run.steps as f64 / wall;
 
-    if let Some(path) = &options.png {
+    if let Some(path) = &options.run.png {
         density_picture(&final_state, 512).save(path)?;
     }
-    if options.json {
+    if options.run.json {
         println!(
             "{{\"bodies\":{n},\"steps\":{},\"target\":\"{}\",\"ran_on\":\"{}\",\
              \"adapter\":{},\"ic\":\"{}\",\"dt\":{},\"softening\":{},\"wall_s\":{wall:.6},\
              \"interactions_per_s\":{interactions_per_s:.6e},\"energy_start\":{energy_start:.12e},\
              \"energy_end\":{energy_end:.12e},\"rel_energy_drift\":{rel_energy_drift:.6e},\
              \"momentum_drift\":{momentum_drift:.6e}}}",
-            options.steps,
+            options.run.steps,
             target_name(requested),
             placement.ran_on(),
             json_string(&adapter),
@@ -234,10 +204,10 @@ fn run(options: &Options) -> Result<(), String> {
             println!(
                 "binary separation 1 -> {:.6} after {:.2} orbits",
                 final_state.separation(),
-                f64::from(options.dt) * options.steps as f64 / sim::binary_period(softening)
+                f64::from(options.dt) * options.run.steps as f64 / sim::binary_period(softening)
             );
         }
-        if let Some(path) = &options.png {
+        if let Some(path) = &options.run.png {
             println!("picture: {}", path.display());
         }
         println!("{}", rt.report());

@@ -25,56 +25,42 @@ mod cli;
 mod picture;
 mod sim;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use cli::{json_string, number, parse_target, progress_bar, target_name};
+use cli::{json_string, number, parse_args, progress_bar, target_name, RunOptions};
 use picture::Picture;
 use rayon::prelude::*;
 use sim::HeatGrid;
-use switchyard::{Runtime, Target};
+use switchyard::Runtime;
 
 /// Bytes a cell update must move at least: its old value in, its new one out.
 const BYTES_PER_UPDATE: f64 = 8.0;
 
 struct Options {
     size: usize,
-    steps: usize,
     alpha: f32,
-    target: Option<Target>,
-    batch: usize,
-    png: Option<PathBuf>,
-    json: bool,
+    run: RunOptions,
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         size: 4096,
-        steps: 1000,
         alpha: 0.24,
-        target: None,
-        batch: 50,
-        png: None,
-        json: false,
+        run: RunOptions::new(1000, 50),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--size" => options.size = number(&arg, &value()?)?,
-            "--steps" => options.steps = number(&arg, &value()?)?,
-            "--alpha" => options.alpha = number(&arg, &value()?)?,
-            "--batch" => options.batch = number(&arg, &value()?)?,
-            "--target" => options.target = Some(parse_target(&value()?)?),
-            "--png" => options.png = Some(PathBuf::from(value()?)),
-            "--json" => options.json = true,
-            "--help" | "-h" => {
-                println!("see the table at the top of examples/stencil/main.rs");
-                std::process::exit(0);
+    // The closure and `parse_args` borrow disjoint fields.
+    parse_args(
+        &mut options.run,
+        "examples/stencil/main.rs",
+        |arg, value| {
+            match arg {
+                "--size" => options.size = number(arg, &value()?)?,
+                "--alpha" => options.alpha = number(arg, &value()?)?,
+                _ => return Ok(false),
             }
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
+            Ok(true)
+        },
+    )?;
     if options.size < 3 || options.size > 32768 {
         return Err(format!("--size {} is outside 3..=32768", options.size));
     }
@@ -84,36 +70,24 @@ fn parse_options() -> Result<Options, String> {
             options.alpha
         ));
     }
-    options.batch = options.batch.max(1);
     Ok(options)
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let options = match parse_options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("stencil: {message}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(message) = run(&options) {
-        eprintln!("stencil: {message}");
-        std::process::exit(1);
-    }
+    cli::main_with("stencil", parse_options, run);
 }
 
 fn run(options: &Options) -> Result<(), String> {
     let rt = Runtime::new().map_err(|e| e.to_string())?;
-    let requested = options.target.unwrap_or_else(|| rt.default_target());
+    let requested = options.run.target.unwrap_or_else(|| rt.default_target());
     let adapter = rt
         .gpu_info()
         .map_or_else(|| "none".to_string(), |info| info.to_string());
     let size = options.size;
-    if !options.json {
+    if !options.run.json {
         println!(
             "switchyard heat diffusion: {size}×{size} grid, {} steps, alpha {}, target {}",
-            options.steps,
+            options.run.steps,
             options.alpha,
             target_name(requested)
         );
@@ -127,12 +101,12 @@ fn run(options: &Options) -> Result<(), String> {
     let mut grid = HeatGrid::new(&rt, &initial, size).map_err(|e| e.to_string())?;
     drop(initial);
 
-    let progress = progress_bar(options.steps, options.json);
+    let progress = progress_bar(options.run.steps, options.run.json);
     let (mut gpu_launches, mut cpu_launches, mut submissions) = (0, 0, 0);
     let started = Instant::now();
     let mut done = 0;
-    while done < options.steps {
-        let steps = options.batch.min(options.steps - done);
+    while done < options.run.steps {
+        let steps = options.run.batch.min(options.run.steps - done);
         let report = grid
             .advance(steps, options.alpha, requested)
             .map_err(|e| e.to_string())?;
@@ -146,28 +120,28 @@ fn run(options: &Options) -> Result<(), String> {
     let wall = started.elapsed().as_secs_f64();
     progress.finish_and_clear();
 
-    let updates = (size * size) as f64 * options.steps as f64;
+    let updates = (size * size) as f64 * options.run.steps as f64;
     let mlups = updates / wall / 1e6;
     let gbps = updates * BYTES_PER_UPDATE / wall / 1e9;
     let alpha = f64::from(options.alpha);
-    let max_error = sim::max_error(&field, size, options.steps, alpha);
-    let bound = sim::error_bound(options.steps);
+    let max_error = sim::max_error(&field, size, options.run.steps, alpha);
+    let bound = sim::error_bound(options.run.steps);
     let ran_on = match (gpu_launches, cpu_launches) {
         (0, _) => "cpu",
         (_, 0) => "gpu",
         _ => "mixed",
     };
-    if let Some(path) = &options.png {
+    if let Some(path) = &options.run.png {
         heat_map(&field, size, 512).save(path)?;
     }
-    if options.json {
+    if options.run.json {
         println!(
             "{{\"size\":{size},\"steps\":{},\"target\":\"{}\",\"ran_on\":\"{ran_on}\",\
              \"adapter\":{},\"alpha\":{},\"wall_s\":{wall:.6},\"mlups\":{mlups:.3},\
              \"gbps\":{gbps:.3},\"bytes_per_update\":{BYTES_PER_UPDATE},\
              \"copy_gbps\":{copy_gbps:.3},\"max_error\":{max_error:.6e},\
              \"error_bound\":{bound:.6e}}}",
-            options.steps,
+            options.run.steps,
             target_name(requested),
             json_string(&adapter),
             options.alpha,
@@ -185,9 +159,9 @@ fn run(options: &Options) -> Result<(), String> {
         println!(
             "max error against the exact discrete solution {max_error:.2e} \
              (rounding bound {bound:.2e}; amplitude now {:.6})",
-            sim::decay_factor(size, alpha).powi(options.steps as i32)
+            sim::decay_factor(size, alpha).powi(options.run.steps as i32)
         );
-        if let Some(path) = &options.png {
+        if let Some(path) = &options.run.png {
             println!("picture: {}", path.display());
         }
     }

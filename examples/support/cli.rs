@@ -58,3 +58,84 @@ pub fn progress_bar(steps: usize, machine_readable: bool) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     ProgressBar::new(steps as u64).with_style(style)
 }
+
+/// The whole of an example's `main`: warnings logged to stderr (more with
+/// `RUST_LOG`), then `parse` and `run`; a message and exit code 2 for bad
+/// arguments, 1 for a failed run.
+pub fn main_with<O>(
+    program: &str,
+    parse: impl FnOnce() -> Result<O, String>,
+    run: impl FnOnce(&O) -> Result<(), String>,
+) {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let options = match parse() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{program}: {message}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(message) = run(&options) {
+        eprintln!("{program}: {message}");
+        std::process::exit(1);
+    }
+}
+
+/// The options every simulation demo takes: how long, where, how often to
+/// submit, and what to write.
+pub struct RunOptions {
+    pub steps: usize,
+    pub target: Option<Target>,
+    /// Steps per sequence (one GPU submission each); at least 1.
+    pub batch: usize,
+    pub png: Option<std::path::PathBuf>,
+    pub json: bool,
+}
+
+impl RunOptions {
+    /// Defaults: `steps` and `batch` as given, the runtime's target, no
+    /// picture, text output.
+    pub fn new(steps: usize, batch: usize) -> RunOptions {
+        RunOptions {
+            steps,
+            target: None,
+            batch,
+            png: None,
+            json: false,
+        }
+    }
+}
+
+/// The value that follows an option on the command line.
+pub type NextValue<'a> = &'a mut dyn FnMut() -> Result<String, String>;
+
+/// Reads the command line: each argument is offered to `demo` (which
+/// answers whether it took it), then to the shared [`RunOptions`]; `--help`
+/// points to `help_file`, whose header documents the options.
+pub fn parse_args(
+    run: &mut RunOptions,
+    help_file: &str,
+    mut demo: impl FnMut(&str, NextValue<'_>) -> Result<bool, String>,
+) -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        if demo(&arg, &mut value)? {
+            continue;
+        }
+        match arg.as_str() {
+            "--steps" => run.steps = number(&arg, &value()?)?,
+            "--batch" => run.batch = number(&arg, &value()?)?,
+            "--target" => run.target = Some(parse_target(&value()?)?),
+            "--png" => run.png = Some(std::path::PathBuf::from(value()?)),
+            "--json" => run.json = true,
+            "--help" | "-h" => {
+                println!("see the table at the top of {help_file}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    run.batch = run.batch.max(1);
+    Ok(())
+}
