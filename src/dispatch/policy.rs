@@ -42,7 +42,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::cost_model::{bucket_of, Learned, SizeHistory, SETTLED_SAMPLES};
-use super::reason::{Explanation, Reason, TransferNote};
+use super::reason::{Explanation, Reason, TransferMoves, TransferNote};
 use super::Target;
 
 /// The tunable constants of the policy.
@@ -349,28 +349,22 @@ impl Dispatcher {
         latency + bytes as f64 / bytes_per_second
     }
 
-    /// What the explanation says about transfers; `None` when nothing has
-    /// to move.
-    fn note_transfers(&self, input: &ChoiceInput<'_>) -> Option<TransferNote> {
-        if input.cpu_transfers.is_empty() && input.gpu_transfers.is_empty() {
-            return None;
-        }
-        let mut note = TransferNote {
-            moves: Default::default(),
-            names: input.argument_names.cloned(),
-        };
+    /// Per `[cpu, gpu]` and `[upload, download]`: the predicted seconds of
+    /// the transfers `input` needs and which arguments they move. Both the
+    /// prediction and the explanation are built from this one pass.
+    fn transfer_moves(&self, input: &ChoiceInput<'_>) -> TransferMoves {
+        let mut moves = TransferMoves::default();
         for (target, transfers) in [
             (Target::Cpu, input.cpu_transfers),
             (Target::Gpu, input.gpu_transfers),
         ] {
             for transfer in transfers {
-                let (seconds, arguments) =
-                    &mut note.moves[slot(target)][link_slot(transfer.direction)];
+                let (seconds, arguments) = &mut moves[slot(target)][link_slot(transfer.direction)];
                 *seconds += self.transfer_seconds(transfer.direction, transfer.bytes);
                 arguments.insert(transfer.argument);
             }
         }
-        Some(note)
+        moves
     }
 
     /// Adds a transfer sample read back from disk.
@@ -414,20 +408,22 @@ impl Dispatcher {
         }
     }
 
-    fn transfers_seconds(&self, transfers: &[NeededTransfer]) -> f64 {
-        transfers
-            .iter()
-            .map(|t| self.transfer_seconds(t.direction, t.bytes))
-            .sum()
-    }
-
     /// Predicted total seconds on each target.
     pub fn predict(&self, input: &ChoiceInput<'_>) -> Predictions {
+        self.predict_with(input, &self.transfer_moves(input))
+    }
+
+    fn predict_with(&self, input: &ChoiceInput<'_>, moves: &TransferMoves) -> Predictions {
         let record = self.kernels.get(input.key);
         let (cpu, cpu_measured) = self.exec_prediction(record, Target::Cpu, input.work);
         let (gpu, gpu_measured) = self.exec_prediction(record, Target::Gpu, input.work);
-        let cpu_transfers = self.transfers_seconds(input.cpu_transfers);
-        let gpu_transfers = self.transfers_seconds(input.gpu_transfers);
+        let total = |t: Target| {
+            moves[slot(t)]
+                .iter()
+                .map(|(seconds, _)| seconds)
+                .sum::<f64>()
+        };
+        let (cpu_transfers, gpu_transfers) = (total(Target::Cpu), total(Target::Gpu));
         Predictions {
             cpu: cpu + cpu_transfers,
             gpu: gpu + gpu_transfers,
@@ -454,7 +450,8 @@ impl Dispatcher {
 
     /// Chooses the target of an `Auto` launch that both targets can run.
     pub fn choose(&mut self, input: &ChoiceInput<'_>) -> Choice {
-        let predictions = self.predict(input);
+        let moves = self.transfer_moves(input);
+        let predictions = self.predict_with(input, &moves);
         let config = self.config;
         let bucket = bucket_of(input.work);
         let record = self.record_mut(input.key);
@@ -578,7 +575,12 @@ impl Dispatcher {
                 predictions.measured(target),
                 predictions.measured(target.other()),
             ],
-            transfers: self.note_transfers(input),
+            transfers: (!input.cpu_transfers.is_empty() || !input.gpu_transfers.is_empty()).then(
+                || TransferNote {
+                    moves,
+                    names: input.argument_names.cloned(),
+                },
+            ),
             note,
         });
         Choice {

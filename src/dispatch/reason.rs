@@ -62,10 +62,14 @@ pub(crate) struct Explanation {
 /// written, because some target needs a transfer on most launches.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct TransferNote {
-    pub moves: [[(f64, ArgumentSet); 2]; 2],
+    pub moves: TransferMoves,
     /// Binding names by position; without them arguments read `argument 2`.
     pub names: Option<Arc<[String]>>,
 }
+
+/// Per `[cpu, gpu]` and `[upload, download]`: predicted seconds and the
+/// arguments that move.
+pub(crate) type TransferMoves = [[(f64, ArgumentSet); 2]; 2];
 
 /// A set of argument positions, without allocating: the first 64 exactly,
 /// the rest as "and more" (no real kernel binds that many buffers).
