@@ -358,14 +358,8 @@ impl<'a> Launch<'a> {
                         report.workgroups = Some(grid);
                         cold_pipeline = outcome == CacheOutcome::Miss;
                         if wait {
-                            let uploaded =
-                                shared.counters.snapshot().bytes_uploaded - before.bytes_uploaded;
-                            let upload_seconds = shared
-                                .dispatcher()
-                                .transfer_seconds(Direction::Upload, uploaded);
-                            exec_seconds = Some(
-                                (gpu_started.elapsed().as_secs_f64() - upload_seconds).max(0.0),
-                            );
+                            // Uploads included: the dispatcher splits them off.
+                            exec_seconds = Some(gpu_started.elapsed().as_secs_f64());
                         }
                     }
                     Err(error)

@@ -5,7 +5,10 @@
 //! A prediction is the target's execution time (learned per kernel in a
 //! [`SizeHistory`], or a prior until it is measured) plus the transfers the
 //! arguments' residency makes necessary on that target (learned per direction
-//! from a probe and from real readbacks). The choice then applies, in order:
+//! from a probe, from real readbacks, and from GPU launches that uploaded:
+//! once a size's execution time is known from launches that moved nothing,
+//! what such a launch took beyond it is an upload measurement). The choice
+//! then applies, in order:
 //! - **hysteresis**: per kernel and size bucket, the previous choice is kept
 //!   unless the other target is predicted at least `hysteresis` cheaper, so
 //!   two nearly equal targets do not alternate launch by launch;
@@ -195,8 +198,11 @@ impl Choice {
 pub(crate) struct Outcome {
     pub target: Target,
     pub work: u64,
-    /// Execution time without the transfers, when it could be measured (a GPU
-    /// launch inside a sequence is only recorded, so it has none).
+    /// Execution time, when it could be measured (a GPU launch inside a
+    /// sequence is only recorded, so it has none). For a GPU launch it
+    /// includes the `bytes_uploaded` it queued, which the dispatcher splits
+    /// off (see [`Dispatcher::observe`]); a CPU launch's host copies are read
+    /// back before its twin starts, so they are never in it.
     pub exec_seconds: Option<f64>,
     /// Everything the launch cost the caller.
     pub wall_seconds: f64,
@@ -597,7 +603,15 @@ impl Dispatcher {
     }
 
     /// Learns from a finished launch (any target, Auto or explicit).
+    ///
+    /// A GPU launch that uploaded measured execution and upload together.
+    /// When its size bucket already holds settled execution samples, the
+    /// model's execution time is taken as known and the rest is learned as
+    /// an upload of `bytes_uploaded`; the execution model is then left alone,
+    /// so that it stays the time of launches that moved nothing. Before that,
+    /// the predicted upload is taken off and the rest learned as execution.
     pub fn observe(&mut self, key: &str, outcome: &Outcome) -> Option<Learned> {
+        let exec_to_learn = self.split_off_uploads(key, outcome);
         let record = self.record_mut(key);
         let s = slot(outcome.target);
         let totals = &mut record.totals;
@@ -622,7 +636,7 @@ impl Dispatcher {
             };
             record.explore_seconds += (cost - exploration.best_predicted).max(0.0);
         }
-        let exec = outcome.exec_seconds?;
+        outcome.exec_seconds?;
         if cold {
             record.totals.cold += 1;
             return None;
@@ -634,7 +648,36 @@ impl Dispatcher {
                 record.totals.predicted_launches += 1;
             }
         }
-        Some(record.models[s].observe(outcome.work, exec))
+        Some(record.models[s].observe(outcome.work, exec_to_learn?))
+    }
+
+    /// The execution seconds `outcome` should teach its kernel's model, after
+    /// learning from the uploads it contains (see [`observe`](Self::observe)).
+    fn split_off_uploads(&mut self, key: &str, outcome: &Outcome) -> Option<f64> {
+        let measured = outcome.exec_seconds?;
+        let uploaded = outcome.bytes_uploaded;
+        if outcome.target != Target::Gpu || uploaded == 0 {
+            return Some(measured);
+        }
+        let gpu = slot(Target::Gpu);
+        let known_execution = self
+            .kernels
+            .get(key)
+            .filter(|record| record.warmed[gpu] && !outcome.cold_pipeline)
+            .map(|record| &record.models[gpu])
+            .filter(|model| model.samples_at(outcome.work) >= SETTLED_SAMPLES)
+            .and_then(|model| model.predict(outcome.work));
+        match known_execution {
+            Some(execution) => {
+                // Noise can make the rest negative; a zero is kept as a
+                // sample (the link's median sets it aside as an outlier
+                // unless the uploads really are that cheap).
+                let upload = (measured - execution).max(0.0);
+                self.links[link_slot(Direction::Upload)].observe(uploaded, upload);
+                None
+            }
+            None => Some((measured - self.transfer_seconds(Direction::Upload, uploaded)).max(0.0)),
+        }
     }
 }
 
@@ -896,6 +939,50 @@ mod tests {
             "{}",
             choice.reason
         );
+    }
+
+    #[test]
+    fn gpu_launches_that_upload_teach_the_upload_cost_not_the_execution() {
+        let mut d = Dispatcher::new(PolicyConfig::default(), HARDWARE);
+        let n = 1 << 16;
+        let bytes = 4 << 20;
+        // The probe said 4 MiB upload in 0.4 ms; this machine really takes 2 ms.
+        d.observe_transfer(Direction::Upload, bytes, 0.4e-3);
+        let uploading = |seconds| Outcome {
+            bytes_uploaded: bytes,
+            ..outcome(Target::Gpu, n, seconds)
+        };
+        // The first, cold launch uploads: nothing is learned from it.
+        d.observe("k#1", &uploading(50e-3));
+        // Before the size's execution is known, the predicted upload is taken
+        // off and the rest learned as execution: 2.5 ms - 0.4 ms.
+        d.observe("k#1", &uploading(2.5e-3));
+        let exec = |d: &Dispatcher| d.kernels["k#1"].models[slot(Target::Gpu)].predict(n);
+        assert!((exec(&d).unwrap() - 2.1e-3).abs() < 1e-9);
+        // Launches on resident data settle the execution at 0.5 ms.
+        for _ in 0..4 {
+            d.observe("k#1", &outcome(Target::Gpu, n, 0.5e-3));
+        }
+        assert!((exec(&d).unwrap() - 0.5e-3).abs() < 1e-9);
+        // Now every launch that uploads is an upload measurement: 2.5 ms in
+        // all is 2 ms of upload, and the execution model does not move.
+        for _ in 0..6 {
+            d.observe("k#1", &uploading(2.5e-3));
+        }
+        assert!((exec(&d).unwrap() - 0.5e-3).abs() < 1e-9);
+        let upload = d.transfer_seconds(Direction::Upload, bytes);
+        assert!((upload - 2e-3).abs() < 1e-9, "learned upload {upload}");
+        // A launch with uploads is scored against the whole prediction.
+        let uploads = [NeededTransfer {
+            argument: 0,
+            bytes,
+            direction: Direction::Upload,
+        }];
+        let predicted = d.predict(&ChoiceInput {
+            gpu_transfers: &uploads,
+            ..input(n)
+        });
+        assert!((predicted.gpu - 2.5e-3).abs() < 1e-9, "{predicted:?}");
     }
 
     /// A dispatcher that has measured the CPU at 50 µs and the GPU at 100 µs
