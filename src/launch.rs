@@ -738,6 +738,35 @@ fn run_gpu(
     Ok(outcome)
 }
 
+/// [`Runtime::prepare_gpu`](crate::Runtime::prepare_gpu): the pipeline lookup
+/// of [`run_gpu`], without a launch.
+pub(crate) fn prepare_pipeline(
+    shared: &Arc<RuntimeShared>,
+    kernel: &Kernel,
+) -> Result<CacheOutcome> {
+    let unavailable = |reason: String| Error::TargetUnavailable {
+        kernel: kernel.name().into(),
+        target: Target::Gpu,
+        reason,
+    };
+    let gpu = shared
+        .gpu()
+        .ok_or_else(|| unavailable(shared.gpu_absent_reason().to_string()))?;
+    gpu.check_healthy()?;
+    let wgsl = kernel
+        .wgsl_part()
+        .ok_or_else(|| unavailable("the kernel has no WGSL".into()))?;
+    let missing = kernel.required_features().difference(gpu.features);
+    if !missing.is_empty() {
+        return Err(unavailable(format!("the adapter lacks {missing:?}")));
+    }
+    let key = pipeline_key(wgsl, &gpu.info.fingerprint());
+    let (_, outcome) = shared
+        .pipelines()
+        .get_or_build(key, || build_gpu_pipeline(gpu, wgsl))?;
+    Ok(outcome)
+}
+
 /// Runs the kernel's twin on the pool over host copies made current; returns
 /// the twin's own run time (readbacks excluded).
 fn run_cpu(

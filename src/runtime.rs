@@ -20,7 +20,7 @@ use crate::dispatch::{persist, DispatchReport, Dispatcher, Machine, PolicyConfig
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
 use crate::launch::{Launch, Sequence};
-use crate::pipeline::{GpuPipeline, PipelineCache, PipelineCacheStats};
+use crate::pipeline::{CacheOutcome, GpuPipeline, PipelineCache, PipelineCacheStats};
 
 /// Default idle bytes the buffer pool keeps for reuse.
 const DEFAULT_POOL_IDLE_LIMIT: u64 = 256 << 20;
@@ -408,6 +408,21 @@ impl Runtime {
     /// Starts a sequence of launches submitted together; see [`Sequence`].
     pub fn sequence(&self) -> Sequence<'_> {
         Sequence::new(&self.shared)
+    }
+
+    /// Builds `kernel`'s GPU pipeline now, unless the pipeline cache holds it
+    /// already, so that its first launch does not pay for shader compilation
+    /// (tens of milliseconds per kernel on most drivers). Returns
+    /// [`CacheOutcome::Hit`] when it was cached, [`CacheOutcome::Miss`] when
+    /// it was built.
+    ///
+    /// # Errors
+    /// - [`Error::TargetUnavailable`] when there is no usable GPU, the kernel
+    ///   has no WGSL, or the adapter lacks a feature the kernel requires.
+    /// - [`Error::Gpu`] and the other GPU errors when pipeline creation fails
+    ///   (nothing is cached then, and a later call tries again).
+    pub fn prepare_gpu(&self, kernel: &Kernel) -> Result<CacheOutcome> {
+        crate::launch::prepare_pipeline(&self.shared, kernel)
     }
 
     /// The adapter in use, if any (also after device loss).

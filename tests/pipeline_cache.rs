@@ -113,3 +113,24 @@ fn driver_cache_is_written_to_disk_and_reloaded() {
     drop(second);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn prepare_builds_ahead_of_the_first_launch() {
+    let cpu = common::cpu_runtime();
+    let kernel = Kernel::wgsl("double", DOUBLE, "main").unwrap();
+    let no_gpu = cpu.prepare_gpu(&kernel).unwrap_err();
+    assert!(
+        matches!(&no_gpu, switchyard::Error::TargetUnavailable { kernel, .. } if kernel == "double"),
+        "{no_gpu}"
+    );
+
+    let Some(rt) = gpu_runtime() else { return };
+    let twin_only = Kernel::cpu_only("twin only", |_| Ok(()));
+    let no_wgsl = rt.prepare_gpu(&twin_only).unwrap_err();
+    assert!(no_wgsl.to_string().contains("no WGSL"), "{no_wgsl}");
+
+    assert_eq!(rt.prepare_gpu(&kernel).unwrap(), CacheOutcome::Miss);
+    assert_eq!(rt.prepare_gpu(&kernel).unwrap(), CacheOutcome::Hit);
+    let (first_launch, _) = run(&rt, &kernel);
+    assert_eq!(first_launch, CacheOutcome::Hit, "prepared, so not cold");
+}
