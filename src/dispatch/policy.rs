@@ -247,6 +247,11 @@ struct BucketChoices {
 /// Failed switches stop doubling the regret a switch needs here (64×).
 const MAX_FAILED_SWITCHES: u32 = 6;
 
+/// A GPU launch's uploads are learned from what it took beyond its known
+/// execution time only when they were predicted to take at least this share
+/// of the execution (see [`Dispatcher::observe`]).
+const UPLOAD_SHARE_TO_LEARN: f64 = 0.5;
+
 fn slot(target: Target) -> usize {
     match target {
         Target::Gpu => 1,
@@ -605,11 +610,13 @@ impl Dispatcher {
     /// Learns from a finished launch (any target, Auto or explicit).
     ///
     /// A GPU launch that uploaded measured execution and upload together.
-    /// When its size bucket already holds settled execution samples, the
-    /// model's execution time is taken as known and the rest is learned as
-    /// an upload of `bytes_uploaded`; the execution model is then left alone,
-    /// so that it stays the time of launches that moved nothing. Before that,
-    /// the predicted upload is taken off and the rest learned as execution.
+    /// When its size bucket already holds settled execution samples and the
+    /// upload was predicted to take at least half as long as the execution,
+    /// the model's execution time is taken as known and the rest is learned
+    /// as an upload of `bytes_uploaded`; the execution model is then left
+    /// alone, so that it stays the time of launches that moved nothing.
+    /// Otherwise the predicted upload is taken off and the rest learned as
+    /// execution.
     pub fn observe(&mut self, key: &str, outcome: &Outcome) -> Option<Learned> {
         let exec_to_learn = self.split_off_uploads(key, outcome);
         let record = self.record_mut(key);
@@ -667,16 +674,19 @@ impl Dispatcher {
             .map(|record| &record.models[gpu])
             .filter(|model| model.samples_at(outcome.work) >= SETTLED_SAMPLES)
             .and_then(|model| model.predict(outcome.work));
+        let predicted_upload = self.transfer_seconds(Direction::Upload, uploaded);
         match known_execution {
-            Some(execution) => {
-                // Noise can make the rest negative; a zero is kept as a
-                // sample (the link's median sets it aside as an outlier
-                // unless the uploads really are that cheap).
-                let upload = (measured - execution).max(0.0);
-                self.links[link_slot(Direction::Upload)].observe(uploaded, upload);
+            // The rest carries the execution's noise (a few tens of percent
+            // on a busy machine), so it measures the upload only when the
+            // upload is expected to be at least comparable to the execution.
+            Some(execution) if predicted_upload >= UPLOAD_SHARE_TO_LEARN * execution => {
+                let upload = measured - execution;
+                if upload > 0.0 {
+                    self.links[link_slot(Direction::Upload)].observe(uploaded, upload);
+                }
                 None
             }
-            None => Some((measured - self.transfer_seconds(Direction::Upload, uploaded)).max(0.0)),
+            _ => Some((measured - predicted_upload).max(0.0)),
         }
     }
 }
@@ -983,6 +993,29 @@ mod tests {
             ..input(n)
         });
         assert!((predicted.gpu - 2.5e-3).abs() < 1e-9, "{predicted:?}");
+    }
+
+    #[test]
+    fn uploads_small_beside_the_execution_are_not_learned_from_its_noise() {
+        let mut d = Dispatcher::new(PolicyConfig::default(), HARDWARE);
+        let (n, bytes) = (1 << 20, 4 << 20);
+        d.observe_transfer(Direction::Upload, bytes, 0.4e-3);
+        for _ in 0..4 {
+            d.observe("k#1", &outcome(Target::Gpu, n, 10e-3));
+        }
+        let samples = |d: &Dispatcher| d.kernels["k#1"].models[slot(Target::Gpu)].samples_at(n);
+        let before = samples(&d);
+        // 10.1 ms with a 0.4 ms upload: the execution was 9.7 ms, within its
+        // noise; learning "0.1 ms" as the upload would be noise too.
+        d.observe(
+            "k#1",
+            &Outcome {
+                bytes_uploaded: bytes,
+                ..outcome(Target::Gpu, n, 10.1e-3)
+            },
+        );
+        assert!((d.transfer_seconds(Direction::Upload, bytes) - 0.4e-3).abs() < 1e-12);
+        assert_eq!(samples(&d), before + 1, "learned as execution");
     }
 
     /// A dispatcher that has measured the CPU at 50 µs and the GPU at 100 µs
