@@ -22,12 +22,16 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "../benches/support/raw_wgpu.rs"]
+mod raw_wgpu;
+#[path = "../benches/support/workloads.rs"]
+mod workloads;
 
 use std::time::Instant;
 
 use cli::json_string;
-use switchyard::kernels::{self, Jacobi2dParams, NbodyParams, SaxpyParams};
-use switchyard::{Buffer, Runtime, Target};
+use switchyard::{Runtime, Target};
+use workloads::{median, Problem, SwitchyardCase, KERNELS};
 
 struct Options {
     json: bool,
@@ -64,160 +68,10 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// One kernel at one size, with buffers for one target.
-enum Case {
-    Saxpy {
-        x: Buffer<f32>,
-        y: Buffer<f32>,
-    },
-    Reduce {
-        input: Buffer<f32>,
-    },
-    Jacobi {
-        src: Buffer<f32>,
-        dst: Buffer<f32>,
-        width: u32,
-        height: u32,
-    },
-    Nbody {
-        /// `[x.., y.., z.., m..]`.
-        bodies: Buffer<f32>,
-        /// `[ax.., ay.., az..]`.
-        accel: Buffer<f32>,
-        count: u32,
-    },
-}
-
 /// Each target runs consecutive launches for about this long per round...
 const BLOCK_SECONDS: f64 = 5e-3;
 /// ...but at most this many.
 const MAX_BLOCK_LAUNCHES: usize = 16;
-
-const KERNELS: [&str; 4] = ["saxpy", "reduce_sum", "jacobi2d", "nbody_accel"];
-
-fn make_case(rt: &Runtime, kernel: &str, log2: u32) -> switchyard::Result<Case> {
-    let n = 1usize << log2;
-    let wave = |i: usize| ((i % 1000) as f32 * 0.001).sin();
-    Ok(match kernel {
-        "saxpy" => Case::Saxpy {
-            x: rt.buffer_from_slice(&(0..n).map(wave).collect::<Vec<_>>())?,
-            y: rt.buffer_zeroed(n)?,
-        },
-        "reduce_sum" => Case::Reduce {
-            input: rt.buffer_from_slice(&(0..n).map(wave).collect::<Vec<_>>())?,
-        },
-        "jacobi2d" => {
-            let width = 1u32 << (log2 / 2);
-            let height = 1u32 << (log2 - log2 / 2);
-            Case::Jacobi {
-                src: rt.buffer_from_slice(&(0..n).map(wave).collect::<Vec<_>>())?,
-                dst: rt.buffer_zeroed(n)?,
-                width,
-                height,
-            }
-        }
-        _ => {
-            let count = (n as f64).sqrt().round() as usize;
-            let bodies: Vec<f32> = [0, 333, 666]
-                .iter()
-                .flat_map(|&offset| (0..count).map(move |i| wave(i + offset)))
-                .chain(std::iter::repeat_n(1.0 / count as f32, count))
-                .collect();
-            Case::Nbody {
-                bodies: rt.buffer_from_slice(&bodies)?,
-                accel: rt.buffer_zeroed(3 * count)?,
-                count: count as u32,
-            }
-        }
-    })
-}
-
-/// Runs the case once on `target`; returns the seconds it took and where it
-/// ran (`Auto` for a sum whose passes ran on both).
-fn run_case(rt: &Runtime, case: &mut Case, target: Target) -> switchyard::Result<(f64, Target)> {
-    let started = Instant::now();
-    let ran = match case {
-        Case::Saxpy { x, y } => {
-            let n = x.len() as u32;
-            rt.launch(&kernels::saxpy())
-                .uniform(&SaxpyParams { a: 1e-3, n })
-                .read(x)
-                .write(y)
-                .invocations(n)
-                .on(target)
-                .run()?
-                .target
-        }
-        Case::Reduce { input } => {
-            // A sum is several launches in one sequence; where they ran is
-            // read from the dispatcher's counts, after the clock stops.
-            let counts = |rt: &Runtime| {
-                rt.report()
-                    .kernels
-                    .iter()
-                    .find(|k| k.kernel == "reduce_sum")
-                    .map_or((0, 0), |k| (k.cpu_launches, k.gpu_launches))
-            };
-            let before = counts(rt);
-            let started = Instant::now();
-            kernels::sum(rt, input, target)?;
-            let seconds = started.elapsed().as_secs_f64();
-            let after = counts(rt);
-            let ran = match (after.0 - before.0, after.1 - before.1) {
-                (_, 0) => Target::Cpu,
-                (0, _) => Target::Gpu,
-                _ => Target::Auto,
-            };
-            return Ok((seconds, ran));
-        }
-        Case::Jacobi {
-            src,
-            dst,
-            width,
-            height,
-        } => {
-            rt.launch(&kernels::jacobi2d())
-                .uniform(&Jacobi2dParams {
-                    width: *width,
-                    height: *height,
-                    alpha: 0.2,
-                    _pad: 0,
-                })
-                .read(src)
-                .overwrite(dst)
-                .grid([*width, *height, 1])
-                .on(target)
-                .run()?
-                .target
-        }
-        Case::Nbody {
-            bodies,
-            accel,
-            count,
-        } => {
-            let n = *count;
-            rt.launch(&kernels::nbody_accel())
-                .uniform(&NbodyParams {
-                    n,
-                    softening2: 1e-4,
-                    _pad0: 0,
-                    _pad1: 0,
-                })
-                .read(bodies)
-                .overwrite(accel)
-                .invocations(n)
-                .on(target)
-                .run()?
-                .target
-        }
-    };
-    Ok((started.elapsed().as_secs_f64(), ran))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 struct Row {
     kernel: &'static str,
@@ -262,16 +116,17 @@ fn run(options: &Options) -> switchyard::Result<()> {
     let mut rows = Vec::new();
     for kernel in KERNELS {
         for log2 in options.min_log2..=options.max_log2 {
+            let problem = Problem::new(kernel, log2);
             let mut cases = Vec::new();
             for _ in &targets {
-                cases.push(make_case(&rt, kernel, log2)?);
+                cases.push(SwitchyardCase::new(&rt, &problem)?);
             }
             // Warm-up: cold pipelines and pool wake-ups, and the first
             // measurements the dispatcher learns from.
             let mut fastest_warm_up = f64::INFINITY;
             for _ in 0..2 {
                 for (case, &target) in cases.iter_mut().zip(&targets) {
-                    fastest_warm_up = fastest_warm_up.min(run_case(&rt, case, target)?.0);
+                    fastest_warm_up = fastest_warm_up.min(case.run(&rt, target)?.0);
                 }
             }
             // Each target runs in blocks of consecutive launches, so every
@@ -292,7 +147,7 @@ fn run(options: &Options) -> switchyard::Result<()> {
                     let target = targets[i];
                     let block_started = Instant::now();
                     for _ in 0..MAX_BLOCK_LAUNCHES {
-                        let (seconds, ran) = run_case(&rt, &mut cases[i], target)?;
+                        let (seconds, ran) = cases[i].run(&rt, target)?;
                         times[i].push(seconds);
                         if target == Target::Auto {
                             auto_ran.push(ran);

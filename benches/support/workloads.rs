@@ -1,0 +1,516 @@
+//! The built-in kernels as benchmark workloads, each runnable three ways on
+//! the same input: through switchyard on a target, through wgpu by hand
+//! ([`raw_wgpu`](super::raw_wgpu)), and as the rayon code a competent user
+//! would write instead (plus, for N-body, the textbook scalar loop).
+//!
+//! Sizes count work: elements for saxpy and reduce_sum, grid cells for
+//! jacobi2d (a `2^⌊k/2⌋ × 2^⌈k/2⌉` grid for `2^k`), body pairs for nbody_accel
+//! (so its body count is the square root).
+//!
+//! Shared by the criterion benches and the report examples (included with
+//! `#[path]`; a file that includes this one includes `raw_wgpu.rs` as a
+//! sibling module named `raw_wgpu`).
+#![allow(dead_code)]
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+use switchyard::kernels::{self, Jacobi2dParams, NbodyParams, ReduceParams, SaxpyParams};
+use switchyard::{wgpu, Buffer, Runtime, Target};
+
+use super::raw_wgpu::{fold_groups, RawGpu, RawLaunch};
+
+/// The built-in kernels, in report order.
+pub const KERNELS: [&str; 4] = ["saxpy", "reduce_sum", "jacobi2d", "nbody_accel"];
+
+pub const SAXPY_A: f32 = 1e-3;
+pub const JACOBI_ALPHA: f32 = 0.2;
+pub const SOFTENING2: f32 = 1e-4;
+
+/// What one kernel works on at one size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shape {
+    /// saxpy and reduce_sum: `n` elements.
+    Elements(usize),
+    /// jacobi2d: a `width × height` grid.
+    Grid { width: usize, height: usize },
+    /// nbody_accel: `count` bodies.
+    Bodies(usize),
+}
+
+/// One kernel's input at one work size, in host memory.
+pub struct Problem {
+    pub kernel: &'static str,
+    /// Work as the dispatcher counts it.
+    pub work: u64,
+    pub shape: Shape,
+    /// saxpy: `x` (and `y` starts at zero); reduce_sum: the input;
+    /// jacobi2d: the grid; nbody_accel: `[x.., y.., z.., m..]`.
+    pub input: Vec<f32>,
+}
+
+fn wave(i: usize) -> f32 {
+    ((i % 1000) as f32 * 0.001).sin()
+}
+
+impl Problem {
+    /// `kernel` (one of [`KERNELS`]) at work `2^log2`.
+    pub fn new(kernel: &'static str, log2: u32) -> Problem {
+        let n = 1usize << log2;
+        let (shape, input) = match kernel {
+            "saxpy" | "reduce_sum" => (Shape::Elements(n), (0..n).map(wave).collect()),
+            "jacobi2d" => (
+                Shape::Grid {
+                    width: 1 << (log2 / 2),
+                    height: 1 << (log2 - log2 / 2),
+                },
+                (0..n).map(wave).collect(),
+            ),
+            "nbody_accel" => {
+                let count = (n as f64).sqrt().round() as usize;
+                (Shape::Bodies(count), nbody_bodies(count))
+            }
+            other => panic!("no workload for kernel `{other}`"),
+        };
+        Problem {
+            kernel,
+            work: n as u64,
+            shape,
+            input,
+        }
+    }
+
+    /// Bytes a launch reads and writes once (a streaming kernel's traffic;
+    /// for nbody_accel, its input and output).
+    pub fn bytes(&self) -> u64 {
+        let floats = match self.shape {
+            Shape::Elements(n) if self.kernel == "saxpy" => 3 * n,
+            Shape::Elements(n) => n,
+            Shape::Grid { width, height } => 2 * width * height,
+            Shape::Bodies(count) => 7 * count,
+        };
+        4 * floats as u64
+    }
+}
+
+/// `count` bodies, `[x.., y.., z.., m..]`, deterministic, total mass 1.
+pub fn nbody_bodies(count: usize) -> Vec<f32> {
+    [0, 333, 666]
+        .iter()
+        .flat_map(|&offset| (0..count).map(move |i| wave(i + offset)))
+        .chain(std::iter::repeat_n(1.0 / count as f32, count))
+        .collect()
+}
+
+/// A problem in switchyard buffers, for one target.
+pub enum SwitchyardCase {
+    Saxpy {
+        x: Buffer<f32>,
+        y: Buffer<f32>,
+    },
+    Reduce {
+        input: Buffer<f32>,
+    },
+    Jacobi {
+        src: Buffer<f32>,
+        dst: Buffer<f32>,
+        width: u32,
+        height: u32,
+    },
+    Nbody {
+        bodies: Buffer<f32>,
+        accel: Buffer<f32>,
+        count: u32,
+    },
+}
+
+impl SwitchyardCase {
+    pub fn new(rt: &Runtime, problem: &Problem) -> switchyard::Result<SwitchyardCase> {
+        Ok(match problem.shape {
+            Shape::Elements(n) if problem.kernel == "saxpy" => SwitchyardCase::Saxpy {
+                x: rt.buffer_from_slice(&problem.input)?,
+                y: rt.buffer_zeroed(n)?,
+            },
+            Shape::Elements(_) => SwitchyardCase::Reduce {
+                input: rt.buffer_from_slice(&problem.input)?,
+            },
+            Shape::Grid { width, height } => SwitchyardCase::Jacobi {
+                src: rt.buffer_from_slice(&problem.input)?,
+                dst: rt.buffer_zeroed(width * height)?,
+                width: width as u32,
+                height: height as u32,
+            },
+            Shape::Bodies(count) => SwitchyardCase::Nbody {
+                bodies: rt.buffer_from_slice(&problem.input)?,
+                accel: rt.buffer_zeroed(3 * count)?,
+                count: count as u32,
+            },
+        })
+    }
+
+    /// Runs the case once on `target`; returns the seconds it took and where
+    /// it ran (`Auto` for a sum whose passes ran on both).
+    pub fn run(&mut self, rt: &Runtime, target: Target) -> switchyard::Result<(f64, Target)> {
+        let started = Instant::now();
+        let ran = match self {
+            SwitchyardCase::Saxpy { x, y } => {
+                let n = x.len() as u32;
+                rt.launch(&kernels::saxpy())
+                    .uniform(&SaxpyParams { a: SAXPY_A, n })
+                    .read(x)
+                    .write(y)
+                    .invocations(n)
+                    .on(target)
+                    .run()?
+                    .target
+            }
+            SwitchyardCase::Reduce { input } => {
+                // A sum is several launches in one sequence; where they ran
+                // is read from the dispatcher's counts, after the clock stops.
+                let counts = |rt: &Runtime| {
+                    rt.report()
+                        .kernels
+                        .iter()
+                        .find(|k| k.kernel == "reduce_sum")
+                        .map_or((0, 0), |k| (k.cpu_launches, k.gpu_launches))
+                };
+                let before = counts(rt);
+                let started = Instant::now();
+                kernels::sum(rt, input, target)?;
+                let seconds = started.elapsed().as_secs_f64();
+                let after = counts(rt);
+                let ran = match (after.0 - before.0, after.1 - before.1) {
+                    (_, 0) => Target::Cpu,
+                    (0, _) => Target::Gpu,
+                    _ => Target::Auto,
+                };
+                return Ok((seconds, ran));
+            }
+            SwitchyardCase::Jacobi {
+                src,
+                dst,
+                width,
+                height,
+            } => {
+                rt.launch(&kernels::jacobi2d())
+                    .uniform(&Jacobi2dParams {
+                        width: *width,
+                        height: *height,
+                        alpha: JACOBI_ALPHA,
+                        _pad: 0,
+                    })
+                    .read(src)
+                    .overwrite(dst)
+                    .grid([*width, *height, 1])
+                    .on(target)
+                    .run()?
+                    .target
+            }
+            SwitchyardCase::Nbody {
+                bodies,
+                accel,
+                count,
+            } => {
+                rt.launch(&kernels::nbody_accel())
+                    .uniform(&nbody_params(*count))
+                    .read(bodies)
+                    .overwrite(accel)
+                    .invocations(*count)
+                    .on(target)
+                    .run()?
+                    .target
+            }
+        };
+        Ok((started.elapsed().as_secs_f64(), ran))
+    }
+}
+
+pub fn nbody_params(count: u32) -> NbodyParams {
+    NbodyParams {
+        n: count,
+        softening2: SOFTENING2,
+        _pad0: 0,
+        _pad1: 0,
+    }
+}
+
+/// The WGSL source of a built-in kernel.
+pub fn wgsl_source(kernel: &str) -> &'static str {
+    kernels::builtin_sources()
+        .into_iter()
+        .find(|(name, _, _)| *name == kernel)
+        .map(|(_, source, _)| source)
+        .expect("built-in kernel")
+}
+
+/// A problem in wgpu buffers of a hand-written program: pipeline and bind
+/// groups built once. A sum reads its one value back, as `kernels::sum`
+/// does.
+pub struct RawCase {
+    passes: Vec<RawLaunch>,
+    /// The sum's last partial buffer and its staging buffer.
+    sum_readback: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    /// Every buffer bound, kept alive.
+    _buffers: Vec<wgpu::Buffer>,
+}
+
+impl RawCase {
+    pub fn new(gpu: &RawGpu, problem: &Problem) -> RawCase {
+        let pipeline = gpu.pipeline(problem.kernel, wgsl_source(problem.kernel));
+        let mut passes = Vec::new();
+        let mut buffers = Vec::new();
+        let mut sum_readback = None;
+        match problem.shape {
+            Shape::Elements(n) if problem.kernel == "saxpy" => {
+                let params = gpu.uniform(&SaxpyParams {
+                    a: SAXPY_A,
+                    n: n as u32,
+                });
+                let x = gpu.storage(&problem.input);
+                let y = gpu.storage(&vec![0.0; n]);
+                let groups = fold_groups((n as u32).div_ceil(256));
+                passes.push(RawLaunch::new(gpu, &pipeline, &[&params, &x, &y], groups));
+                buffers.extend([params, x, y]);
+            }
+            Shape::Elements(n) => {
+                let items = kernels::REDUCE_ITEMS_PER_GROUP;
+                let mut current = gpu.storage(&problem.input);
+                let mut len = n;
+                loop {
+                    let groups = len.div_ceil(items);
+                    let params = gpu.uniform(&ReduceParams { n: len as u32 });
+                    let partial = gpu.storage(&vec![0.0; groups]);
+                    passes.push(RawLaunch::new(
+                        gpu,
+                        &pipeline,
+                        &[&params, &current, &partial],
+                        fold_groups(groups as u32),
+                    ));
+                    buffers.extend([params, current]);
+                    current = partial;
+                    len = groups;
+                    if groups == 1 {
+                        break;
+                    }
+                }
+                sum_readback = Some((current, gpu.staging(4)));
+            }
+            Shape::Grid { width, height } => {
+                let params = gpu.uniform(&Jacobi2dParams {
+                    width: width as u32,
+                    height: height as u32,
+                    alpha: JACOBI_ALPHA,
+                    _pad: 0,
+                });
+                let src = gpu.storage(&problem.input);
+                let dst = gpu.storage(&vec![0.0; width * height]);
+                let groups = [(width as u32).div_ceil(16), (height as u32).div_ceil(16), 1];
+                passes.push(RawLaunch::new(
+                    gpu,
+                    &pipeline,
+                    &[&params, &src, &dst],
+                    groups,
+                ));
+                buffers.extend([params, src, dst]);
+            }
+            Shape::Bodies(count) => {
+                let params = gpu.uniform(&nbody_params(count as u32));
+                let bodies = gpu.storage(&problem.input);
+                let accel = gpu.storage(&vec![0.0; 3 * count]);
+                let groups = fold_groups((count as u32).div_ceil(128));
+                passes.push(RawLaunch::new(
+                    gpu,
+                    &pipeline,
+                    &[&params, &bodies, &accel],
+                    groups,
+                ));
+                buffers.extend([params, bodies, accel]);
+            }
+        }
+        RawCase {
+            passes,
+            sum_readback,
+            _buffers: buffers,
+        }
+    }
+
+    /// One launch (a sum: all its passes in one submission, then the
+    /// readback of its value); returns the seconds it took.
+    pub fn run(&self, gpu: &RawGpu) -> f64 {
+        let started = Instant::now();
+        let mut encoder = gpu.encoder();
+        for pass in &self.passes {
+            pass.record(&mut encoder);
+        }
+        match &self.sum_readback {
+            None => gpu.submit_and_wait(encoder),
+            Some((partial, staging)) => {
+                gpu.queue.submit([encoder.finish()]);
+                let mut value = [0u8; 4];
+                gpu.readback(partial, staging, &mut value);
+            }
+        }
+        started.elapsed().as_secs_f64()
+    }
+}
+
+/// A problem as hand-written rayon code sees it: plain vectors.
+pub struct RayonCase {
+    shape: Shape,
+    input: Vec<f32>,
+    output: Vec<f32>,
+}
+
+impl RayonCase {
+    pub fn new(problem: &Problem) -> RayonCase {
+        let output = match problem.shape {
+            Shape::Elements(n) if problem.kernel == "saxpy" => vec![0.0; n],
+            Shape::Elements(_) => Vec::new(),
+            Shape::Grid { width, height } => vec![0.0; width * height],
+            Shape::Bodies(count) => vec![0.0; 3 * count],
+        };
+        RayonCase {
+            shape: problem.shape,
+            input: problem.input.clone(),
+            output,
+        }
+    }
+
+    /// One launch on `pool`; returns the seconds it took.
+    pub fn run(&mut self, pool: &rayon::ThreadPool) -> f64 {
+        let started = Instant::now();
+        match self.shape {
+            Shape::Elements(_) if !self.output.is_empty() => {
+                rayon_saxpy(pool, SAXPY_A, &self.input, &mut self.output)
+            }
+            Shape::Elements(_) => {
+                std::hint::black_box(rayon_sum(pool, &self.input));
+            }
+            Shape::Grid { width, .. } => {
+                rayon_jacobi(pool, width, JACOBI_ALPHA, &self.input, &mut self.output)
+            }
+            Shape::Bodies(_) => rayon_nbody(pool, &self.input, &mut self.output),
+        }
+        started.elapsed().as_secs_f64()
+    }
+}
+
+/// `y = a·x + y`, element-wise in parallel.
+pub fn rayon_saxpy(pool: &rayon::ThreadPool, a: f32, x: &[f32], y: &mut [f32]) {
+    pool.install(|| {
+        y.par_iter_mut()
+            .zip(x.par_iter())
+            .for_each(|(y, &x)| *y += a * x)
+    });
+}
+
+/// The sum of `x`, rayon's parallel `sum`.
+pub fn rayon_sum(pool: &rayon::ThreadPool, x: &[f32]) -> f32 {
+    pool.install(|| x.par_iter().sum())
+}
+
+/// One heat step on a row-major grid `width` wide, rows in parallel,
+/// boundaries copied.
+pub fn rayon_jacobi(
+    pool: &rayon::ThreadPool,
+    width: usize,
+    alpha: f32,
+    src: &[f32],
+    dst: &mut [f32],
+) {
+    let height = src.len() / width;
+    pool.install(|| {
+        dst.par_chunks_mut(width).enumerate().for_each(|(y, row)| {
+            let centre = &src[y * width..(y + 1) * width];
+            if y == 0 || y == height - 1 {
+                row.copy_from_slice(centre);
+                return;
+            }
+            let up = &src[(y - 1) * width..y * width];
+            let down = &src[(y + 1) * width..(y + 2) * width];
+            row[0] = centre[0];
+            row[width - 1] = centre[width - 1];
+            for x in 1..width - 1 {
+                let c = centre[x];
+                row[x] =
+                    c + alpha * ((centre[x - 1] + centre[x + 1]) + (up[x] + down[x]) - 4.0 * c);
+            }
+        })
+    });
+}
+
+/// All-pairs accelerations, `[ax.., ay.., az..]` from `[x.., y.., z.., m..]`:
+/// blocks of 64 bodies in parallel; per other body, one element-wise pass
+/// over the block, which LLVM vectorizes for the default target without help.
+pub fn rayon_nbody(pool: &rayon::ThreadPool, soa: &[f32], accel: &mut [f32]) {
+    let n = soa.len() / 4;
+    let (xs, ys, zs, ms) = (&soa[..n], &soa[n..2 * n], &soa[2 * n..3 * n], &soa[3 * n..]);
+    let (ax, rest) = accel.split_at_mut(n);
+    let (ay, az) = rest.split_at_mut(n);
+    pool.install(|| {
+        ax.par_chunks_mut(64)
+            .zip(ay.par_chunks_mut(64))
+            .zip(az.par_chunks_mut(64))
+            .enumerate()
+            .for_each(|(block, ((ax, ay), az))| {
+                let first = block * 64;
+                let len = ax.len();
+                let (px, py, pz) = (
+                    &xs[first..first + len],
+                    &ys[first..first + len],
+                    &zs[first..first + len],
+                );
+                ax.fill(0.0);
+                ay.fill(0.0);
+                az.fill(0.0);
+                for j in 0..n {
+                    let (qx, qy, qz, m) = (xs[j], ys[j], zs[j], ms[j]);
+                    for i in 0..len {
+                        let dx = qx - px[i];
+                        let dy = qy - py[i];
+                        let dz = qz - pz[i];
+                        let r2 = dx * dx + dy * dy + dz * dz + SOFTENING2;
+                        let inv_r = 1.0 / r2.sqrt();
+                        let s = m * inv_r * inv_r * inv_r;
+                        ax[i] += dx * s;
+                        ay[i] += dy * s;
+                        az[i] += dz * s;
+                    }
+                }
+            });
+    });
+}
+
+/// The textbook double loop over `[x, y, z, m]` bodies, on one thread.
+pub fn textbook_nbody(aos: &[[f32; 4]], accel: &mut [[f32; 3]]) {
+    for (i, a) in accel.iter_mut().enumerate() {
+        let mut sum = [0.0f32; 3];
+        for body in aos {
+            let d = [
+                body[0] - aos[i][0],
+                body[1] - aos[i][1],
+                body[2] - aos[i][2],
+            ];
+            let r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] + SOFTENING2;
+            let r3 = r2 * r2.sqrt();
+            for c in 0..3 {
+                sum[c] += body[3] * d[c] / r3;
+            }
+        }
+        *a = sum;
+    }
+}
+
+/// `[x.., y.., z.., m..]` as `[x, y, z, m]` per body.
+pub fn to_aos(soa: &[f32]) -> Vec<[f32; 4]> {
+    let n = soa.len() / 4;
+    (0..n)
+        .map(|i| [soa[i], soa[n + i], soa[2 * n + i], soa[3 * n + i]])
+        .collect()
+}
+
+/// The median of `values` (sorted in place).
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
