@@ -15,6 +15,8 @@
 
 #[path = "support/raw_wgpu.rs"]
 mod raw_wgpu;
+#[path = "support/timing.rs"]
+mod timing;
 #[path = "support/workloads.rs"]
 mod workloads;
 

@@ -8,8 +8,8 @@
 //! (so its body count is the square root).
 //!
 //! Shared by the criterion benches and the report examples (included with
-//! `#[path]`; a file that includes this one includes `raw_wgpu.rs` as a
-//! sibling module named `raw_wgpu`).
+//! `#[path]`; a file that includes this one includes `raw_wgpu.rs` and
+//! `timing.rs` as sibling modules named `raw_wgpu` and `timing`).
 #![allow(dead_code)]
 
 use std::time::Instant;
@@ -19,6 +19,7 @@ use switchyard::kernels::{self, Jacobi2dParams, NbodyParams, ReduceParams, Saxpy
 use switchyard::{wgpu, Buffer, Runtime, Target};
 
 use super::raw_wgpu::{fold_groups, RawGpu, RawLaunch};
+use super::timing::{Blocks, Contender};
 
 /// The built-in kernels, in report order.
 pub const KERNELS: [&str; 4] = ["saxpy", "reduce_sum", "jacobi2d", "nbody_accel"];
@@ -509,8 +510,105 @@ pub fn to_aos(soa: &[f32]) -> Vec<[f32; 4]> {
         .collect()
 }
 
-/// The median of `values` (sorted in place).
-pub fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+/// Steady-state launch times of one problem on Cpu, Gpu and Auto, side by side.
+pub struct TargetTimes {
+    pub cpu_s: f64,
+    /// NaN without a GPU.
+    pub gpu_s: f64,
+    pub auto_s: f64,
+    /// Where Auto's timed launches ran: `cpu`, `gpu`, or the counts.
+    pub auto_target: String,
+}
+
+impl TargetTimes {
+    /// `auto / min(cpu, gpu)`.
+    pub fn auto_over_best(&self) -> f64 {
+        let best = if self.gpu_s.is_nan() {
+            self.cpu_s
+        } else {
+            self.cpu_s.min(self.gpu_s)
+        };
+        self.auto_s / best
+    }
+}
+
+/// Each target runs for at least this long per round...
+const TARGET_BLOCK_SECONDS: f64 = 5e-3;
+/// ...but at most this many launches.
+const TARGET_BLOCK_LAUNCHES: usize = 16;
+
+/// Times `problem` on Cpu, Gpu (when there is one) and Auto, each with its
+/// own buffers so each stays where its target left them: steady state, not
+/// transfers caused by another target. Two warm-up rounds first (cold
+/// pipelines, pool wake-up, and the dispatcher's first measurements); then
+/// `rounds` rounds of rotating blocks of launches (5 ms or three launches of
+/// the fastest target, whichever is longer; at most 16).
+pub fn time_targets(
+    rt: &Runtime,
+    problem: &Problem,
+    rounds: usize,
+) -> switchyard::Result<TargetTimes> {
+    let targets: Vec<Target> = if rt.gpu_available() {
+        vec![Target::Cpu, Target::Gpu, Target::Auto]
+    } else {
+        vec![Target::Cpu, Target::Auto]
+    };
+    let mut cases = Vec::new();
+    for _ in &targets {
+        cases.push(SwitchyardCase::new(rt, problem)?);
+    }
+    let mut fastest_warm_up = f64::INFINITY;
+    for _ in 0..2 {
+        for (case, &target) in cases.iter_mut().zip(&targets) {
+            fastest_warm_up = fastest_warm_up.min(case.run(rt, target)?.0);
+        }
+    }
+    // A launch right after another target's pays for that switch (the
+    // pool's threads fall asleep during a GPU launch, and a software
+    // adapter's threads compete for the cores), hence blocks.
+    let blocks = Blocks {
+        rounds,
+        block_seconds: TARGET_BLOCK_SECONDS.max(3.0 * fastest_warm_up),
+        min_calls: 1,
+        max_calls: TARGET_BLOCK_LAUNCHES,
+    };
+    let auto_ran = std::cell::RefCell::new(Vec::new());
+    let mut contenders: Vec<Contender<'_>> = cases
+        .iter_mut()
+        .zip(&targets)
+        .map(|(case, &target)| {
+            let auto_ran = &auto_ran;
+            Box::new(move || {
+                let (seconds, ran) = case.run(rt, target)?;
+                if target == Target::Auto {
+                    auto_ran.borrow_mut().push(ran);
+                }
+                Ok(seconds)
+            }) as Contender<'_>
+        })
+        .collect();
+    let medians = blocks.medians(&mut contenders)?;
+    drop(contenders);
+    let auto_ran = auto_ran.into_inner();
+    let gpus = auto_ran.iter().filter(|&&t| t == Target::Gpu).count();
+    let cpus = auto_ran.iter().filter(|&&t| t == Target::Cpu).count();
+    let auto_target = match (cpus, gpus) {
+        (_, 0) if cpus > 0 => "cpu".to_string(),
+        (0, _) if gpus > 0 => "gpu".to_string(),
+        _ => format!(
+            "cpu {cpus}, gpu {gpus}, mixed {}",
+            auto_ran.len() - cpus - gpus
+        ),
+    };
+    let (gpu_s, auto_s) = if medians.len() == 3 {
+        (medians[1], medians[2])
+    } else {
+        (f64::NAN, medians[1])
+    };
+    Ok(TargetTimes {
+        cpu_s: medians[0],
+        gpu_s,
+        auto_s,
+        auto_target,
+    })
 }
