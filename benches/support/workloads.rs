@@ -355,6 +355,26 @@ impl RawCase {
     }
 }
 
+impl RawCase {
+    /// `count` launches recorded into one submission, then wait; returns the
+    /// seconds it took. Only for single-pass kernels (not the sum).
+    pub fn run_batch(&self, gpu: &RawGpu, count: usize) -> f64 {
+        assert!(
+            self.sum_readback.is_none(),
+            "run_batch is for single-pass kernels"
+        );
+        let started = Instant::now();
+        let mut encoder = gpu.encoder();
+        for _ in 0..count {
+            for pass in &self.passes {
+                pass.record(&mut encoder);
+            }
+        }
+        gpu.submit_and_wait(encoder);
+        started.elapsed().as_secs_f64()
+    }
+}
+
 /// A problem as hand-written rayon code sees it: plain vectors.
 pub struct RayonCase {
     shape: Shape,
