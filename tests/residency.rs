@@ -215,3 +215,28 @@ fn host_mut_and_write_from_slice_invalidate_the_device_copy() {
     assert_eq!(y.residency(), Residency::HostOnly);
     assert_eq!(y.to_vec().unwrap(), [7.0; 16]);
 }
+
+#[test]
+fn prefetch_uploads_once_and_then_launches_upload_nothing() {
+    let cpu = common::cpu_runtime();
+    let on_cpu = cpu.buffer_from_slice(&[1.0f32; 64]).unwrap();
+    assert_eq!(
+        on_cpu.prefetch_to_gpu().unwrap(),
+        0,
+        "no GPU: nothing moves"
+    );
+    assert_eq!(on_cpu.residency(), Residency::HostOnly);
+
+    let Some(rt) = gpu_runtime() else { return };
+    let x = rt.buffer_from_slice(&[2.0f32; 1000]).unwrap();
+    let mut y = rt.buffer_from_slice(&[1.0f32; 1000]).unwrap();
+    assert_eq!(x.prefetch_to_gpu().unwrap(), 4000);
+    assert_eq!(x.residency(), Residency::Both);
+    assert_eq!(x.prefetch_to_gpu().unwrap(), 0, "already current");
+    y.prefetch_to_gpu().unwrap();
+    let report = common::saxpy(&rt, 0.5, &x, &mut y, Target::Gpu);
+    assert_eq!(report.bytes_uploaded, 0, "{report}");
+    assert_eq!(y.to_vec().unwrap(), vec![2.0; 1000]);
+    let empty = rt.buffer_zeroed::<f32>(0).unwrap();
+    assert_eq!(empty.prefetch_to_gpu().unwrap(), 0);
+}

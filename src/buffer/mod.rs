@@ -179,6 +179,34 @@ impl<T: Pod> Buffer<T> {
         lock(&self.raw.state).residency
     }
 
+    /// Uploads the host copy now if the device copy is missing or stale, and
+    /// waits until the GPU has it; returns the bytes uploaded (0 when the
+    /// device copy was current). Launches upload what they need by
+    /// themselves; this takes the upload out of a timed region, or pays it
+    /// while the program has nothing else to do. Without a usable GPU
+    /// nothing moves and it returns 0.
+    ///
+    /// # Errors
+    /// [`Error::GpuOutOfMemory`] when no device buffer can be allocated, and
+    /// the submission and wait errors of a launch. The host copy stays valid
+    /// on every error.
+    pub fn prefetch_to_gpu(&self) -> Result<u64> {
+        let shared = &self.raw.shared;
+        let Some(gpu) = shared.gpu().filter(|gpu| gpu.check_healthy().is_ok()) else {
+            return Ok(0);
+        };
+        if self.raw.byte_len() == 0 {
+            return Ok(0);
+        }
+        let uploaded = lock(&self.raw.state)
+            .prepare_device(gpu, &shared.counters, Use::Read)?
+            .1;
+        if uploaded > 0 {
+            gpu.flush_and_wait("prefetch to the GPU")?;
+        }
+        Ok(uploaded)
+    }
+
     /// Runs `f` on the host copy, downloading first if the GPU holds newer data.
     ///
     /// # Errors
