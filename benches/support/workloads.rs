@@ -356,6 +356,13 @@ impl RawCase {
 }
 
 impl RawCase {
+    /// Records one launch's passes into `encoder`.
+    pub fn record_into(&self, encoder: &mut wgpu::CommandEncoder) {
+        for pass in &self.passes {
+            pass.record(encoder);
+        }
+    }
+
     /// `count` launches recorded into one submission, then wait; returns the
     /// seconds it took. Only for single-pass kernels (not the sum).
     pub fn run_batch(&self, gpu: &RawGpu, count: usize) -> f64 {
