@@ -202,7 +202,7 @@ impl<T: Pod> Buffer<T> {
             .prepare_device(gpu, &shared.counters, Use::Read)?
             .1;
         if uploaded > 0 {
-            gpu.flush_and_wait("prefetch to the GPU")?;
+            gpu.apply_writes_and_wait("prefetch to the GPU")?;
         }
         Ok(uploaded)
     }

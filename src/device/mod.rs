@@ -390,9 +390,7 @@ impl GpuContext {
             for _ in 0..3 {
                 let started = Instant::now();
                 self.upload(device.buffer(), &host[..bytes])?;
-                // An empty command buffer makes the queue apply the write.
-                self.record(|_| {});
-                self.flush_and_wait("transfer probe")?;
+                self.apply_writes_and_wait("transfer probe")?;
                 upload_seconds = upload_seconds.min(started.elapsed().as_secs_f64());
                 let started = Instant::now();
                 self.download(device.buffer(), &mut host[..bytes])?;
@@ -526,6 +524,19 @@ impl GpuContext {
         self.submissions.fetch_add(1, Ordering::Relaxed);
         drop(keep_alive);
         Ok(Some(index))
+    }
+
+    /// Submits pending commands, with the queue's writes (uploads) that
+    /// have no command after them yet, and blocks until the GPU has finished
+    /// them all.
+    ///
+    /// # Errors
+    /// As [`flush_and_wait`](Self::flush_and_wait).
+    pub fn apply_writes_and_wait(&self, operation: &str) -> Result<()> {
+        // The queue applies writes at the next submission; an empty command
+        // makes sure there is one.
+        self.record(|_| {});
+        self.flush_and_wait(operation)
     }
 
     /// Submits pending commands and blocks until the GPU has finished them.
