@@ -32,7 +32,7 @@ use bytemuck::Pod;
 
 use crate::buffer::residency::{Transfer, Use};
 use crate::buffer::{Buffer, RawBuffer, TransferStats};
-use crate::device::{lock, GpuContext, PoolKind};
+use crate::device::{lock, GpuContext};
 use crate::dispatch::{
     decide, plan_grid, ChoiceInput, Decision, DecisionInput, Direction, GpuStatus, NeededTransfer,
     Outcome, Reason, RequestSource, Resolution, Target,
@@ -661,12 +661,10 @@ fn run_gpu(
         };
         device_buffers.push((prepared.0, arg.raw().byte_len()));
     }
-    let mut uniform_buffers = Vec::with_capacity(uniforms.len());
-    for value in uniforms {
-        let pooled = gpu.acquire(PoolKind::Uniform, value.len() as u64)?;
-        gpu.write_padded(pooled.buffer(), 0, value);
-        uniform_buffers.push(pooled);
-    }
+    let uniform_buffers = uniforms
+        .iter()
+        .map(|value| gpu.uniform_buffer(value))
+        .collect::<Result<Vec<_>>>()?;
 
     let operation = format!("launch of kernel `{}`", wgsl.name);
     let layout = &wgsl.layout;
@@ -682,7 +680,7 @@ fn run_gpu(
                     .iter()
                     .zip(&uniform_buffers)
                     .zip(uniforms)
-                    .map(|((info, pooled), value)| (info, pooled.buffer(), value.len() as u64)),
+                    .map(|((info, buffer), value)| (info, buffer, value.len() as u64)),
             )
             .collect();
         let bind_groups: Vec<wgpu::BindGroup> = pipeline
@@ -721,9 +719,6 @@ fn run_gpu(
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
         });
     })?;
-    for pooled in uniform_buffers {
-        gpu.keep_until_submitted(pooled);
-    }
     if wait {
         gpu.flush_and_wait(&operation)?;
     }

@@ -17,6 +17,7 @@
 
 mod selection;
 
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
@@ -88,8 +89,6 @@ pub(crate) struct DeviceOptions {
 pub(crate) enum PoolKind {
     /// Kernel arguments: STORAGE | COPY_SRC | COPY_DST.
     Storage,
-    /// Uniform blocks: UNIFORM | COPY_DST.
-    Uniform,
     /// Readback staging: MAP_READ | COPY_DST.
     Readback,
 }
@@ -99,7 +98,6 @@ impl PoolKind {
         use wgpu::BufferUsages as U;
         match self {
             PoolKind::Storage => U::STORAGE | U::COPY_SRC | U::COPY_DST,
-            PoolKind::Uniform => U::UNIFORM | U::COPY_DST,
             PoolKind::Readback => U::MAP_READ | U::COPY_DST,
         }
     }
@@ -107,7 +105,6 @@ impl PoolKind {
     fn label(self) -> &'static str {
         match self {
             PoolKind::Storage => "switchyard storage",
-            PoolKind::Uniform => "switchyard uniform",
             PoolKind::Readback => "switchyard readback",
         }
     }
@@ -184,9 +181,12 @@ pub(crate) struct TransferProbe {
 #[derive(Default)]
 struct Pending {
     encoder: Option<wgpu::CommandEncoder>,
-    /// Uniform blocks the recorded passes read; released after submission.
-    keep_alive: Vec<PooledBuffer>,
 }
+
+/// Distinct uniform values kept as buffers; past this many the cache starts
+/// over (a program that changes a uniform every launch gets a new small
+/// buffer per launch, which costs no more than writing a pooled one).
+const UNIFORM_CACHE_ENTRIES: usize = 256;
 
 /// An open wgpu device with everything the runtime keeps beside it.
 pub(crate) struct GpuContext {
@@ -198,6 +198,11 @@ pub(crate) struct GpuContext {
     health: Arc<Health>,
     pool: Mutex<SizeClassPool<PoolKind, wgpu::Buffer>>,
     pending: Mutex<Pending>,
+    /// Uniform buffers by content. Each is written once when created and
+    /// never again, so one buffer serves every launch with the same
+    /// values, recorded, in flight or done: no staging copy and no queue
+    /// write per launch.
+    uniforms: Mutex<FxHashMap<Box<[u8]>, wgpu::Buffer>>,
     submissions: AtomicU64,
     pub driver_cache: Option<DriverPipelineCache>,
 }
@@ -335,6 +340,7 @@ impl GpuContext {
             health,
             pool: Mutex::new(SizeClassPool::new(options.pool_idle_limit_bytes)),
             pending: Mutex::new(Pending::default()),
+            uniforms: Mutex::new(FxHashMap::default()),
             submissions: AtomicU64::new(0),
             driver_cache,
         }))
@@ -490,9 +496,35 @@ impl GpuContext {
         f(encoder)
     }
 
-    /// Keeps a pooled buffer out of the pool until the pending work is submitted.
-    pub fn keep_until_submitted(&self, buffer: PooledBuffer) {
-        lock(&self.pending).keep_alive.push(buffer);
+    /// A uniform buffer holding `bytes` (zero-padded to 16 bytes), shared
+    /// by every launch with the same values; see `GpuContext::uniforms`.
+    ///
+    /// # Errors
+    /// [`Error::GpuOutOfMemory`] or [`Error::Gpu`] when a new buffer cannot
+    /// be created.
+    pub fn uniform_buffer(&self, bytes: &[u8]) -> Result<wgpu::Buffer> {
+        let mut cache = lock(&self.uniforms);
+        if let Some(buffer) = cache.get(bytes) {
+            return Ok(buffer.clone());
+        }
+        if cache.len() >= UNIFORM_CACHE_ENTRIES {
+            cache.clear();
+        }
+        let size = bytes.len().next_multiple_of(16).max(16) as u64;
+        let buffer = self.scoped("uniform buffer creation", size, || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("switchyard uniform"),
+                size,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
+        // The queue applies the write before any later submission, so
+        // before every launch that can bind this buffer. New buffers start
+        // zeroed, which pads the value.
+        self.write_padded(&buffer, 0, bytes);
+        cache.insert(bytes.into(), buffer.clone());
+        Ok(buffer)
     }
 
     /// Command submissions made so far.
@@ -510,19 +542,11 @@ impl GpuContext {
     /// # Errors
     /// A validation error caught while finishing or submitting, or device loss.
     pub fn submit_pending(&self, operation: &str) -> Result<Option<wgpu::SubmissionIndex>> {
-        let (encoder, keep_alive) = {
-            let mut pending = lock(&self.pending);
-            (
-                pending.encoder.take(),
-                std::mem::take(&mut pending.keep_alive),
-            )
-        };
-        let Some(encoder) = encoder else {
+        let Some(encoder) = lock(&self.pending).encoder.take() else {
             return Ok(None);
         };
         let index = self.scoped(operation, 0, || self.queue.submit([encoder.finish()]))?;
         self.submissions.fetch_add(1, Ordering::Relaxed);
-        drop(keep_alive);
         Ok(Some(index))
     }
 
