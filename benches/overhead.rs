@@ -23,7 +23,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use raw_wgpu::RawGpu;
 use switchyard::kernels::{self, SaxpyParams};
 use switchyard::{Kernel, Runtime, RuntimeConfig, Target};
-use workloads::{Problem, RawCase, SwitchyardCase, SAXPY_A};
+use workloads::{Problem, RawCase, SwitchyardCase, SAXPY_A, SCALE_WGSL};
 
 const N: u32 = 1 << 10;
 const SEQUENCE: usize = 100;
@@ -122,22 +122,12 @@ fn sequence(c: &mut Criterion) {
     group.finish();
 }
 
-/// A kernel with an override constant: each new value is a pipeline no cache
-/// holds yet.
-const SCALE: &str = r#"
-override factor: f32 = 2.0;
-@group(0) @binding(0) var<storage, read_write> v: array<f32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x < arrayLength(&v) { v[id.x] = factor * v[id.x]; }
-}"#;
-
 fn pipeline(c: &mut Criterion) {
     let rt = runtime();
     if !rt.gpu_available() {
         return;
     }
-    let base = Kernel::wgsl("scale", SCALE, "main").expect("valid WGSL");
+    let base = Kernel::wgsl("scale", SCALE_WGSL, "main").expect("valid WGSL");
     rt.prepare_gpu(&base).expect("pipeline");
     let mut group = c.benchmark_group("pipeline");
     group.bench_function("cache_hit", |b| {

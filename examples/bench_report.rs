@@ -40,7 +40,7 @@ use raw_wgpu::RawGpu;
 use switchyard::kernels::{self, SaxpyParams};
 use switchyard::{CacheOutcome, Kernel, Runtime, RuntimeConfig, Target};
 use timing::{median, Blocks, Contender};
-use workloads::{time_targets, Problem, RawCase, RayonCase, SwitchyardCase, KERNELS};
+use workloads::{time_targets, Problem, RawCase, RayonCase, SwitchyardCase, KERNELS, SCALE_WGSL};
 
 struct Options {
     json: bool,
@@ -233,22 +233,12 @@ fn gpu_launches(rt: &Runtime, raw: &RawGpu, rounds: usize, results: &mut Results
     Ok(())
 }
 
-/// A kernel with an override constant: each new value is a pipeline that no
-/// cache holds yet.
-const SCALE: &str = r#"
-override factor: f32 = 2.0;
-@group(0) @binding(0) var<storage, read_write> v: array<f32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x < arrayLength(&v) { v[id.x] = factor * v[id.x]; }
-}"#;
-
 const COLD_BUILDS: usize = 9;
 const HITS_PER_CALL: usize = 1000;
 
 /// Building a pipeline against finding it in the cache.
 fn pipeline_cache(rt: &Runtime, results: &mut Results) -> Fallible<()> {
-    let base = Kernel::wgsl("scale", SCALE, "main")?;
+    let base = Kernel::wgsl("scale", SCALE_WGSL, "main")?;
     // Values no earlier run used, so the driver's own shader cache on disk
     // (Mesa keeps one) cannot hold them either.
     let salt = std::time::SystemTime::now()

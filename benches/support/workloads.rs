@@ -28,6 +28,16 @@ pub const SAXPY_A: f32 = 1e-3;
 pub const JACOBI_ALPHA: f32 = 0.2;
 pub const SOFTENING2: f32 = 1e-4;
 
+/// A kernel with an override constant, for pipeline-cache measurements:
+/// each new value of `factor` is a pipeline that no cache holds yet.
+pub const SCALE_WGSL: &str = r#"
+override factor: f32 = 2.0;
+@group(0) @binding(0) var<storage, read_write> v: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x < arrayLength(&v) { v[id.x] = factor * v[id.x]; }
+}"#;
+
 /// What one kernel works on at one size.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Shape {
