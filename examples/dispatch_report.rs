@@ -135,7 +135,7 @@ fn run(options: &Options) -> switchyard::Result<()> {
     }
     let ratios: Vec<f64> = rows.iter().map(|row| row.ratio).collect();
     let worst = ratios.iter().copied().fold(0.0, f64::max);
-    let geomean = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp();
+    let geomean = timing::geomean(ratios.iter().copied());
     if options.json {
         let rows_json: Vec<String> = rows
             .iter()

@@ -202,22 +202,6 @@ impl RawLaunch {
         let [x, y, z] = self.workgroups;
         pass.dispatch_workgroups(x, y, z);
     }
-
-    /// One launch: encode, submit, wait.
-    pub fn run(&self, gpu: &RawGpu) {
-        let mut encoder = gpu.encoder();
-        self.record(&mut encoder);
-        gpu.submit_and_wait(encoder);
-    }
-
-    /// `count` launches recorded into one submission, then wait.
-    pub fn run_batch(&self, gpu: &RawGpu, count: usize) {
-        let mut encoder = gpu.encoder();
-        for _ in 0..count {
-            self.record(&mut encoder);
-        }
-        gpu.submit_and_wait(encoder);
-    }
 }
 
 /// Workgroups for `groups` groups of a 1-D kernel that linearizes its index

@@ -64,13 +64,6 @@ pub fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// Seconds `f` took.
-pub fn timed(f: impl FnOnce()) -> f64 {
-    let started = Instant::now();
-    f();
-    started.elapsed().as_secs_f64()
-}
-
 /// The geometric mean of `values` (1 for none).
 pub fn geomean(values: impl IntoIterator<Item = f64>) -> f64 {
     let (sum, count) = values

@@ -90,18 +90,6 @@ impl Problem {
             input,
         }
     }
-
-    /// Bytes a launch reads and writes once (a streaming kernel's traffic;
-    /// for nbody_accel, its input and output).
-    pub fn bytes(&self) -> u64 {
-        let floats = match self.shape {
-            Shape::Elements(n) if self.kernel == "saxpy" => 3 * n,
-            Shape::Elements(n) => n,
-            Shape::Grid { width, height } => 2 * width * height,
-            Shape::Bodies(count) => 7 * count,
-        };
-        4 * floats as u64
-    }
 }
 
 /// `count` bodies, `[x.., y.., z.., m..]`, deterministic, total mass 1.
@@ -350,9 +338,7 @@ impl RawCase {
     pub fn run(&self, gpu: &RawGpu) -> f64 {
         let started = Instant::now();
         let mut encoder = gpu.encoder();
-        for pass in &self.passes {
-            pass.record(&mut encoder);
-        }
+        self.record_into(&mut encoder);
         match &self.sum_readback {
             None => gpu.submit_and_wait(encoder),
             Some((partial, staging)) => {
@@ -383,9 +369,7 @@ impl RawCase {
         let started = Instant::now();
         let mut encoder = gpu.encoder();
         for _ in 0..count {
-            for pass in &self.passes {
-                pass.record(&mut encoder);
-            }
+            self.record_into(&mut encoder);
         }
         gpu.submit_and_wait(encoder);
         started.elapsed().as_secs_f64()

@@ -177,12 +177,6 @@ pub(crate) struct TransferProbe {
     pub downloads: Vec<(u64, f64)>,
 }
 
-/// Work recorded for the GPU and not yet submitted.
-#[derive(Default)]
-struct Pending {
-    encoder: Option<wgpu::CommandEncoder>,
-}
-
 /// Distinct uniform values kept as buffers; past this many the cache starts
 /// over (a program that changes a uniform every launch gets a new small
 /// buffer per launch, which costs no more than writing a pooled one).
@@ -197,7 +191,8 @@ pub(crate) struct GpuContext {
     pub features: wgpu::Features,
     health: Arc<Health>,
     pool: Mutex<SizeClassPool<PoolKind, wgpu::Buffer>>,
-    pending: Mutex<Pending>,
+    /// Work recorded for the GPU and not yet submitted.
+    pending: Mutex<Option<wgpu::CommandEncoder>>,
     /// Uniform buffers by content. Each is written once when created and
     /// never again, so one buffer serves every launch with the same
     /// values, recorded, in flight or done: no staging copy and no queue
@@ -339,7 +334,7 @@ impl GpuContext {
             features,
             health,
             pool: Mutex::new(SizeClassPool::new(options.pool_idle_limit_bytes)),
-            pending: Mutex::new(Pending::default()),
+            pending: Mutex::new(None),
             uniforms: Mutex::new(FxHashMap::default()),
             submissions: AtomicU64::new(0),
             driver_cache,
@@ -487,7 +482,7 @@ impl GpuContext {
     /// Records commands into the pending encoder.
     pub fn record<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
         let mut pending = lock(&self.pending);
-        let encoder = pending.encoder.get_or_insert_with(|| {
+        let encoder = pending.get_or_insert_with(|| {
             self.device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("switchyard batch"),
@@ -534,7 +529,7 @@ impl GpuContext {
 
     /// Whether commands are waiting for submission.
     pub fn has_pending(&self) -> bool {
-        lock(&self.pending).encoder.is_some()
+        lock(&self.pending).is_some()
     }
 
     /// Submits the pending commands, if any, without waiting.
@@ -542,7 +537,7 @@ impl GpuContext {
     /// # Errors
     /// A validation error caught while finishing or submitting, or device loss.
     pub fn submit_pending(&self, operation: &str) -> Result<Option<wgpu::SubmissionIndex>> {
-        let Some(encoder) = lock(&self.pending).encoder.take() else {
+        let Some(encoder) = lock(&self.pending).take() else {
             return Ok(None);
         };
         let index = self.scoped(operation, 0, || self.queue.submit([encoder.finish()]))?;
