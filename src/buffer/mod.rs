@@ -7,13 +7,16 @@
 //! host read downloads only stale data.
 //!
 //! Internally a buffer is a type-erased [`RawBuffer`] so that launches can
-//! hold arguments of different element types side by side; the host copy is
-//! 16-byte aligned so it can be viewed as any `Pod` type of alignment ≤ 16.
+//! hold arguments of different element types side by side. The host copy
+//! ([`host`]) starts on a cache line, so it can be viewed as any `Pod` type
+//! of alignment ≤ [`MAX_ELEMENT_ALIGN`], and large copies are staggered within
+//! the page so that CPU loops over two of them do not suffer 4K aliasing.
 //!
 //! Invariants:
 //! - The host copy is never freed, so a host-valid buffer survives device loss.
 //! - A device copy goes back to the pool when the buffer is dropped.
 
+pub(crate) mod host;
 pub(crate) mod pool;
 pub(crate) mod residency;
 pub(crate) mod transfer;
@@ -21,7 +24,7 @@ pub(crate) mod transfer;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
-use bytemuck::{Pod, Zeroable};
+use bytemuck::Pod;
 
 pub use pool::PoolStats;
 pub use residency::Residency;
@@ -30,49 +33,12 @@ pub use transfer::TransferStats;
 use crate::device::lock;
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeShared;
+use host::HostBytes;
 use residency::Use;
 use transfer::BufferState;
 
 /// The largest element alignment a buffer supports.
 pub const MAX_ELEMENT_ALIGN: usize = 16;
-
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-#[repr(C, align(16))]
-struct Align16([u8; 16]);
-
-/// Host bytes with 16-byte alignment and an exact length.
-#[derive(Debug)]
-pub(crate) struct HostBytes {
-    words: Vec<Align16>,
-    len: usize,
-}
-
-impl HostBytes {
-    fn zeroed(len: usize) -> Self {
-        HostBytes {
-            words: vec![Align16([0; 16]); len.div_ceil(16)],
-            len,
-        }
-    }
-
-    fn from_bytes(bytes: &[u8]) -> Self {
-        let mut host = HostBytes::zeroed(bytes.len());
-        host.bytes_mut().copy_from_slice(bytes);
-        host
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice(&self.words)[..self.len]
-    }
-
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut bytemuck::cast_slice_mut(&mut self.words)[..self.len]
-    }
-}
 
 /// A buffer without its element type, as launches see it.
 pub(crate) struct RawBuffer {
@@ -133,11 +99,11 @@ impl<T: Pod> Buffer<T> {
                 ),
             });
         }
-        let host = match data {
-            Some(data) => HostBytes::from_bytes(bytemuck::cast_slice(data)),
-            None => HostBytes::zeroed(len * std::mem::size_of::<T>()),
-        };
         let id = shared.next_buffer_id();
+        let host = match data {
+            Some(data) => HostBytes::from_bytes(bytemuck::cast_slice(data), id),
+            None => HostBytes::zeroed(len * std::mem::size_of::<T>(), id),
+        };
         Ok(Buffer {
             raw: RawBuffer {
                 id,

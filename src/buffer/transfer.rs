@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::host::HostBytes;
 use super::residency::{Residency, Transfer, Use};
-use super::HostBytes;
 use crate::device::{lock, GpuContext, PoolKind, PooledBuffer};
 use crate::error::{Error, Result};
 
