@@ -164,6 +164,16 @@ pub enum Error {
         message: String,
     },
 
+    /// Host memory for a buffer's copy, or for data read out of one, could not
+    /// be allocated. Nothing was changed.
+    #[error("host out of memory: {bytes} bytes for {purpose}")]
+    HostOutOfMemory {
+        /// What the memory was for, e.g. "the host copy of a buffer of `f32`".
+        purpose: String,
+        /// How many bytes the failed allocation asked for.
+        bytes: u64,
+    },
+
     /// A host-side copy between a buffer and a slice had mismatched lengths.
     #[error(
         "buffer length mismatch: the buffer holds {buffer_len} elements, the slice {slice_len}"

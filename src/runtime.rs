@@ -384,10 +384,12 @@ impl Runtime {
         })
     }
 
-    /// A buffer holding a copy of `data`.
+    /// A buffer holding a copy of `data` (copied on the runtime's pool when
+    /// large; see the host-copy placement in ARCHITECTURE.md).
     ///
     /// # Errors
-    /// [`Error::UnsupportedElement`] for zero-sized `T` or alignment over 16.
+    /// [`Error::UnsupportedElement`] for zero-sized `T` or alignment over 16;
+    /// [`Error::HostOutOfMemory`] when the host copy cannot be allocated.
     pub fn buffer_from_slice<T: Pod>(&self, data: &[T]) -> Result<Buffer<T>> {
         Buffer::new(Arc::clone(&self.shared), Some(data), data.len())
     }

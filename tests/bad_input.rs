@@ -336,3 +336,26 @@ fn host_side_length_mismatches_are_typed() {
         Err(Error::UnsupportedElement { .. })
     ));
 }
+
+#[test]
+fn a_buffer_larger_than_memory_is_a_typed_error_not_an_abort() {
+    let rt = common::cpu_runtime();
+    // Past what the address space can hold: the byte count overflows.
+    let err = rt.buffer_zeroed::<f32>(usize::MAX / 2).unwrap_err();
+    assert!(
+        matches!(&err, Error::HostOutOfMemory { purpose, .. } if purpose.contains("f32")),
+        "{err}"
+    );
+    // A byte count that fits but no allocator can grant.
+    let err = rt.buffer_zeroed::<u8>(usize::MAX / 4).unwrap_err();
+    assert!(
+        matches!(&err, Error::HostOutOfMemory { bytes, .. } if *bytes >= (usize::MAX / 4) as u64),
+        "{err}"
+    );
+    let b = rt.buffer_from_slice(&[1.0f32, 2.0]).unwrap();
+    assert_eq!(
+        b.to_vec().unwrap(),
+        [1.0, 2.0],
+        "the runtime is still usable"
+    );
+}

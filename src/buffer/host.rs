@@ -16,11 +16,23 @@
 //! halves of a ping-pong pair) sit [`STAGGER_STEP_LINES`] cache lines, about
 //! half a page, apart. That costs up to one page of padding per large buffer.
 //!
+//! Large copies between host memory ([`copy_bytes`]) run on the runtime's
+//! pool: most of the time of copying into fresh memory is the kernel's
+//! first-touch page faults, and those run in parallel. On this project's VM a
+//! 1 GiB copy into a new vector took 0.7–2.2 s on one thread and 0.3 s on two.
+//! New host copies are zeroed by the allocator (`calloc`), so their pages are
+//! first touched by whoever fills them: that parallel copy, or a twin's
+//! parallel loop.
+//!
 //! Invariants: [`HostBytes::bytes`] starts on a 64-byte boundary and has
 //! exactly the requested length; the padding before and after it is never
-//! exposed.
+//! exposed. Allocation failure is an [`Error::HostOutOfMemory`], never an
+//! abort.
 
 use bytemuck::{Pod, Zeroable};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
 
 /// Bytes per cache line, the alignment of every host copy.
 const LINE_BYTES: usize = 64;
@@ -39,42 +51,99 @@ pub(crate) const STAGGER_MIN_BYTES: usize = 64 * 1024;
 /// fastest for a read array and a write array.
 pub(crate) const STAGGER_STEP_LINES: usize = 33;
 
+/// Copies at least this large run in parallel on the runtime's pool.
+pub(crate) const PARALLEL_COPY_MIN_BYTES: usize = 4 << 20;
+
+/// The piece of a parallel copy one task takes.
+const COPY_CHUNK_BYTES: usize = 1 << 20;
+
+/// A zeroed vector of `len` elements, or [`Error::HostOutOfMemory`] naming
+/// `purpose`.
+pub(crate) fn try_zeroed_vec<T: Zeroable>(
+    len: usize,
+    purpose: impl FnOnce() -> String,
+) -> Result<Vec<T>> {
+    bytemuck::allocation::try_zeroed_vec(len).map_err(|()| Error::HostOutOfMemory {
+        purpose: purpose(),
+        bytes: (len as u64).saturating_mul(std::mem::size_of::<T>() as u64),
+    })
+}
+
+/// `dst.copy_from_slice(src)`, split over `pool` when large.
+///
+/// # Panics
+/// When the lengths differ; callers check them first.
+pub(crate) fn copy_bytes(pool: &rayon::ThreadPool, dst: &mut [u8], src: &[u8]) {
+    assert_eq!(dst.len(), src.len(), "copy_bytes between unequal lengths");
+    if src.len() < PARALLEL_COPY_MIN_BYTES {
+        dst.copy_from_slice(src);
+        return;
+    }
+    pool.install(|| {
+        dst.par_chunks_mut(COPY_CHUNK_BYTES)
+            .zip(src.par_chunks(COPY_CHUNK_BYTES))
+            .for_each(|(to, from)| to.copy_from_slice(from));
+    });
+}
+
+/// The allocation unit. Its alignment stays at the allocator's guaranteed
+/// 16 bytes because Rust's system allocator zeroes larger-aligned memory with
+/// a `memset` on the calling thread instead of `calloc`'s untouched pages.
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-#[repr(C, align(64))]
-struct CacheLine([u8; LINE_BYTES]);
+#[repr(C, align(16))]
+struct Chunk([u8; CHUNK_BYTES]);
+
+const CHUNK_BYTES: usize = 16;
 
 /// The host copy of one buffer; see the module docs for its placement.
 #[derive(Debug)]
 pub(crate) struct HostBytes {
-    lines: Vec<CacheLine>,
-    /// The first line of the data inside `lines`.
+    chunks: Vec<Chunk>,
+    /// The first byte of the data inside `chunks`: a multiple of
+    /// [`LINE_BYTES`] past a cache-line boundary.
     start: usize,
     len: usize,
 }
 
 impl HostBytes {
-    /// `len` zero bytes, placed for the buffer numbered `buffer_id`.
-    pub fn zeroed(len: usize, buffer_id: u64) -> Self {
-        let data_lines = len.div_ceil(LINE_BYTES);
-        if len < STAGGER_MIN_BYTES {
-            return HostBytes {
-                lines: vec![CacheLine::zeroed(); data_lines],
-                start: 0,
-                len,
-            };
-        }
-        let lines = vec![CacheLine::zeroed(); data_lines + LINES_PER_PAGE - 1];
-        let base_line = lines.as_ptr() as usize % PAGE_BYTES / LINE_BYTES;
-        let wanted_line = (buffer_id % LINES_PER_PAGE as u64) as usize * STAGGER_STEP_LINES;
-        let start = (wanted_line + LINES_PER_PAGE - base_line) % LINES_PER_PAGE;
-        HostBytes { lines, start, len }
+    /// `len` zero bytes, placed for the buffer numbered `buffer_id`;
+    /// `type_name` names the element type in the error.
+    ///
+    /// # Errors
+    /// [`Error::HostOutOfMemory`] when the allocator refuses.
+    pub fn zeroed(len: usize, buffer_id: u64, type_name: &str) -> Result<Self> {
+        let staggered = len >= STAGGER_MIN_BYTES;
+        // Room to move the start to any line of a page, or to the next line.
+        let padding = if staggered { PAGE_BYTES } else { LINE_BYTES } - CHUNK_BYTES;
+        let chunks: Vec<Chunk> =
+            try_zeroed_vec(len.saturating_add(padding).div_ceil(CHUNK_BYTES), || {
+                format!("the host copy of a buffer of `{type_name}`")
+            })?;
+        let base = chunks.as_ptr() as usize;
+        let start = if staggered {
+            let line = (buffer_id % LINES_PER_PAGE as u64) as usize * STAGGER_STEP_LINES;
+            let wanted = line % LINES_PER_PAGE * LINE_BYTES;
+            (wanted + PAGE_BYTES - base % PAGE_BYTES) % PAGE_BYTES
+        } else {
+            (LINE_BYTES - base % LINE_BYTES) % LINE_BYTES
+        };
+        Ok(HostBytes { chunks, start, len })
     }
 
-    /// A copy of `bytes`, placed for the buffer numbered `buffer_id`.
-    pub fn from_bytes(bytes: &[u8], buffer_id: u64) -> Self {
-        let mut host = HostBytes::zeroed(bytes.len(), buffer_id);
-        host.bytes_mut().copy_from_slice(bytes);
-        host
+    /// A copy of `bytes` (made on `pool` when large), placed as in
+    /// [`zeroed`](Self::zeroed).
+    ///
+    /// # Errors
+    /// [`Error::HostOutOfMemory`] when the allocator refuses.
+    pub fn from_bytes(
+        bytes: &[u8],
+        buffer_id: u64,
+        type_name: &str,
+        pool: &rayon::ThreadPool,
+    ) -> Result<Self> {
+        let mut host = HostBytes::zeroed(bytes.len(), buffer_id, type_name)?;
+        copy_bytes(pool, host.bytes_mut(), bytes);
+        Ok(host)
     }
 
     pub fn len(&self) -> usize {
@@ -82,11 +151,11 @@ impl HostBytes {
     }
 
     pub fn bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice(&self.lines[self.start..])[..self.len]
+        &bytemuck::cast_slice(&self.chunks)[self.start..self.start + self.len]
     }
 
     pub fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut bytemuck::cast_slice_mut(&mut self.lines[self.start..])[..self.len]
+        &mut bytemuck::cast_slice_mut(&mut self.chunks)[self.start..self.start + self.len]
     }
 }
 
@@ -107,7 +176,7 @@ mod tests {
             (3, 4096),
             (4, STAGGER_MIN_BYTES + 5),
         ] {
-            let host = HostBytes::zeroed(len, id);
+            let host = HostBytes::zeroed(len, id, "u8").unwrap();
             assert_eq!(host.len(), len);
             assert_eq!(host.bytes().len(), len);
             assert!(host.bytes().iter().all(|&b| b == 0));
@@ -120,7 +189,9 @@ mod tests {
     #[test]
     fn large_copies_made_one_after_another_sit_about_half_a_page_apart() {
         let len = STAGGER_MIN_BYTES;
-        let copies: Vec<HostBytes> = (10..14).map(|id| HostBytes::zeroed(len, id)).collect();
+        let copies: Vec<HostBytes> = (10..14)
+            .map(|id| HostBytes::zeroed(len, id, "u8").unwrap())
+            .collect();
         for pair in copies.windows(2) {
             let distance =
                 (page_offset(&pair[1]) + PAGE_BYTES - page_offset(&pair[0])) % PAGE_BYTES;
@@ -134,15 +205,30 @@ mod tests {
 
     #[test]
     fn copies_round_trip_their_bytes_and_small_ones_carry_no_page_of_padding() {
-        let data: Vec<u8> = (0..STAGGER_MIN_BYTES + 3)
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        // Past the parallel-copy threshold and not a whole number of chunks.
+        let data: Vec<u8> = (0..PARALLEL_COPY_MIN_BYTES + COPY_CHUNK_BYTES / 3)
             .map(|i| (i % 251) as u8)
             .collect();
         for id in [0, 7, 63, 64] {
-            let host = HostBytes::from_bytes(&data, id);
+            let host = HostBytes::from_bytes(&data, id, "u8", &pool).unwrap();
             assert_eq!(host.bytes(), &data[..]);
-            let small = HostBytes::from_bytes(&data[..100], id);
+            assert_eq!(host.bytes().as_ptr() as usize % LINE_BYTES, 0);
+            let small = HostBytes::from_bytes(&data[..100], id, "u8", &pool).unwrap();
             assert_eq!(small.bytes(), &data[..100]);
-            assert_eq!(small.lines.len(), 2);
+            assert!(small.chunks.len() * CHUNK_BYTES < 100 + LINE_BYTES);
         }
+    }
+
+    #[test]
+    fn an_allocation_the_allocator_refuses_is_a_typed_error() {
+        let err = HostBytes::zeroed(usize::MAX / 2, 0, "f32").unwrap_err();
+        assert!(
+            matches!(&err, Error::HostOutOfMemory { purpose, bytes } if purpose.contains("`f32`") && *bytes >= (usize::MAX / 2) as u64),
+            "{err}"
+        );
     }
 }

@@ -101,8 +101,21 @@ impl<T: Pod> Buffer<T> {
         }
         let id = shared.next_buffer_id();
         let host = match data {
-            Some(data) => HostBytes::from_bytes(bytemuck::cast_slice(data), id),
-            None => HostBytes::zeroed(len * std::mem::size_of::<T>(), id),
+            Some(data) => HostBytes::from_bytes(
+                bytemuck::cast_slice(data),
+                id,
+                type_name,
+                shared.cpu().pool(),
+            )?,
+            None => {
+                let bytes = len.checked_mul(std::mem::size_of::<T>()).ok_or_else(|| {
+                    Error::HostOutOfMemory {
+                        purpose: format!("the host copy of a buffer of `{type_name}`"),
+                        bytes: u64::MAX,
+                    }
+                })?;
+                HostBytes::zeroed(bytes, id, type_name)?
+            }
         };
         Ok(Buffer {
             raw: RawBuffer {
@@ -190,9 +203,28 @@ impl<T: Pod> Buffer<T> {
     ///
     /// # Errors
     /// [`Error::Map`] or [`Error::Poll`] when the readback fails;
-    /// [`Error::DeviceLost`] when the only valid copy was on a lost device.
+    /// [`Error::DeviceLost`] when the only valid copy was on a lost device;
+    /// [`Error::HostOutOfMemory`] when the vector cannot be allocated.
     pub fn to_vec(&self) -> Result<Vec<T>> {
-        self.with_host(<[T]>::to_vec)
+        let mut out = self.zeroed_vec()?;
+        self.read_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// A zeroed vector as long as the buffer, for reading into.
+    fn zeroed_vec(&self) -> Result<Vec<T>> {
+        host::try_zeroed_vec(self.len(), || {
+            format!("reading a buffer of `{}`", self.raw.type_name)
+        })
+    }
+
+    /// `out.copy_from_slice(host)` for bytes, on the runtime's pool when large.
+    fn copy_out(&self, out: &mut [T], host: &[u8]) {
+        host::copy_bytes(
+            self.raw.shared.cpu().pool(),
+            bytemuck::cast_slice_mut(out),
+            host,
+        );
     }
 
     /// The buffer's contents, without blocking the calling executor while the
@@ -206,7 +238,9 @@ impl<T: Pod> Buffer<T> {
         let (gpu, mut pending) = {
             let state = lock(&self.raw.state);
             if state.residency.host_valid() {
-                return Ok(bytemuck::cast_slice(state.host.bytes()).to_vec());
+                let mut out = self.zeroed_vec()?;
+                self.copy_out(&mut out, state.host.bytes());
+                return Ok(out);
             }
             let (Some(gpu), Some(device)) = (shared.gpu(), &state.device) else {
                 return Err(transfer::only_copy_lost());
@@ -218,20 +252,21 @@ impl<T: Pod> Buffer<T> {
         };
         gpu.poll_in_background(&pending);
         let mapped = (&mut pending.mapped).await;
+        let mut out = self.zeroed_vec()?;
         let mut state = lock(&self.raw.state);
-        let host_len = state.host.len();
-        let mut bytes = vec![0u8; host_len];
-        gpu.finish_download(&pending, mapped, &mut bytes)?;
-        shared.counters.downloaded(host_len as u64);
+        gpu.finish_download(&pending, mapped, bytemuck::cast_slice_mut(&mut out))?;
+        shared.counters.downloaded(state.host.len() as u64);
         // Only `&self` readers can run meanwhile (writers need `&mut`), so the
         // device copy read here is still the latest one.
         if !state.residency.host_valid() {
-            state.host.bytes_mut().copy_from_slice(&bytes);
+            host::copy_bytes(
+                shared.cpu().pool(),
+                state.host.bytes_mut(),
+                bytemuck::cast_slice(&out),
+            );
             state.finish_host(Use::Read);
             state.note_host_read_of_gpu_results();
         }
-        let mut out = vec![T::zeroed(); self.len()];
-        bytemuck::cast_slice_mut(&mut out).copy_from_slice(&bytes);
         Ok(out)
     }
 
@@ -246,7 +281,7 @@ impl<T: Pod> Buffer<T> {
                 slice_len: out.len(),
             });
         }
-        self.with_host(|host| out.copy_from_slice(host))
+        self.with_host(|host| self.copy_out(out, bytemuck::cast_slice(host)))
     }
 
     /// Replaces the contents with `data` (on the host; the next GPU launch
@@ -267,10 +302,11 @@ impl<T: Pod> Buffer<T> {
             .state
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        state
-            .host
-            .bytes_mut()
-            .copy_from_slice(bytemuck::cast_slice(data));
+        host::copy_bytes(
+            self.raw.shared.cpu().pool(),
+            state.host.bytes_mut(),
+            bytemuck::cast_slice(data),
+        );
         state.finish_host(Use::Overwrite);
         Ok(())
     }
