@@ -95,7 +95,10 @@ impl<'rt> HeatGrid<'rt> {
             rt,
             size: side,
             current: rt.buffer_from_slice(field)?,
-            next: rt.buffer_zeroed(field.len())?,
+            // A copy rather than zeros: the boundary, which no step writes,
+            // is then right in both buffers, and the pages of both are in
+            // memory before the first step instead of faulting in during it.
+            next: rt.buffer_from_slice(field)?,
             step: kernels::jacobi2d(),
         })
     }
@@ -142,5 +145,14 @@ impl<'rt> HeatGrid<'rt> {
     /// The readback failing.
     pub fn field(&self) -> switchyard::Result<Vec<f32>> {
         self.current.to_vec()
+    }
+
+    /// Runs `f` on the current field in place (read back first if the GPU
+    /// has newer data), without copying it out.
+    ///
+    /// # Errors
+    /// The readback failing.
+    pub fn with_field<R>(&self, f: impl FnOnce(&[f32]) -> R) -> switchyard::Result<R> {
+        self.current.with_host(f)
     }
 }
