@@ -24,7 +24,6 @@
 //! step 3 leaves each written buffer's previous valid copy in place.
 
 use std::hash::{Hash, Hasher};
-use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +31,7 @@ use bytemuck::Pod;
 
 use crate::buffer::residency::{Transfer, Use};
 use crate::buffer::{Buffer, RawBuffer, TransferStats};
-use crate::device::{lock, GpuContext};
+use crate::device::{lock, BindGroupKey, BoundBuffer, GpuContext};
 use crate::dispatch::{
     decide, plan_grid, ChoiceInput, Decision, DecisionInput, Direction, GpuStatus, NeededTransfer,
     Outcome, Reason, RequestSource, Resolution, Target,
@@ -666,61 +665,60 @@ fn run_gpu(
         .map(|value| gpu.uniform_buffer(value))
         .collect::<Result<Vec<_>>>()?;
 
-    let operation = format!("launch of kernel `{}`", wgsl.name);
     let layout = &wgsl.layout;
-    gpu.scoped(&operation, 0, || {
-        let bindings: Vec<(&BindingInfo, &wgpu::Buffer, u64)> = layout
-            .buffers
-            .iter()
-            .zip(&device_buffers)
-            .map(|(info, (buffer, bytes))| (info, buffer, *bytes))
-            .chain(
-                layout
-                    .uniforms
-                    .iter()
-                    .zip(&uniform_buffers)
-                    .zip(uniforms)
-                    .map(|((info, buffer), value)| (info, buffer, value.len() as u64)),
-            )
-            .collect();
-        let bind_groups: Vec<wgpu::BindGroup> = pipeline
-            .group_layouts
-            .iter()
-            .enumerate()
-            .map(|(group, group_layout)| {
-                let entries: Vec<wgpu::BindGroupEntry<'_>> = bindings
-                    .iter()
-                    .filter(|(info, _, _)| info.group == group as u32)
-                    .map(|(info, buffer, bytes)| wgpu::BindGroupEntry {
-                        binding: info.binding,
-                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                            buffer,
-                            offset: 0,
-                            size: NonZeroU64::new(*bytes),
-                        }),
-                    })
-                    .collect();
-                gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(&wgsl.name),
-                    layout: group_layout,
-                    entries: &entries,
+    let bindings: Vec<(&BindingInfo, &wgpu::Buffer, u64)> = layout
+        .buffers
+        .iter()
+        .zip(&device_buffers)
+        .map(|(info, (buffer, bytes))| (info, buffer, *bytes))
+        .chain(
+            layout
+                .uniforms
+                .iter()
+                .zip(&uniform_buffers)
+                .zip(uniforms)
+                .map(|((info, buffer), value)| (info, buffer, value.len() as u64)),
+        )
+        .collect();
+    let bind_groups = pipeline
+        .group_layouts
+        .iter()
+        .enumerate()
+        .map(|(group, group_layout)| {
+            let entries = bindings
+                .iter()
+                .filter(|(info, _, _)| info.group == group as u32)
+                .map(|(info, buffer, bytes)| BoundBuffer {
+                    binding: info.binding,
+                    buffer: (*buffer).clone(),
+                    bytes: *bytes,
                 })
-            })
-            .collect();
-        gpu.record(|encoder| {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(&wgsl.name),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipeline.pipeline);
-            for (group, bind_group) in bind_groups.iter().enumerate() {
-                pass.set_bind_group(group as u32, bind_group, &[]);
-            }
-            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+                .collect();
+            let key = BindGroupKey {
+                layout: group_layout.clone(),
+                entries,
+            };
+            gpu.bind_group(key, &wgsl.name)
+        })
+        .collect::<Result<Vec<wgpu::BindGroup>>>()?;
+    // Recording needs no error scope of its own: wgpu keeps a pass's
+    // errors in the encoder and reports them when it is finished, inside
+    // the submission's scopes. What it would reject (grid and binding
+    // sizes, access modes) was checked before this point.
+    gpu.record(|encoder| {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(&wgsl.name),
+            timestamp_writes: None,
         });
-    })?;
+        pass.set_pipeline(&pipeline.pipeline);
+        for (group, bind_group) in bind_groups.iter().enumerate() {
+            pass.set_bind_group(group as u32, bind_group, &[]);
+        }
+        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+    });
+    gpu.check_healthy()?;
     if wait {
-        gpu.flush_and_wait(&operation)?;
+        gpu.flush_and_wait(&format!("launch of kernel `{}`", wgsl.name))?;
     }
     for arg in buffers.iter_mut() {
         if let Arg::Write(raw, usage) = arg {

@@ -48,7 +48,7 @@ mod pipeline;
 mod runtime;
 
 pub use buffer::{Buffer, PoolStats, Residency, TransferStats, MAX_ELEMENT_ALIGN};
-pub use device::{AdapterKind, BackendChoice, GpuInfo};
+pub use device::{AdapterKind, BackendChoice, BindGroupCacheStats, GpuInfo};
 pub use dispatch::{CostLine, DispatchReport, KernelReport, Reason, Target};
 pub use error::{Access, Error, Result};
 pub use kernel::{CpuArgs, CpuTwin, Kernel, WorkMeasure};

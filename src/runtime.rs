@@ -15,7 +15,7 @@ use bytemuck::Pod;
 use crate::buffer::transfer::TransferCounters;
 use crate::buffer::{Buffer, PoolStats, TransferStats};
 use crate::cpu::CpuPool;
-use crate::device::{lock, BackendChoice, DeviceOptions, GpuContext, GpuInfo};
+use crate::device::{lock, BackendChoice, BindGroupCacheStats, DeviceOptions, GpuContext, GpuInfo};
 use crate::dispatch::{persist, DispatchReport, Dispatcher, Machine, PolicyConfig, Target};
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
@@ -464,6 +464,15 @@ impl Runtime {
     /// Pipeline cache hits and misses so far.
     pub fn pipeline_stats(&self) -> PipelineCacheStats {
         self.shared.pipelines().stats()
+    }
+
+    /// How often launches reused a bind group instead of creating one
+    /// (all zero without a GPU).
+    pub fn bind_group_stats(&self) -> BindGroupCacheStats {
+        self.shared
+            .gpu()
+            .map(|gpu| gpu.bind_group_stats())
+            .unwrap_or_default()
     }
 
     /// GPU command submissions made so far.

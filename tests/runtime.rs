@@ -210,3 +210,52 @@ fn uniform_values_stay_distinct_when_buffers_are_shared_by_content() {
         vec![values.iter().sum::<f32>(); n as usize]
     );
 }
+
+#[test]
+fn repeated_launches_reuse_bind_groups_and_compute_what_new_ones_would() {
+    let Some(rt) = gpu_runtime() else { return };
+    let (w, h) = (33u32, 17u32);
+    let grid = common::random_f32((w * h) as usize, 7);
+    let steps = [Target::Gpu; 12];
+    let (on_gpu, _) = common::jacobi_steps(&rt, &grid, (w, h), 0.2, &steps);
+    let stats = rt.bind_group_stats();
+    // Ping-pong binds (a→b) and (b→a): two bind groups serve all 12 steps.
+    assert_eq!(stats.misses, 2, "{stats:?}");
+    assert_eq!(stats.hits, 10, "{stats:?}");
+    let cpu = common::cpu_runtime();
+    let (on_cpu, _) = common::jacobi_steps(&cpu, &grid, (w, h), 0.2, &[Target::Cpu; 12]);
+    assert_eq!(
+        on_gpu, on_cpu,
+        "lavapipe matched the twin bit for bit before"
+    );
+}
+
+#[test]
+fn a_buffer_the_pool_frees_is_not_kept_alive_by_a_cached_bind_group() {
+    let Some(_) = gpu_runtime() else { return };
+    // With no idle allocation allowed, every buffer given back is freed.
+    let config = RuntimeConfig::from_env()
+        .unwrap()
+        .cache_dir(None)
+        .pool_idle_limit_bytes(0);
+    let rt = Runtime::with_config(config).unwrap();
+    let x = rt.buffer_from_slice(&vec![1.0f32; 4096]).unwrap();
+    let mut y = rt.buffer_zeroed::<f32>(4096).unwrap();
+    saxpy_gpu(&rt, &x, &mut y);
+    saxpy_gpu(&rt, &x, &mut y);
+    let stats = rt.bind_group_stats();
+    assert_eq!((stats.hits, stats.entries), (1, 1), "{stats:?}");
+    // Not read back: the readback's staging buffer would be freed too.
+    drop(y);
+    let stats = rt.memory_report().gpu_pool;
+    assert!(stats.evictions >= 1, "{stats:?}");
+    assert_eq!(
+        rt.bind_group_stats().entries,
+        0,
+        "the bind group holding the freed buffer is gone too"
+    );
+    // And launches go on with new bind groups.
+    let mut z = rt.buffer_zeroed::<f32>(4096).unwrap();
+    saxpy_gpu(&rt, &x, &mut z);
+    assert_eq!(z.to_vec().unwrap(), vec![1.0; 4096]);
+}

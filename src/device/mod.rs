@@ -15,6 +15,7 @@
 //! - Once the device is lost, [`GpuContext::check_healthy`] fails forever and
 //!   the runtime serves launches on the CPU.
 
+mod bind_groups;
 mod selection;
 
 use rustc_hash::FxHashMap;
@@ -22,11 +23,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
+pub use bind_groups::BindGroupCacheStats;
+pub(crate) use bind_groups::{BindGroupKey, BoundBuffer};
 pub use selection::{AdapterKind, BackendChoice};
 
 use crate::buffer::pool::{PoolStats, SizeClassPool};
 use crate::error::{Error, Result};
 use crate::pipeline::disk::DriverPipelineCache;
+use bind_groups::{BoundedCache, BIND_GROUP_CACHE_ENTRIES};
 use selection::Candidate;
 
 /// Locks a mutex, carrying on through poisoning: every critical section in this
@@ -133,11 +137,10 @@ impl Drop for PooledBuffer {
         let (Some(buffer), Some(home)) = (self.buffer.take(), self.home.upgrade()) else {
             return;
         };
-        let mut pool = lock(&home.pool);
         if home.health.is_lost() {
-            pool.forget(self.class);
+            lock(&home.pool).forget(self.class);
         } else {
-            pool.release(self.kind, self.class, buffer);
+            home.release_to_pool(self.kind, self.class, buffer);
         }
     }
 }
@@ -198,6 +201,8 @@ pub(crate) struct GpuContext {
     /// values, recorded, in flight or done: no staging copy and no queue
     /// write per launch.
     uniforms: Mutex<FxHashMap<Box<[u8]>, wgpu::Buffer>>,
+    /// Bind groups by layout and bound buffers; see `bind_groups`.
+    bind_groups: Mutex<BoundedCache<BindGroupKey, wgpu::BindGroup>>,
     submissions: AtomicU64,
     pub driver_cache: Option<DriverPipelineCache>,
 }
@@ -336,6 +341,7 @@ impl GpuContext {
             pool: Mutex::new(SizeClassPool::new(options.pool_idle_limit_bytes)),
             pending: Mutex::new(None),
             uniforms: Mutex::new(FxHashMap::default()),
+            bind_groups: Mutex::new(BoundedCache::new(BIND_GROUP_CACHE_ENTRIES)),
             submissions: AtomicU64::new(0),
             driver_cache,
         }))
@@ -459,6 +465,7 @@ impl GpuContext {
         let (buffer, class) = match first {
             Err(Error::GpuOutOfMemory { .. }) => {
                 let freed = lock(&self.pool).trim();
+                self.forget_bind_groups();
                 log::warn!(
                     "switchyard: GPU out of memory; freed {freed} idle pool bytes and retrying"
                 );
@@ -472,6 +479,26 @@ impl GpuContext {
             class,
             home: Arc::downgrade(self),
         })
+    }
+
+    /// Gives `buffer` back to the pool. When the pool frees it (or another
+    /// buffer) instead of keeping it, the bind groups that may hold it go too;
+    /// see `bind_groups`.
+    fn release_to_pool(&self, kind: PoolKind, class: u64, buffer: wgpu::Buffer) {
+        let evicted = {
+            let mut pool = lock(&self.pool);
+            let before = pool.stats().evictions;
+            pool.release(kind, class, buffer);
+            pool.stats().evictions != before
+        };
+        if evicted {
+            self.forget_bind_groups();
+        }
+    }
+
+    /// Drops the cached bind groups, and with them their hold on buffers.
+    fn forget_bind_groups(&self) {
+        lock(&self.bind_groups).clear();
     }
 
     /// The buffer pool's counters and footprint.
@@ -520,6 +547,41 @@ impl GpuContext {
         self.write_padded(&buffer, 0, bytes);
         cache.insert(bytes.into(), buffer.clone());
         Ok(buffer)
+    }
+
+    /// A bind group binding `key.entries` through `key.layout`: a cached one
+    /// when an earlier launch bound the same buffers (see `bind_groups`),
+    /// else a new one, created inside error scopes.
+    ///
+    /// # Errors
+    /// [`Error::Gpu`] when wgpu rejects the bind group, or device loss.
+    pub fn bind_group(&self, key: BindGroupKey, label: &str) -> Result<wgpu::BindGroup> {
+        lock(&self.bind_groups).get_or_try_insert(key, |key| {
+            let entries: Vec<wgpu::BindGroupEntry<'_>> = key
+                .entries
+                .iter()
+                .map(|entry| wgpu::BindGroupEntry {
+                    binding: entry.binding,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &entry.buffer,
+                        offset: 0,
+                        size: std::num::NonZeroU64::new(entry.bytes),
+                    }),
+                })
+                .collect();
+            self.scoped(&format!("bind group creation for `{label}`"), 0, || {
+                self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(label),
+                    layout: &key.layout,
+                    entries: &entries,
+                })
+            })
+        })
+    }
+
+    /// Bind-group reuse so far.
+    pub fn bind_group_stats(&self) -> BindGroupCacheStats {
+        lock(&self.bind_groups).stats()
     }
 
     /// Command submissions made so far.

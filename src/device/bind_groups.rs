@@ -1,0 +1,174 @@
+//! Bind groups reused by launches that bind the same buffers.
+//!
+//! Creating a bind group, and dropping it once its submission is done, was
+//! about half of what recording one GPU launch cost: wgpu validates and
+//! tracks each one. A launch that binds the same wgpu buffers, at the same
+//! sizes, through the same layout as an earlier launch reuses that launch's
+//! bind group instead. wgpu buffers and layouts compare by identity and the
+//! pool hands the same buffers out again, so repeated launches and the two
+//! halves of a ping-pong pair hit.
+//!
+//! The cache is [`BoundedCache`], generic so that its rules are tested
+//! without a GPU.
+//!
+//! Invariants:
+//! - A cached bind group keeps its buffers alive. The device therefore empties
+//!   the cache whenever its buffer pool frees a buffer (an eviction over the
+//!   idle limit, or a trim after out-of-memory), so no buffer the pool counts
+//!   as freed lives on here. Buffers on loan or idle in the pool are alive
+//!   anyway.
+//! - It holds at most [`BIND_GROUP_CACHE_ENTRIES`] bind groups; a full cache
+//!   empties before the next insertion.
+
+use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
+
+/// Bind-group reuse so far; see [`Runtime::bind_group_stats`](crate::Runtime::bind_group_stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BindGroupCacheStats {
+    /// Launches that reused a bind group.
+    pub hits: u64,
+    /// Bind groups created.
+    pub misses: u64,
+    /// Bind groups held now.
+    pub entries: u64,
+}
+
+/// How many bind groups a device keeps for reuse.
+pub(crate) const BIND_GROUP_CACHE_ENTRIES: usize = 1024;
+
+/// One buffer binding of a bind group.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct BoundBuffer {
+    pub binding: u32,
+    pub buffer: wgpu::Buffer,
+    /// The bound range, from offset 0.
+    pub bytes: u64,
+}
+
+/// What makes two bind groups interchangeable.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct BindGroupKey {
+    pub layout: wgpu::BindGroupLayout,
+    pub entries: Vec<BoundBuffer>,
+}
+
+/// A map that empties itself when full, or when told to.
+#[derive(Debug)]
+pub(crate) struct BoundedCache<K, V> {
+    capacity: usize,
+    entries: FxHashMap<K, V>,
+    hits: u64,
+    misses: u64,
+}
+
+impl<K: Hash + Eq, V: Clone> BoundedCache<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        BoundedCache {
+            capacity: capacity.max(1),
+            entries: FxHashMap::default(),
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// The value cached for `key`, or the one `make` builds (and the cache
+    /// keeps).
+    ///
+    /// # Errors
+    /// Whatever `make` returns; nothing is cached then.
+    pub fn get_or_try_insert<E>(
+        &mut self,
+        key: K,
+        make: impl FnOnce(&K) -> Result<V, E>,
+    ) -> Result<V, E> {
+        if let Some(value) = self.entries.get(&key) {
+            self.hits += 1;
+            return Ok(value.clone());
+        }
+        self.misses += 1;
+        let value = make(&key)?;
+        if self.entries.len() >= self.capacity {
+            self.entries.clear();
+        }
+        self.entries.insert(key, value.clone());
+        Ok(value)
+    }
+
+    /// Drops every entry.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    pub fn stats(&self) -> BindGroupCacheStats {
+        BindGroupCacheStats {
+            hits: self.hits,
+            misses: self.misses,
+            entries: self.entries.len() as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(cache: &mut BoundedCache<u32, String>, key: u32) -> bool {
+        let mut made = false;
+        let value = cache
+            .get_or_try_insert(key, |k| {
+                made = true;
+                Ok::<_, ()>(format!("value {k}"))
+            })
+            .unwrap();
+        assert_eq!(value, format!("value {key}"));
+        made
+    }
+
+    #[test]
+    fn the_same_key_under_the_same_epoch_is_built_once() {
+        let mut cache = BoundedCache::new(8);
+        assert!(built(&mut cache, 1));
+        assert!(!built(&mut cache, 1));
+        assert!(built(&mut cache, 2));
+        assert!(!built(&mut cache, 1));
+        assert_eq!(
+            cache.stats(),
+            BindGroupCacheStats {
+                hits: 2,
+                misses: 2,
+                entries: 2
+            }
+        );
+    }
+
+    #[test]
+    fn clearing_drops_every_entry_so_nothing_freed_is_kept_alive() {
+        let mut cache = BoundedCache::new(8);
+        built(&mut cache, 1);
+        built(&mut cache, 2);
+        cache.clear();
+        assert_eq!(cache.stats().entries, 0);
+        assert!(built(&mut cache, 1), "a cleared entry was reused");
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_capacity() {
+        let mut cache = BoundedCache::new(3);
+        for key in 0..10 {
+            built(&mut cache, key);
+            assert!(cache.stats().entries <= 3);
+        }
+        assert!(!built(&mut cache, 9), "the newest entry survives a clear");
+    }
+
+    #[test]
+    fn a_failed_build_caches_nothing() {
+        let mut cache: BoundedCache<u32, String> = BoundedCache::new(4);
+        let err = cache.get_or_try_insert(5, |_| Err("no")).unwrap_err();
+        assert_eq!(err, "no");
+        assert_eq!(cache.stats().entries, 0);
+        assert!(built(&mut cache, 5));
+    }
+}
