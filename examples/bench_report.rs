@@ -1,7 +1,9 @@
 //! What switchyard costs over the code a user would write instead, measured
-//! side by side in one process: a markdown table of ratios, each the median
-//! of many calls taken in rotating blocks (see `benches/support/timing.rs`),
-//! so drift on a shared machine hits both sides alike.
+//! side by side in one process: a markdown table of median times and their
+//! ratios, taken in rotating blocks of calls (see `benches/support/timing.rs`).
+//! Each ratio is paired by round: the median over rounds of one side's block
+//! median over the other's in the same round, so that a slow spell of a
+//! shared machine divides out instead of landing on one side.
 //!
 //! Run: `cargo run --release --example bench_report [-- --json] [--rounds 15]`
 //!
@@ -72,19 +74,16 @@ fn main() {
     });
 }
 
-/// One line of the table: what was compared, the two median times, the goal.
+/// One line of the table: what was compared, the two median times, their
+/// ratio (paired by round where the two ran in rounds; see
+/// `Comparison::ratio`), the goal.
 struct Line {
     what: String,
     ours_s: f64,
     baseline: &'static str,
     baseline_s: f64,
+    ratio: f64,
     goal: &'static str,
-}
-
-impl Line {
-    fn ratio(&self) -> f64 {
-        self.ours_s / self.baseline_s
-    }
 }
 
 /// Everything the report measured.
@@ -151,7 +150,7 @@ fn run(options: &Options) -> Fallible<()> {
                 duration(line.ours_s),
                 line.baseline,
                 duration(line.baseline_s),
-                line.ratio(),
+                line.ratio,
                 line.goal
             );
         }
@@ -176,18 +175,19 @@ fn gpu_launches(rt: &Runtime, raw: &RawGpu, rounds: usize, results: &mut Results
         min_calls: 5,
         max_calls: 200,
     };
-    let medians = blocks.medians(&mut [
+    let compared = blocks.compare(&mut [
         Box::new(|| Ok(ours.run(rt, Target::Gpu)?.0)) as Contender<'_>,
         Box::new(|| Ok(theirs.run(raw))),
     ])?;
     let line = Line {
         what: "Gpu launch, saxpy 2^10".into(),
-        ours_s: medians[0],
+        ours_s: compared.medians[0],
         baseline: "raw wgpu",
-        baseline_s: medians[1],
+        baseline_s: compared.medians[1],
+        ratio: compared.ratio(0, &[1]),
         goal: "≤ 1.20",
     };
-    results.gpu_over_raw = Some(line.ratio());
+    results.gpu_over_raw = Some(line.ratio);
     results.lines.push(line);
 
     // A sequence of launches against one raw submission of as many passes.
@@ -212,23 +212,28 @@ fn gpu_launches(rt: &Runtime, raw: &RawGpu, rounds: usize, results: &mut Results
     let raw_batch = || theirs.run_batch(raw, SEQUENCE_LAUNCHES) / SEQUENCE_LAUNCHES as f64;
     sequence()?;
     raw_batch();
-    let medians = Blocks {
+    // A call here is a whole sequence (about 4 ms), so a block holds only
+    // two or three: three times the rounds keep the paired ratio from
+    // resting on a few noisy blocks.
+    let compared = Blocks {
+        rounds: 3 * rounds,
         min_calls: 2,
         max_calls: 50,
         ..blocks
     }
-    .medians(&mut [
+    .compare(&mut [
         Box::new(&mut sequence) as Contender<'_>,
         Box::new(|| Ok(raw_batch())),
     ])?;
     let line = Line {
         what: format!("Gpu launch in a sequence of {SEQUENCE_LAUNCHES}, saxpy 2^10"),
-        ours_s: medians[0],
+        ours_s: compared.medians[0],
         baseline: "raw wgpu, one submission,",
-        baseline_s: medians[1],
+        baseline_s: compared.medians[1],
+        ratio: compared.ratio(0, &[1]),
         goal: "≤ 1.10",
     };
-    results.gpu_seq_over_raw = Some(line.ratio());
+    results.gpu_seq_over_raw = Some(line.ratio);
     results.lines.push(line);
     Ok(())
 }
@@ -268,14 +273,16 @@ fn pipeline_cache(rt: &Runtime, results: &mut Results) -> Fallible<()> {
             started.elapsed().as_secs_f64() / HITS_PER_CALL as f64
         })
         .collect();
+    let (cold_s, hit_s) = (median(&mut cold), median(&mut hits));
     let line = Line {
         what: "pipeline: build (cold) vs cache hit".into(),
-        ours_s: median(&mut cold),
+        ours_s: cold_s,
         baseline: "hit",
-        baseline_s: median(&mut hits),
+        baseline_s: hit_s,
+        ratio: cold_s / hit_s,
         goal: "≥ 100",
     };
-    results.cache_cold_over_hit = Some(line.ratio());
+    results.cache_cold_over_hit = Some(line.ratio);
     results.lines.push(line);
 
     // What the user waits for: a driver may compile only at the first
@@ -299,11 +306,13 @@ fn pipeline_cache(rt: &Runtime, results: &mut Results) -> Fallible<()> {
     for _ in 0..10 * COLD_BUILDS {
         hit_launches.push(launch(&base)?);
     }
+    let (cold_s, cached_s) = (median(&mut cold_launches), median(&mut hit_launches));
     results.lines.push(Line {
         what: "launch with a new pipeline vs a cached one (tiny kernel)".into(),
-        ours_s: median(&mut cold_launches),
+        ours_s: cold_s,
         baseline: "cached",
-        baseline_s: median(&mut hit_launches),
+        baseline_s: cached_s,
+        ratio: cold_s / cached_s,
         goal: "-",
     });
     Ok(())
@@ -332,24 +341,25 @@ fn cpu_kernels(
             ours.run(rt, Target::Cpu)?;
             theirs.run(pool);
         }
-        let medians = Blocks {
+        let compared = Blocks {
             rounds,
             block_seconds: 20e-3,
             min_calls: 2,
             max_calls: 100,
         }
-        .medians(&mut [
+        .compare(&mut [
             Box::new(|| Ok(ours.run(rt, Target::Cpu)?.0)) as Contender<'_>,
             Box::new(|| Ok(theirs.run(pool))),
         ])?;
         let line = Line {
             what: format!("Cpu, {kernel} 2^{}", cpu_log2(kernel)),
-            ours_s: medians[0],
+            ours_s: compared.medians[0],
             baseline: "rayon",
-            baseline_s: medians[1],
+            baseline_s: compared.medians[1],
+            ratio: compared.ratio(0, &[1]),
             goal: "≤ 1.05",
         };
-        results.cpu_over_rayon.push((kernel, line.ratio()));
+        results.cpu_over_rayon.push((kernel, line.ratio));
         results.lines.push(line);
     }
     Ok(())
@@ -365,7 +375,7 @@ fn auto_choices(rt: &Runtime, rounds: usize, results: &mut Results) -> Fallible<
             let times = time_targets(rt, &Problem::new(kernel, log2), rounds)?;
             if worst
                 .as_ref()
-                .is_none_or(|(_, w)| times.auto_over_best() > w.auto_over_best())
+                .is_none_or(|(_, w)| times.auto_over_best > w.auto_over_best)
             {
                 worst = Some((log2, times));
             }
@@ -385,9 +395,10 @@ fn auto_choices(rt: &Runtime, rounds: usize, results: &mut Results) -> Fallible<
             ours_s: times.auto_s,
             baseline,
             baseline_s,
+            ratio: times.auto_over_best,
             goal: "≤ 1.10",
         };
-        results.auto_over_best.push((kernel, line.ratio()));
+        results.auto_over_best.push((kernel, line.ratio));
         results.lines.push(line);
     }
     Ok(())

@@ -9,7 +9,9 @@
 //! are measured too), then times `reps` rounds in which Cpu, Gpu and Auto
 //! each run a block of consecutive launches, in an order that rotates per
 //! round (see `benches/support/workloads.rs`, `time_targets`), and prints the
-//! median launch time of each and `auto / min(cpu, gpu)`. Each target has its
+//! median launch time of each and `auto / min(cpu, gpu)`, paired by round
+//! (the median over rounds of Auto's block median over the better of the
+//! other two blocks of that round; `benches/support/timing.rs`). Each target has its
 //! own buffers, so each stays where its target left it: the times are steady
 //! state, not transfers caused by the other target. Sizes count work:
 //! elements for saxpy and reduce_sum, grid cells for jacobi2d, body pairs for
@@ -113,7 +115,7 @@ fn run(options: &Options) -> switchyard::Result<()> {
             let row = Row {
                 kernel,
                 n,
-                ratio: times.auto_over_best(),
+                ratio: times.auto_over_best,
                 cpu_s: times.cpu_s,
                 gpu_s: times.gpu_s,
                 auto_s: times.auto_s,

@@ -4,6 +4,14 @@
 //! alternation) give each contender the steady state a program calling only
 //! it would see; rotation makes drift hit all of them alike.
 //!
+//! The first call of each block is made but not counted: it pays for the
+//! switch from the block before (a GPU block leaves the CPU pool's threads
+//! asleep and the software adapter's threads busy). And every other round
+//! runs the cycle backwards, so that no contender always follows the same
+//! one: with a fixed cycle of Cpu, Gpu, Auto, Auto followed the GPU block
+//! in two blocks of three and Cpu in one, and Auto read up to 1.2× Cpu at
+//! sizes where both ran the same code.
+//!
 //! Shared by the report examples (included with `#[path]`).
 #![allow(dead_code)]
 
@@ -27,34 +35,79 @@ pub type Contender<'a> = Box<dyn FnMut() -> switchyard::Result<f64> + 'a>;
 
 impl Blocks {
     /// Runs every contender in rotating blocks; returns each one's per-call
-    /// seconds, in the contenders' order.
-    pub fn run(&self, contenders: &mut [Contender<'_>]) -> switchyard::Result<Vec<Vec<f64>>> {
+    /// seconds, per contender and round.
+    pub fn run(&self, contenders: &mut [Contender<'_>]) -> switchyard::Result<Vec<Vec<Vec<f64>>>> {
         let count = contenders.len();
-        let mut times = vec![Vec::new(); count];
+        let mut times = vec![Vec::with_capacity(self.rounds); count];
         for round in 0..self.rounds {
             for k in 0..count {
-                let i = (k + round) % count;
+                let step = if round % 2 == 0 { k } else { count - 1 - k };
+                let i = (step + round) % count;
+                contenders[i]()?;
+                let mut block = Vec::new();
                 let started = Instant::now();
                 for call in 0..self.max_calls.max(1) {
-                    times[i].push(contenders[i]()?);
+                    block.push(contenders[i]()?);
                     if call + 1 >= self.min_calls
                         && started.elapsed().as_secs_f64() >= self.block_seconds
                     {
                         break;
                     }
                 }
+                times[i].push(block);
             }
         }
         Ok(times)
     }
 
-    /// Per contender, the median of what [`run`](Self::run) measured.
-    pub fn medians(&self, contenders: &mut [Contender<'_>]) -> switchyard::Result<Vec<f64>> {
-        Ok(self
-            .run(contenders)?
+    /// Per contender, the median of all its calls, and of its block in each
+    /// round.
+    pub fn compare(&self, contenders: &mut [Contender<'_>]) -> switchyard::Result<Comparison> {
+        let mut times = self.run(contenders)?;
+        let per_round = times
             .iter_mut()
-            .map(|times| median(times))
-            .collect())
+            .map(|rounds| rounds.iter_mut().map(|block| median(block)).collect())
+            .collect();
+        let medians = times
+            .into_iter()
+            .map(|rounds| median(&mut rounds.concat()))
+            .collect();
+        Ok(Comparison { medians, per_round })
+    }
+
+    /// Per contender, the median of all its calls.
+    pub fn medians(&self, contenders: &mut [Contender<'_>]) -> switchyard::Result<Vec<f64>> {
+        Ok(self.compare(contenders)?.medians)
+    }
+}
+
+/// What [`Blocks::compare`] measured.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    /// Per contender, the median of all its calls.
+    pub medians: Vec<f64>,
+    /// Per contender, the median call of its block in each round.
+    pub per_round: Vec<Vec<f64>>,
+}
+
+impl Comparison {
+    /// Contender `ours` against the best of `baselines`, paired by round: the
+    /// median over rounds of `ours`'s block median divided by the smallest
+    /// block median of `baselines` in the same round. Blocks of one round
+    /// run within milliseconds of each other, so a slow spell of the machine
+    /// that lasts longer than that (they last tens of milliseconds on this
+    /// VM, and move a contender's median by up to 3×) divides out.
+    pub fn ratio(&self, ours: usize, baselines: &[usize]) -> f64 {
+        let mut ratios: Vec<f64> = (0..self.per_round[ours].len())
+            .map(|round| {
+                let best = baselines
+                    .iter()
+                    .map(|&b| self.per_round[b][round])
+                    .fold(f64::INFINITY, f64::min);
+                self.per_round[ours][round] / best
+            })
+            .collect();
+        median(&mut ratios)
     }
 }
 

@@ -539,18 +539,8 @@ pub struct TargetTimes {
     pub auto_s: f64,
     /// Where Auto's timed launches ran: `cpu`, `gpu`, or the counts.
     pub auto_target: String,
-}
-
-impl TargetTimes {
-    /// `auto / min(cpu, gpu)`.
-    pub fn auto_over_best(&self) -> f64 {
-        let best = if self.gpu_s.is_nan() {
-            self.cpu_s
-        } else {
-            self.cpu_s.min(self.gpu_s)
-        };
-        self.auto_s / best
-    }
+    /// `auto / min(cpu, gpu)`, paired by round (see `Comparison::ratio`).
+    pub auto_over_best: f64,
 }
 
 /// Each target runs for at least this long per round...
@@ -608,8 +598,11 @@ pub fn time_targets(
             }) as Contender<'_>
         })
         .collect();
-    let medians = blocks.medians(&mut contenders)?;
+    let comparison = blocks.compare(&mut contenders)?;
     drop(contenders);
+    let medians = &comparison.medians;
+    let auto = targets.len() - 1;
+    let auto_over_best = comparison.ratio(auto, &(0..auto).collect::<Vec<_>>());
     let auto_ran = auto_ran.into_inner();
     let gpus = auto_ran.iter().filter(|&&t| t == Target::Gpu).count();
     let cpus = auto_ran.iter().filter(|&&t| t == Target::Cpu).count();
@@ -631,5 +624,6 @@ pub fn time_targets(
         gpu_s,
         auto_s,
         auto_target,
+        auto_over_best,
     })
 }
