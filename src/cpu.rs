@@ -13,13 +13,15 @@
 //! the pool.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
 /// A rayon pool owned by one runtime.
 #[derive(Debug)]
 pub(crate) struct CpuPool {
-    pool: rayon::ThreadPool,
+    /// Shared with the GPU context, which copies large readbacks on it.
+    pool: Arc<rayon::ThreadPool>,
 }
 
 impl CpuPool {
@@ -33,7 +35,9 @@ impl CpuPool {
             .thread_name(|i| format!("switchyard-cpu-{i}"))
             .build()
             .map_err(Error::ThreadPool)?;
-        Ok(CpuPool { pool })
+        Ok(CpuPool {
+            pool: Arc::new(pool),
+        })
     }
 
     pub fn threads(&self) -> usize {
@@ -42,6 +46,11 @@ impl CpuPool {
 
     pub fn pool(&self) -> &rayon::ThreadPool {
         &self.pool
+    }
+
+    /// The pool itself, for other parts of the runtime that copy on it.
+    pub fn shared(&self) -> Arc<rayon::ThreadPool> {
+        Arc::clone(&self.pool)
     }
 
     /// Runs `twin` inside the pool, or on the calling thread when `inline`

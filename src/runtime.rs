@@ -337,6 +337,7 @@ impl Runtime {
             adapter_name: config.adapter_name.clone(),
             pool_idle_limit_bytes: config.pool_idle_limit_bytes,
             cache_dir: config.cache_dir.clone(),
+            host_copies: Some(cpu.shared()),
         };
         let (gpu, gpu_absent_reason) = match GpuContext::open(&options)? {
             Ok(gpu) => (Some(gpu), String::new()),

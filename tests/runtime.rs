@@ -259,3 +259,34 @@ fn a_buffer_the_pool_frees_is_not_kept_alive_by_a_cached_bind_group() {
     saxpy_gpu(&rt, &x, &mut z);
     assert_eq!(z.to_vec().unwrap(), vec![1.0; 4096]);
 }
+
+#[test]
+fn large_readbacks_copied_on_the_pool_arrive_intact() {
+    let Some(rt) = gpu_runtime() else { return };
+    // Over the 4 MiB at which host copies split across the pool, and not a
+    // whole number of its 1 MiB pieces.
+    let n = (5 << 20) / 4 + 777;
+    let x = common::random_f32(n, 11);
+    let y0 = common::random_f32(n, 12);
+    let xb = rt.buffer_from_slice(&x).unwrap();
+    let mut yb = rt.buffer_from_slice(&y0).unwrap();
+    saxpy(&rt, 0.5, &xb, &mut yb, Target::Gpu);
+    let expected: Vec<f32> = x.iter().zip(&y0).map(|(x, y)| 0.5 * x + y).collect();
+    // The GPU may fuse a·x + y into one rounding where the CPU rounds
+    // twice: the two differ by at most one rounding, ε of the operands'
+    // size; 2ε leaves room for either order.
+    let check = |got: &[f32]| {
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert!(
+                (g - e).abs() <= 2.0 * f32::EPSILON * e.abs().max(1.0),
+                "{i}: {g} vs {e}"
+            );
+        }
+    };
+    check(&pollster::block_on(yb.read_async()).unwrap());
+    saxpy(&rt, 0.0, &xb, &mut yb, Target::Gpu);
+    check(&yb.to_vec().unwrap());
+    let mut out = vec![0.0f32; n];
+    yb.read_into(&mut out).unwrap();
+    check(&out);
+}

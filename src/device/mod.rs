@@ -27,6 +27,7 @@ pub use bind_groups::BindGroupCacheStats;
 pub(crate) use bind_groups::{BindGroupKey, BoundBuffer};
 pub use selection::{AdapterKind, BackendChoice};
 
+use crate::buffer::host::copy_bytes;
 use crate::buffer::pool::{PoolStats, SizeClassPool};
 use crate::error::{Error, Result};
 use crate::pipeline::disk::DriverPipelineCache;
@@ -85,6 +86,9 @@ pub(crate) struct DeviceOptions {
     pub adapter_name: Option<String>,
     pub pool_idle_limit_bytes: u64,
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The runtime's CPU pool, for copying large readbacks out of mapped
+    /// memory; without one they are copied on the calling thread.
+    pub host_copies: Option<Arc<rayon::ThreadPool>>,
 }
 
 /// What a pooled allocation is used for; part of the pool key because usages
@@ -205,6 +209,8 @@ pub(crate) struct GpuContext {
     bind_groups: Mutex<BoundedCache<BindGroupKey, wgpu::BindGroup>>,
     submissions: AtomicU64,
     pub driver_cache: Option<DriverPipelineCache>,
+    /// See [`DeviceOptions::host_copies`].
+    host_copies: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -344,6 +350,7 @@ impl GpuContext {
             bind_groups: Mutex::new(BoundedCache::new(BIND_GROUP_CACHE_ENTRIES)),
             submissions: AtomicU64::new(0),
             driver_cache,
+            host_copies: options.host_copies.clone(),
         }))
     }
 
@@ -743,7 +750,13 @@ impl GpuContext {
             let view = buffer
                 .get_mapped_range(0..pending.len)
                 .map_err(|_| lost("mapped range unavailable after a successful map"))?;
-            out.copy_from_slice(&view[..out.len()]);
+            let data = &view[..out.len()];
+            // A 16 MiB readback took 5.3 ms with this copy on one thread and
+            // 2.8 ms on two (raw wgpu with one copy: 2.8 ms).
+            match &self.host_copies {
+                Some(pool) => copy_bytes(pool, out, data),
+                None => out.copy_from_slice(data),
+            }
         }
         buffer.unmap();
         Ok(())
