@@ -289,4 +289,10 @@ fn large_readbacks_copied_on_the_pool_arrive_intact() {
     let mut out = vec![0.0f32; n];
     yb.read_into(&mut out).unwrap();
     check(&out);
+    // A large upload whose length is not a multiple of wgpu's 4-byte copy
+    // unit is padded in the staging memory.
+    let odd: Vec<u8> = (0..(5 << 20) + 3).map(|i| (i % 253) as u8).collect();
+    let bytes = rt.buffer_from_slice(&odd).unwrap();
+    assert_eq!(bytes.prefetch_to_gpu().unwrap(), odd.len() as u64);
+    assert_eq!(bytes.to_vec().unwrap(), odd);
 }

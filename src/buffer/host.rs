@@ -55,7 +55,7 @@ pub(crate) const STAGGER_STEP_LINES: usize = 33;
 pub(crate) const PARALLEL_COPY_MIN_BYTES: usize = 4 << 20;
 
 /// The piece of a parallel copy one task takes.
-const COPY_CHUNK_BYTES: usize = 1 << 20;
+pub(crate) const COPY_CHUNK_BYTES: usize = 1 << 20;
 
 /// A zeroed vector of `len` elements, or [`Error::HostOutOfMemory`] naming
 /// `purpose`.

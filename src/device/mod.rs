@@ -27,12 +27,32 @@ pub use bind_groups::BindGroupCacheStats;
 pub(crate) use bind_groups::{BindGroupKey, BoundBuffer};
 pub use selection::{AdapterKind, BackendChoice};
 
-use crate::buffer::host::copy_bytes;
+use crate::buffer::host::{copy_bytes, COPY_CHUNK_BYTES, PARALLEL_COPY_MIN_BYTES};
 use crate::buffer::pool::{PoolStats, SizeClassPool};
 use crate::error::{Error, Result};
 use crate::pipeline::disk::DriverPipelineCache;
 use bind_groups::{BoundedCache, BIND_GROUP_CACHE_ENTRIES};
 use selection::Candidate;
+
+/// Copies `src` into write-only staging memory of the same length, in
+/// [`COPY_CHUNK_BYTES`] pieces spread over `pool`. (wgpu's view is `Send`
+/// per fixed-size piece, not as a slice, hence the pieces.)
+fn copy_into_staging(pool: &rayon::ThreadPool, dst: wgpu::WriteOnly<'_, [u8]>, src: &[u8]) {
+    use rayon::prelude::*;
+    let (pieces, mut tail) = dst.into_chunks::<COPY_CHUNK_BYTES>();
+    let pieces: Vec<wgpu::WriteOnly<'_, [u8; COPY_CHUNK_BYTES]>> = pieces.into_iter().collect();
+    let (whole, rest) = src.split_at(pieces.len() * COPY_CHUNK_BYTES);
+    pool.install(|| {
+        pieces
+            .into_par_iter()
+            .zip(whole.par_chunks(COPY_CHUNK_BYTES))
+            .for_each(|(piece, from)| {
+                let mut piece: wgpu::WriteOnly<'_, [u8]> = piece.into();
+                piece.copy_from_slice(from);
+            });
+    });
+    tail.copy_from_slice(rest);
+}
 
 /// Locks a mutex, carrying on through poisoning: every critical section in this
 /// crate leaves its data consistent before anything that can panic.
@@ -667,16 +687,31 @@ impl GpuContext {
 
     /// `queue.write_buffer` with the length padded to wgpu's 4-byte copy
     /// alignment (buffers are allocated in size classes, so there is room).
+    /// Large writes fill wgpu's staging memory from the runtime's pool
+    /// instead of one thread.
     pub fn write_padded(&self, target: &wgpu::Buffer, offset: u64, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
+        }
+        let padded_len = (bytes.len() as u64).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        if let (Some(pool), Some(size)) = (&self.host_copies, wgpu::BufferSize::new(padded_len)) {
+            if bytes.len() >= PARALLEL_COPY_MIN_BYTES {
+                if let Some(mut view) = self.queue.write_buffer_with(target, offset, size) {
+                    let (data, mut padding) = view.slice(..).split_at(bytes.len());
+                    copy_into_staging(pool, data, bytes);
+                    padding.fill(0);
+                    return;
+                }
+                // wgpu refused the view (and reported why); the plain write
+                // below reports the same error through the same channel.
+            }
         }
         let rem = bytes.len() % wgpu::COPY_BUFFER_ALIGNMENT as usize;
         if rem == 0 {
             self.queue.write_buffer(target, offset, bytes);
         } else {
             let mut padded = bytes.to_vec();
-            padded.resize(bytes.len() + wgpu::COPY_BUFFER_ALIGNMENT as usize - rem, 0);
+            padded.resize(padded_len as usize, 0);
             self.queue.write_buffer(target, offset, &padded);
         }
     }
