@@ -626,10 +626,16 @@ impl GpuContext {
     /// # Errors
     /// A validation error caught while finishing or submitting, or device loss.
     pub fn submit_pending(&self, operation: &str) -> Result<Option<wgpu::SubmissionIndex>> {
-        let Some(encoder) = lock(&self.pending).take() else {
+        // The lock is held until the queue has the commands: a thread that
+        // finds nothing pending may then rely on everything recorded before
+        // being submitted (a readback maps its staging buffer right after,
+        // and wgpu refuses a submission that uses a mapped buffer).
+        let mut pending = lock(&self.pending);
+        let Some(encoder) = pending.take() else {
             return Ok(None);
         };
         let index = self.scoped(operation, 0, || self.queue.submit([encoder.finish()]))?;
+        drop(pending);
         self.submissions.fetch_add(1, Ordering::Relaxed);
         Ok(Some(index))
     }
