@@ -1,0 +1,291 @@
+//! Reliability under load: many threads on one runtime, a long run whose
+//! memory must stay flat, random mixes of launches and host writes checked
+//! against plain Rust, and arbitrary text fed to kernel creation.
+//!
+//! Data are small integers in f32, so every sum below is exact on both
+//! targets (fused or not, in any order): a mismatch is a real error, not
+//! rounding.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::{all_runtimes, cpu_runtime, gpu_runtime};
+use proptest::prelude::*;
+use switchyard::kernels::{self, SaxpyParams};
+use switchyard::{Buffer, Error, Kernel, Runtime, Target};
+
+fn saxpy(rt: &Runtime, a: f32, x: &Buffer<f32>, y: &mut Buffer<f32>, target: Target) {
+    let n = y.len() as u32;
+    rt.launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a, n })
+        .read(x)
+        .write(y)
+        .invocations(n)
+        .on(target)
+        .run()
+        .expect("saxpy launch");
+}
+
+/// `target`, or the CPU where there is no GPU to ask for.
+fn available(rt: &Runtime, target: Target) -> Target {
+    if target == Target::Gpu && !rt.gpu_available() {
+        Target::Cpu
+    } else {
+        target
+    }
+}
+
+#[test]
+fn eight_threads_of_mixed_launches_and_readbacks_match_a_plain_loop() {
+    const THREADS: usize = 8;
+    const LAUNCHES: usize = 1000;
+    for rt in all_runtimes() {
+        // One input shared by every thread (its upload races between them),
+        // one output per thread, of a size of its own.
+        let x_values: Vec<f32> = (0..1000).map(|i| (i % 7) as f32).collect();
+        let x = rt.buffer_from_slice(&x_values).unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let (rt, x, x_values) = (&rt, &x, &x_values);
+                scope.spawn(move || {
+                    let n = 500 + 61 * t;
+                    let mut y = rt.buffer_zeroed::<f32>(n).unwrap();
+                    let mut expected = vec![0.0f32; n];
+                    let targets = [Target::Cpu, Target::Gpu, Target::Auto];
+                    for i in 0..LAUNCHES {
+                        let target = available(rt, targets[(i + t) % 3]);
+                        let a = (i % 3 + 1) as f32;
+                        saxpy(rt, a, x, &mut y, target);
+                        for (e, x) in expected.iter_mut().zip(x_values) {
+                            *e += a * x;
+                        }
+                        // Readbacks from every thread meet submissions from
+                        // the others: blocking and async, in turn.
+                        if i % 100 == 99 {
+                            let got = if i % 200 == 99 {
+                                y.to_vec()
+                            } else {
+                                pollster::block_on(y.read_async())
+                            };
+                            assert_eq!(got.unwrap(), expected, "thread {t}, launch {i}");
+                        }
+                    }
+                });
+            }
+        });
+        // The runtime is still whole afterwards.
+        let mut y = rt.buffer_zeroed::<f32>(1000).unwrap();
+        saxpy(&rt, 1.0, &x, &mut y, available(&rt, Target::Gpu));
+        assert_eq!(y.to_vec().unwrap(), x_values);
+    }
+}
+
+/// This process's resident set, for the closing report (Linux only).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+#[test]
+fn a_soak_of_100_000_small_launches_holds_memory_flat() {
+    const SEQUENCES: usize = 1000;
+    const PER_SEQUENCE: usize = 100;
+    let rt = gpu_runtime().unwrap_or_else(cpu_runtime);
+    let n = 256;
+    let x = rt.buffer_from_slice(&vec![1.0f32; n]).unwrap();
+    let mut y = rt.buffer_zeroed::<f32>(n).unwrap();
+    let mut expected = 0.0f32;
+    let (mut warm, mut end) = (None, None);
+    for round in 0..SEQUENCES {
+        // Allocation churn: a short-lived buffer of a varying size each round.
+        let mut scratch = rt.buffer_zeroed::<f32>(n + round % 7 * 64).unwrap();
+        saxpy(&rt, 1.0, &x, &mut scratch, available(&rt, Target::Gpu));
+        let mut sequence = rt.sequence();
+        for i in 0..PER_SEQUENCE {
+            // Mostly GPU steps recorded into one submission, a CPU step in
+            // every ten (which needs the GPU's results, then gives the GPU
+            // a stale copy to refresh), and an Auto one.
+            let target = match i % 10 {
+                0 => Target::Cpu,
+                5 => Target::Auto,
+                _ => available(&rt, Target::Gpu),
+            };
+            let a = ((round + i) % 4) as f32;
+            sequence
+                .launch(&kernels::saxpy())
+                .uniform(&SaxpyParams { a, n: n as u32 })
+                .read(&x)
+                .write(&mut y)
+                .invocations(n as u32)
+                .on(target)
+                .run()
+                .unwrap();
+            expected += a;
+        }
+        sequence.finish().unwrap();
+        assert_eq!(scratch.to_vec().unwrap()[0], 1.0);
+        if round % 100 == 99 {
+            assert_eq!(y.to_vec().unwrap(), vec![expected; n], "round {round}");
+        }
+        // The same point of a round with the same scratch size, after
+        // warm-up and at the end.
+        if round == 49 {
+            warm = Some((rt.memory_report().gpu_pool, resident_bytes()));
+        }
+        if round == (SEQUENCES - 1) / 7 * 7 {
+            end = Some((rt.memory_report().gpu_pool, resident_bytes()));
+        }
+    }
+    let ((warm_pool, warm_rss), (end_pool, end_rss)) = (warm.unwrap(), end.unwrap());
+    eprintln!(
+        "soak: {} launches; pool after 5 000: {warm_pool:?}; at the end: {end_pool:?}; \
+         resident set {:?} MiB -> {:?} MiB; bind groups {:?}",
+        SEQUENCES * (PER_SEQUENCE + 1),
+        warm_rss.map(|b| b >> 20),
+        end_rss.map(|b| b >> 20),
+        rt.bind_group_stats(),
+    );
+    // After warm-up nothing grows: the same buffers are live, the idle ones
+    // stay under the limit, and no allocation ever pushed the peak higher.
+    assert_eq!(end_pool.live_bytes, warm_pool.live_bytes, "{end_pool:?}");
+    assert!(
+        end_pool.idle_bytes <= end_pool.idle_limit_bytes,
+        "{end_pool:?}"
+    );
+    assert_eq!(end_pool.peak_bytes, warm_pool.peak_bytes, "{end_pool:?}");
+    assert!(rt.bind_group_stats().entries <= 1024);
+}
+
+/// One runtime of each kind for all property cases: opening a device per
+/// case would be most of the test's time.
+fn shared_runtimes() -> &'static [Runtime] {
+    static RUNTIMES: OnceLock<Vec<Runtime>> = OnceLock::new();
+    RUNTIMES.get_or_init(all_runtimes)
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// `y += a·x` on a target.
+    Saxpy { target: Target, a: i8 },
+    /// One element of `y` changed from the host (`host_mut`).
+    Poke { index: usize, value: i8 },
+    /// All of `y` replaced from the host (`write_from_slice`).
+    Overwrite { value: i8 },
+    /// `y` read back and compared midway.
+    Check,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let target = prop_oneof![Just(Target::Cpu), Just(Target::Gpu), Just(Target::Auto)];
+    prop_oneof![
+        6 => (target, -3i8..=3).prop_map(|(target, a)| Step::Saxpy { target, a }),
+        2 => (any::<usize>(), any::<i8>()).prop_map(|(index, value)| Step::Poke { index, value }),
+        1 => any::<i8>().prop_map(|value| Step::Overwrite { value }),
+        1 => Just(Step::Check),
+    ]
+}
+
+proptest! {
+    // Failures are reported with their input; no regression files.
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_launches_and_host_writes_match_plain_rust(
+        len in 1usize..5000,
+        seed in any::<u64>(),
+        steps in prop::collection::vec(step(), 1..30),
+        in_one_sequence in any::<bool>(),
+    ) {
+        let x_values: Vec<f32> = common::random_f32(len, seed)
+            .iter()
+            .map(|v| (v * 8.0).round())
+            .collect();
+        let saxpy_kernel = kernels::saxpy();
+        for rt in shared_runtimes() {
+            let x = rt.buffer_from_slice(&x_values).unwrap();
+            let mut y = rt.buffer_zeroed::<f32>(len).unwrap();
+            let mut expected = vec![0.0f32; len];
+            // Inside a sequence GPU steps are only recorded; host accesses
+            // must still see them.
+            let mut sequence = in_one_sequence.then(|| rt.sequence());
+            for step in &steps {
+                match *step {
+                    Step::Saxpy { target, a } => {
+                        let a = f32::from(a);
+                        let target = available(rt, target);
+                        let launch = match sequence.as_mut() {
+                            Some(sequence) => sequence.launch(&saxpy_kernel),
+                            None => rt.launch(&saxpy_kernel),
+                        };
+                        launch
+                            .uniform(&SaxpyParams { a, n: len as u32 })
+                            .read(&x)
+                            .write(&mut y)
+                            .invocations(len as u32)
+                            .on(target)
+                            .run()
+                            .unwrap();
+                        for (e, x) in expected.iter_mut().zip(&x_values) {
+                            *e += a * x;
+                        }
+                    }
+                    Step::Poke { index, value } => {
+                        let index = index % len;
+                        y.host_mut().unwrap()[index] = f32::from(value);
+                        expected[index] = f32::from(value);
+                    }
+                    Step::Overwrite { value } => {
+                        let values = vec![f32::from(value); len];
+                        y.write_from_slice(&values).unwrap();
+                        expected = values;
+                    }
+                    Step::Check => prop_assert_eq!(y.to_vec().unwrap(), expected.clone()),
+                }
+            }
+            if let Some(sequence) = sequence {
+                sequence.finish().unwrap();
+            }
+            prop_assert_eq!(y.to_vec().unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_as_a_kernel_is_a_typed_error_or_a_kernel(source in any::<String>()) {
+        match Kernel::wgsl("fuzzed", source.as_str(), "main") {
+            Ok(_) => {}
+            Err(Error::InvalidShader { kernel, .. } | Error::UnsupportedKernel { kernel, .. }) => {
+                prop_assert_eq!(kernel, "fuzzed");
+            }
+            Err(other) => prop_assert!(false, "unexpected error kind: {other}"),
+        }
+    }
+
+    #[test]
+    fn mutated_wgsl_is_a_typed_error_or_a_kernel(
+        kernel in 0usize..5,
+        at in any::<usize>(),
+        removed in 0usize..40,
+        insert in any::<String>(),
+    ) {
+        // Arbitrary strings rarely get past the tokenizer; edits of a real
+        // kernel reach the parser, the validator and our reflection.
+        let (_, base, _) = kernels::builtin_sources()[kernel];
+        let boundaries: Vec<usize> = base.char_indices().map(|(i, _)| i).chain([base.len()]).collect();
+        let start = boundaries[at % boundaries.len()];
+        let end = boundaries[(at % boundaries.len() + removed).min(boundaries.len() - 1)];
+        let source = format!("{}{}{}", &base[..start], insert, &base[end..]);
+        match Kernel::wgsl("mutated", source.as_str(), "main") {
+            Ok(_) => {}
+            Err(Error::InvalidShader { kernel, .. } | Error::UnsupportedKernel { kernel, .. }) => {
+                prop_assert_eq!(kernel, "mutated");
+            }
+            Err(other) => prop_assert!(false, "unexpected error kind: {other}"),
+        }
+    }
+}
