@@ -580,4 +580,17 @@ impl Runtime {
             self.shared.pipelines().clear();
         }
     }
+
+    /// Makes the next `allocations` GPU buffer allocations fail as if the
+    /// device were out of memory, so programs can test their failover. Each
+    /// failed allocation makes the pool free its idle buffers and try once
+    /// more; a launch that still gets no memory fails with
+    /// [`Error::GpuOutOfMemory`] (explicit GPU) or re-runs on the CPU
+    /// (`Auto`, which then prefers the CPU, as after any GPU fault). A no-op
+    /// without a GPU.
+    pub fn simulate_gpu_out_of_memory(&self, allocations: u64) {
+        if let Some(gpu) = self.shared.gpu() {
+            gpu.simulate_out_of_memory(allocations);
+        }
+    }
 }

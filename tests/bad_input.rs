@@ -25,6 +25,63 @@ fn invalid_wgsl_reports_line_and_column() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::UnsupportedKernel { .. }), "{err}");
+    // A type error: caught by naga's validator, not its parser.
+    let err = Kernel::wgsl(
+        "mistyped",
+        "@compute @workgroup_size(1)\nfn main() {\n  let x: f32 = 1u;\n}",
+        "main",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidShader { kernel, .. } if kernel == "mistyped"),
+        "{err}"
+    );
+    // An entry point that is not there names the one asked for.
+    let err =
+        Kernel::wgsl("absent", "@compute @workgroup_size(1)\nfn run() {}", "main").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::InvalidShader { .. } | Error::UnsupportedKernel { .. }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("main"), "{err}");
+}
+
+#[test]
+fn nan_and_infinity_are_computed_not_rejected_alike_on_both_targets() {
+    let special = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -0.0,
+        f32::MAX,
+        1.0,
+    ];
+    let x: Vec<f32> = special.iter().cycle().take(600).copied().collect();
+    let y0: Vec<f32> = special.iter().rev().cycle().take(600).copied().collect();
+    let expected: Vec<f32> = x.iter().zip(&y0).map(|(x, y)| 2.0 * x + y).collect();
+    for rt in common::all_runtimes() {
+        for target in [Target::Cpu, Target::Gpu] {
+            if target == Target::Gpu && !rt.gpu_available() {
+                continue;
+            }
+            let xb = rt.buffer_from_slice(&x).unwrap();
+            let mut yb = rt.buffer_from_slice(&y0).unwrap();
+            common::saxpy(&rt, 2.0, &xb, &mut yb, target);
+            let got = yb.to_vec().unwrap();
+            for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+                // NaN where Rust gives NaN (any payload); otherwise the same
+                // value, infinities and signed zero included (2·MAX + 1
+                // overflows to +inf on both).
+                assert!(
+                    (g.is_nan() && e.is_nan()) || g.to_bits() == e.to_bits(),
+                    "{target:?} element {i}: {g} vs {e}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -296,3 +296,97 @@ fn large_readbacks_copied_on_the_pool_arrive_intact() {
     assert_eq!(bytes.prefetch_to_gpu().unwrap(), odd.len() as u64);
     assert_eq!(bytes.to_vec().unwrap(), odd);
 }
+
+#[test]
+fn gpu_out_of_memory_frees_idle_buffers_retries_and_then_fails_over_to_the_cpu() {
+    let Some(rt) = gpu_runtime() else { return };
+    let n = 4096;
+    let x = rt.buffer_from_slice(&vec![1.0f32; n]).unwrap();
+    // An idle buffer in the pool for the first failure to free.
+    {
+        let mut spare = rt.buffer_zeroed::<f32>(3 * n).unwrap();
+        saxpy_gpu(&rt, &x, &mut spare);
+    }
+    let before = rt.memory_report().gpu_pool;
+    assert!(before.idle_bytes > 0, "{before:?}");
+
+    // One failure: the pool frees its idle buffers, the retry succeeds.
+    rt.simulate_gpu_out_of_memory(1);
+    let mut y = rt.buffer_from_slice(&vec![2.0f32; n]).unwrap();
+    let report = saxpy(&rt, 1.0, &x, &mut y, Target::Gpu);
+    assert_eq!(report.target, Target::Gpu);
+    assert_eq!(y.to_vec().unwrap(), vec![3.0; n]);
+    let after_retry = rt.memory_report().gpu_pool;
+    assert!(after_retry.evictions > before.evictions, "{after_retry:?}");
+
+    // Two failures in a row: an explicit GPU launch fails with a typed
+    // error and leaves its buffers as they were...
+    rt.simulate_gpu_out_of_memory(2);
+    let mut z = rt.buffer_from_slice(&vec![5.0f32; n]).unwrap();
+    let err = rt
+        .launch(&kernels::saxpy())
+        .uniform(&SaxpyParams {
+            a: 1.0,
+            n: n as u32,
+        })
+        .read(&x)
+        .write(&mut z)
+        .invocations(n as u32)
+        .on(Target::Gpu)
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::GpuOutOfMemory { .. }), "{err}");
+    assert_eq!(z.to_vec().unwrap(), vec![5.0; n]);
+
+    // ...and an Auto launch that the dispatcher sends to the GPU re-runs on
+    // the CPU from the host copies. The twin is made slow so that Auto
+    // learns the GPU is faster for this kernel, even on lavapipe.
+    let (_, source, entry) = kernels::builtin_sources()[0];
+    let slow_twin = Kernel::wgsl("saxpy_slow_twin", source, entry)
+        .unwrap()
+        .cpu(|args| {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let params: SaxpyParams = args.uniform(0)?;
+            let x = args.input::<f32>(0)?.to_vec();
+            for (y, x) in args.output::<f32>(1)?.iter_mut().zip(&x) {
+                *y += params.a * x;
+            }
+            Ok(())
+        });
+    let launch = |w: &mut Buffer<f32>, target: Target| {
+        rt.launch(&slow_twin)
+            .uniform(&SaxpyParams {
+                a: 1.0,
+                n: n as u32,
+            })
+            .read(&x)
+            .write(w)
+            .invocations(n as u32)
+            .on(target)
+            .run()
+            .unwrap()
+    };
+    let auto_launch = |w: &mut Buffer<f32>| launch(w, Target::Auto);
+    let mut learning = rt.buffer_zeroed::<f32>(n).unwrap();
+    // Explicit launches teach the model too (the first of each is cold).
+    for _ in 0..3 {
+        launch(&mut learning, Target::Cpu);
+    }
+    let learned = (0..40).any(|_| auto_launch(&mut learning).target == Target::Gpu)
+        && auto_launch(&mut learning).target == Target::Gpu;
+    assert!(learned, "Auto never preferred the GPU:\n{}", rt.report());
+    rt.simulate_gpu_out_of_memory(2);
+    let mut w = rt.buffer_from_slice(&vec![7.0f32; n]).unwrap();
+    let report = auto_launch(&mut w);
+    assert_eq!(w.to_vec().unwrap(), vec![8.0; n]);
+    assert_eq!(report.target, Target::Cpu, "{}", report.reason);
+    assert!(report.reason.contains("failed"), "{}", report.reason);
+    drop(learning);
+
+    // Nothing leaked: only the buffers still alive hold device memory.
+    drop((y, z, w));
+    let end = rt.memory_report().gpu_pool;
+    drop(x);
+    let empty = rt.memory_report().gpu_pool;
+    assert_eq!(empty.live_bytes, 0, "{end:?} then {empty:?}");
+}

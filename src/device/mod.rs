@@ -231,6 +231,9 @@ pub(crate) struct GpuContext {
     pub driver_cache: Option<DriverPipelineCache>,
     /// See [`DeviceOptions::host_copies`].
     host_copies: Option<Arc<rayon::ThreadPool>>,
+    /// Allocations still to fail as out-of-memory; see
+    /// [`GpuContext::simulate_out_of_memory`].
+    allocations_to_fail: AtomicU64,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -371,6 +374,7 @@ impl GpuContext {
             submissions: AtomicU64::new(0),
             driver_cache,
             host_copies: options.host_copies.clone(),
+            allocations_to_fail: AtomicU64::new(0),
         }))
     }
 
@@ -450,6 +454,21 @@ impl GpuContext {
         });
     }
 
+    /// Makes the next `allocations` buffer allocations fail as out-of-memory.
+    pub fn simulate_out_of_memory(&self, allocations: u64) {
+        self.allocations_to_fail
+            .store(allocations, Ordering::Release);
+    }
+
+    /// Whether this allocation is one [`simulate_out_of_memory`](Self::simulate_out_of_memory) asked to fail.
+    fn take_simulated_failure(&self) -> bool {
+        self.allocations_to_fail
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok()
+    }
+
     /// Runs `f` inside validation and out-of-memory error scopes and turns what
     /// they caught into typed errors.
     pub fn scoped<R>(&self, operation: &str, bytes: u64, f: impl FnOnce() -> R) -> Result<R> {
@@ -479,6 +498,12 @@ impl GpuContext {
     pub fn acquire(self: &Arc<Self>, kind: PoolKind, bytes: u64) -> Result<PooledBuffer> {
         self.check_healthy()?;
         let allocate = |class: u64| {
+            if self.take_simulated_failure() {
+                return Err(Error::GpuOutOfMemory {
+                    operation: "buffer allocation (simulated)".into(),
+                    bytes: class,
+                });
+            }
             self.scoped("buffer allocation", class, || {
                 self.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(kind.label()),
