@@ -777,24 +777,33 @@ fn run_cpu(
     let gpu = shared.gpu();
 
     // Read-only arguments are locked once per distinct buffer (the same buffer
-    // may be passed twice); written ones are exclusively borrowed already.
-    let mut read_ids: Vec<u64> = Vec::new();
-    let mut read_guards = Vec::new();
+    // may be passed twice), in the order of buffer ids: two threads that
+    // read the same buffers in different argument orders would otherwise
+    // each hold one lock and wait for the other's. Written ones are
+    // exclusively borrowed already.
+    let mut reads: Vec<&RawBuffer> = buffers
+        .iter()
+        .filter_map(|arg| match arg {
+            Arg::Read(raw) => Some(*raw),
+            Arg::Write(..) => None,
+        })
+        .collect();
+    reads.sort_by_key(|raw| raw.id);
+    reads.dedup_by_key(|raw| raw.id);
+    let read_ids: Vec<u64> = reads.iter().map(|raw| raw.id).collect();
+    let mut read_guards = Vec::with_capacity(reads.len());
+    for raw in reads {
+        let mut guard = lock(&raw.state);
+        guard.prepare_host(gpu, &shared.counters, Use::Read)?;
+        read_guards.push(guard);
+    }
     let mut writes = Vec::new();
     let mut order = Vec::with_capacity(buffers.len());
     for arg in buffers {
         match arg {
             Arg::Read(raw) => {
-                let slot = match read_ids.iter().position(|&id| id == raw.id) {
-                    Some(slot) => slot,
-                    None => {
-                        let mut guard = lock(&raw.state);
-                        guard.prepare_host(gpu, &shared.counters, Use::Read)?;
-                        read_ids.push(raw.id);
-                        read_guards.push(guard);
-                        read_guards.len() - 1
-                    }
-                };
+                // Present: every read buffer was locked above.
+                let slot = read_ids.binary_search(&raw.id).unwrap_or_default();
                 order.push((true, slot));
             }
             Arg::Write(raw, usage) => {

@@ -289,3 +289,63 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn threads_reading_the_same_buffers_in_opposite_orders_do_not_deadlock() {
+    const LAUNCHES: usize = 2000;
+    let sum = Kernel::wgsl(
+        "sum_of_two",
+        r#"
+        @group(0) @binding(0) var<storage, read> a: array<f32>;
+        @group(0) @binding(1) var<storage, read> b: array<f32>;
+        @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+        @compute @workgroup_size(64)
+        fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+            if id.x < arrayLength(&out) { out[id.x] = a[id.x] + b[id.x]; }
+        }"#,
+        "main",
+    )
+    .unwrap()
+    .cpu(|args| {
+        let a = args.input::<f32>(0)?.to_vec();
+        let b = args.input::<f32>(1)?.to_vec();
+        for (i, out) in args.output::<f32>(2)?.iter_mut().enumerate() {
+            *out = a[i] + b[i];
+        }
+        Ok(())
+    });
+    let rt = std::sync::Arc::new(cpu_runtime());
+    let n = 4096;
+    let first = std::sync::Arc::new(rt.buffer_from_slice(&vec![1.0f32; n]).unwrap());
+    let second = std::sync::Arc::new(rt.buffer_from_slice(&vec![2.0f32; n]).unwrap());
+    let (done, finished) = std::sync::mpsc::channel();
+    for reversed in [false, true] {
+        let (rt, sum, done) = (rt.clone(), sum.clone(), done.clone());
+        let (a, b) = if reversed {
+            (second.clone(), first.clone())
+        } else {
+            (first.clone(), second.clone())
+        };
+        // Detached, so that a deadlock fails the test instead of hanging it.
+        std::thread::spawn(move || {
+            let mut out = rt.buffer_zeroed::<f32>(n).unwrap();
+            for _ in 0..LAUNCHES {
+                rt.launch(&sum)
+                    .read(&a)
+                    .read(&b)
+                    .write(&mut out)
+                    .invocations(n as u32)
+                    .on(Target::Cpu)
+                    .run()
+                    .unwrap();
+            }
+            let _ = done.send(out.to_vec().unwrap());
+        });
+    }
+    for _ in 0..2 {
+        let out = finished
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the two threads deadlocked");
+        assert_eq!(out, vec![3.0; n]);
+    }
+}
