@@ -390,3 +390,38 @@ fn gpu_out_of_memory_frees_idle_buffers_retries_and_then_fails_over_to_the_cpu()
     let empty = rt.memory_report().gpu_pool;
     assert_eq!(empty.live_bytes, 0, "{end:?} then {empty:?}");
 }
+
+/// Today's limit, pinned down so that a change to it is deliberate: GPU work
+/// recorded in a sequence and lost with the device is not replayed on the
+/// CPU. What must hold anyway: typed errors, no panic, host-valid buffers
+/// intact, and the runtime usable on the CPU afterwards.
+#[test]
+fn device_loss_under_an_unfinished_sequence_is_typed_and_spares_host_data() {
+    let Some(rt) = gpu_runtime() else { return };
+    let x = rt.buffer_from_slice(&[1.0f32; 64]).unwrap();
+    let mut y = rt.buffer_from_slice(&[0.0f32; 64]).unwrap();
+    let mut sequence = rt.sequence().on(Target::Gpu);
+    for _ in 0..3 {
+        sequence
+            .launch(&kernels::saxpy())
+            .uniform(&SaxpyParams { a: 1.0, n: 64 })
+            .read(&x)
+            .write(&mut y)
+            .invocations(64)
+            .run()
+            .unwrap();
+    }
+    rt.simulate_device_loss();
+    let err = sequence.finish().unwrap_err();
+    assert!(matches!(err, Error::DeviceLost { .. }), "{err}");
+    // y's only current copy was on the device: a typed error, not stale data.
+    let err = y.to_vec().unwrap_err();
+    assert!(matches!(err, Error::DeviceLost { .. }), "{err}");
+    // x was only read: its host copy is whole.
+    assert_eq!(x.to_vec().unwrap(), [1.0; 64]);
+    // New work runs on the CPU; overwriting y makes it usable again.
+    y.write_from_slice(&[5.0; 64]).unwrap();
+    let report = saxpy(&rt, 1.0, &x, &mut y, Target::Auto);
+    assert_eq!(report.target, Target::Cpu);
+    assert_eq!(y.to_vec().unwrap(), [6.0; 64]);
+}
