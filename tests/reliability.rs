@@ -257,6 +257,18 @@ proptest! {
         }
     }
 
+}
+
+proptest! {
+    // Kernel creation is cheap (a naga parse and validation, under a
+    // millisecond; 20 000 cases take about a second), so the fuzz tests can
+    // afford many more cases.
+    #![proptest_config(ProptestConfig {
+        cases: 10_000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
     #[test]
     fn arbitrary_text_as_a_kernel_is_a_typed_error_or_a_kernel(source in any::<String>()) {
         prop_assert_eq!(kind_of(Kernel::wgsl("fuzzed", source.as_str(), "main"), "fuzzed"), Ok(()));
