@@ -106,8 +106,9 @@ pub(crate) struct DeviceOptions {
     pub adapter_name: Option<String>,
     pub pool_idle_limit_bytes: u64,
     pub cache_dir: Option<std::path::PathBuf>,
-    /// The runtime's CPU pool, for copying large readbacks out of mapped
-    /// memory; without one they are copied on the calling thread.
+    /// The runtime's CPU pool, for large copies through staging memory
+    /// (uploads into it, readbacks out of it); without one they are copied
+    /// on the calling thread.
     pub host_copies: Option<Arc<rayon::ThreadPool>>,
 }
 
