@@ -160,6 +160,10 @@ pub(crate) struct RuntimeShared {
     machine_identity: String,
     cache_dir: Option<PathBuf>,
     transfers_probed: AtomicBool,
+    /// Held while lost GPU work is re-run on the CPU; see `launch::replay`.
+    replay_lock: Mutex<()>,
+    /// Lost GPU launches re-run on the CPU so far.
+    pub replayed_launches: AtomicU64,
     /// Signature (kernel and buffers) of the latest launch; see
     /// [`repeats_previous_launch`](Self::repeats_previous_launch).
     previous_launch: AtomicU64,
@@ -180,6 +184,10 @@ impl RuntimeShared {
 
     pub fn pipelines(&self) -> &PipelineCache<GpuPipeline> {
         &self.pipelines
+    }
+
+    pub fn replay_lock(&self) -> &Mutex<()> {
+        &self.replay_lock
     }
 
     pub fn next_buffer_id(&self) -> u64 {
@@ -380,6 +388,8 @@ impl Runtime {
                 machine_identity,
                 cache_dir: config.cache_dir,
                 transfers_probed: AtomicBool::new(false),
+                replay_lock: Mutex::new(()),
+                replayed_launches: AtomicU64::new(0),
                 previous_launch: AtomicU64::new(0),
             }),
         })
@@ -561,19 +571,29 @@ impl Runtime {
     }
 
     /// Blocks until all GPU work submitted or recorded so far has finished.
+    /// After device loss, unfinished work is re-run on the CPU instead (see
+    /// [`Sequence::finish`]).
     ///
     /// # Errors
-    /// GPU submission or wait failures.
+    /// GPU submission or wait failures; after device loss,
+    /// [`Error::DeviceLost`] naming the launches that could not be re-run.
     pub fn synchronize(&self) -> Result<()> {
-        match self.shared.gpu() {
-            Some(gpu) if !gpu.is_lost() => gpu.sync(),
-            _ => Ok(()),
+        let Some(gpu) = self.shared.gpu() else {
+            return Ok(());
+        };
+        let waited = if gpu.is_lost() { Ok(()) } else { gpu.sync() };
+        if gpu.is_lost() {
+            return crate::launch::settle_device_loss(&self.shared)
+                .error()
+                .map_or(Ok(()), Err);
         }
+        waited
     }
 
     /// Destroys the GPU device as a driver fault would, so programs can test
-    /// their failover: later `Auto` launches run on the CPU, explicit GPU
-    /// launches fail with [`Error::DeviceLost`].
+    /// their failover: unfinished sequence launches are re-run on the CPU
+    /// (see [`Sequence::finish`]), later `Auto` launches run on the CPU,
+    /// explicit GPU launches fail with [`Error::DeviceLost`].
     pub fn simulate_device_loss(&self) {
         if let Some(gpu) = self.shared.gpu() {
             gpu.simulate_loss();

@@ -257,6 +257,76 @@ proptest! {
         }
     }
 
+    /// The device is lost at a random point of a random sequence: the GPU
+    /// work not yet finished is re-run on the CPU, the rest of the steps run
+    /// on the CPU, and the result is still exactly plain Rust's. Each case
+    /// needs a runtime of its own, as a lost device stays lost.
+    #[test]
+    fn device_loss_at_any_step_of_a_random_sequence_loses_nothing(
+        len in 1usize..3000,
+        seed in any::<u64>(),
+        steps in prop::collection::vec(step(), 1..24),
+        lose_at in any::<prop::sample::Index>(),
+    ) {
+        let Some(rt) = gpu_runtime() else { return Ok(()) };
+        let x_values: Vec<f32> = common::random_f32(len, seed)
+            .iter()
+            .map(|v| (v * 8.0).round())
+            .collect();
+        let saxpy_kernel = kernels::saxpy();
+        let x = rt.buffer_from_slice(&x_values).unwrap();
+        let mut y = rt.buffer_zeroed::<f32>(len).unwrap();
+        let mut expected = vec![0.0f32; len];
+        let lose_at = lose_at.index(steps.len() + 1);
+        let mut sequence = rt.sequence();
+        for (i, step) in steps.iter().enumerate() {
+            if i == lose_at {
+                rt.simulate_device_loss();
+            }
+            match *step {
+                Step::Saxpy { target, a } => {
+                    let a = f32::from(a);
+                    // An explicit GPU launch after the loss is an error by
+                    // design (tested elsewhere); here it is Auto.
+                    let target = if i >= lose_at && target == Target::Gpu {
+                        Target::Auto
+                    } else {
+                        target
+                    };
+                    sequence
+                        .launch(&saxpy_kernel)
+                        .uniform(&SaxpyParams { a, n: len as u32 })
+                        .read(&x)
+                        .write(&mut y)
+                        .invocations(len as u32)
+                        .on(target)
+                        .run()
+                        .unwrap();
+                    for (e, x) in expected.iter_mut().zip(&x_values) {
+                        *e += a * x;
+                    }
+                }
+                Step::Poke { index, value } => {
+                    let index = index % len;
+                    y.host_mut().unwrap()[index] = f32::from(value);
+                    expected[index] = f32::from(value);
+                }
+                Step::Overwrite { value } => {
+                    let values = vec![f32::from(value); len];
+                    y.write_from_slice(&values).unwrap();
+                    expected = values;
+                }
+                Step::Check => prop_assert_eq!(y.to_vec().unwrap(), expected.clone()),
+            }
+        }
+        if lose_at == steps.len() {
+            rt.simulate_device_loss();
+        }
+        sequence.finish().unwrap();
+        prop_assert_eq!(y.to_vec().unwrap(), expected);
+        prop_assert_eq!(x.to_vec().unwrap(), x_values);
+    }
+
 }
 
 proptest! {

@@ -391,17 +391,210 @@ fn gpu_out_of_memory_frees_idle_buffers_retries_and_then_fails_over_to_the_cpu()
     assert_eq!(empty.live_bytes, 0, "{end:?} then {empty:?}");
 }
 
-/// Today's limit, pinned down so that a change to it is deliberate: GPU work
-/// recorded in a sequence and lost with the device is not replayed on the
-/// CPU. What must hold anyway: typed errors, no panic, host-valid buffers
-/// intact, and the runtime usable on the CPU afterwards.
+/// Heat steps ping-ponging two grids, with a saxpy folding each new grid
+/// into an accumulator, all in one sequence. Steps before `lose_after` are
+/// sent to the GPU; then the device is lost (when `lose_after` is given) and
+/// the rest are `Auto`. Returns the sequence report, the final grid and the
+/// accumulator.
+fn heat_and_accumulate(
+    rt: &Runtime,
+    steps: usize,
+    lose_after: Option<usize>,
+) -> (switchyard::SequenceReport, Vec<f32>, Vec<f32>) {
+    let (w, h) = (48u32, 40u32);
+    let cells = (w * h) as usize;
+    let field = common::random_f32(cells, 7);
+    let params = kernels::Jacobi2dParams {
+        width: w,
+        height: h,
+        alpha: 0.2,
+        _pad: 0,
+    };
+    let mut a = rt.buffer_from_slice(&field).unwrap();
+    let mut b = rt.buffer_zeroed::<f32>(cells).unwrap();
+    let mut total = rt.buffer_zeroed::<f32>(cells).unwrap();
+    let step = kernels::jacobi2d();
+    let fold = kernels::saxpy();
+    let mut sequence = rt.sequence();
+    for i in 0..steps {
+        if lose_after == Some(i) {
+            rt.simulate_device_loss();
+        }
+        let target = match lose_after {
+            Some(lost_at) if i < lost_at => Target::Gpu,
+            Some(_) => Target::Auto,
+            None => Target::Cpu,
+        };
+        sequence
+            .launch(&step)
+            .uniform(&params)
+            .read(&a)
+            .overwrite(&mut b)
+            .grid([w, h, 1])
+            .on(target)
+            .run()
+            .unwrap();
+        std::mem::swap(&mut a, &mut b);
+        sequence
+            .launch(&fold)
+            .uniform(&SaxpyParams {
+                a: 0.5,
+                n: cells as u32,
+            })
+            .read(&a)
+            .write(&mut total)
+            .invocations(cells as u32)
+            .on(target)
+            .run()
+            .unwrap();
+    }
+    let report = sequence.finish().unwrap();
+    (report, a.to_vec().unwrap(), total.to_vec().unwrap())
+}
+
+/// The fault case: the device is lost in the middle of a sequence.
+/// The GPU launches recorded before it are re-run on the CPU from the host
+/// copies, the later ones go to the CPU, and every result is bit-for-bit
+/// the all-CPU run's (everything ran through the same twins, in order).
 #[test]
-fn device_loss_under_an_unfinished_sequence_is_typed_and_spares_host_data() {
+fn device_loss_mid_sequence_replays_unfinished_work_and_matches_the_all_cpu_run() {
+    let Some(rt) = gpu_runtime() else { return };
+    let (steps, lose_after) = (12, 5);
+    let (report, grid, total) = heat_and_accumulate(&rt, steps, Some(lose_after));
+    let (_, cpu_grid, cpu_total) = heat_and_accumulate(&cpu_runtime(), steps, None);
+    assert_eq!(report.replayed_on_cpu, 2 * lose_after, "{report:?}");
+    assert_eq!(report.gpu_launches, 2 * lose_after);
+    assert!(report.launches[2 * lose_after..]
+        .iter()
+        .all(|launch| launch.target == Target::Cpu));
+    assert_eq!(grid, cpu_grid);
+    assert_eq!(total, cpu_total);
+    // The runtime goes on, on the CPU.
+    assert!(!rt.gpu_available());
+    let x = rt.buffer_from_slice(&[1.0f32; 64]).unwrap();
+    let mut y = rt.buffer_from_slice(&[5.0f32; 64]).unwrap();
+    assert_eq!(
+        saxpy(&rt, 1.0, &x, &mut y, Target::Auto).target,
+        Target::Cpu
+    );
+    assert_eq!(y.to_vec().unwrap(), [6.0; 64]);
+}
+
+/// Lost work is also re-run when the first thing to notice the loss is a
+/// host read or a later launch, not `finish`.
+#[test]
+fn a_read_or_a_launch_after_device_loss_replays_first() {
+    let Some(rt) = gpu_runtime() else { return };
+    let x = rt.buffer_from_slice(&[1.0f32; 256]).unwrap();
+    let mut y = rt.buffer_from_slice(&[0.0f32; 256]).unwrap();
+    let mut z = rt.buffer_from_slice(&[0.0f32; 256]).unwrap();
+    let sequence = {
+        let mut sequence = rt.sequence().on(Target::Gpu);
+        for _ in 0..3 {
+            sequence
+                .launch(&kernels::saxpy())
+                .uniform(&SaxpyParams { a: 2.0, n: 256 })
+                .read(&x)
+                .write(&mut y)
+                .invocations(256)
+                .run()
+                .unwrap();
+        }
+        sequence
+    };
+    rt.simulate_device_loss();
+    // A read notices first: y is 3 × 2·x, computed on the CPU.
+    assert_eq!(y.to_vec().unwrap(), [6.0; 256]);
+    // An Auto launch that reads y runs after the replay, on the CPU.
+    let report = saxpy(&rt, 1.0, &y, &mut z, Target::Auto);
+    assert_eq!(report.target, Target::Cpu);
+    assert_eq!(z.to_vec().unwrap(), [6.0; 256]);
+    // Re-run once, while the sequence was open; not again at `finish`.
+    assert_eq!(sequence.finish().unwrap().replayed_on_cpu, 3);
+    assert_eq!(y.to_vec().unwrap(), [6.0; 256]);
+}
+
+/// A launch whose input only the GPU held (a finished earlier sequence's
+/// result, never read back) cannot be re-run: `finish` names it, its output
+/// reports `DeviceLost` instead of stale data, and the rest is intact.
+#[test]
+fn lost_work_that_cannot_be_replayed_is_named_and_never_stale() {
+    let Some(rt) = gpu_runtime() else { return };
+    let x = rt.buffer_from_slice(&[1.0f32; 64]).unwrap();
+    let mut y = rt.buffer_from_slice(&[0.0f32; 64]).unwrap();
+    let mut z = rt.buffer_from_slice(&[0.0f32; 64]).unwrap();
+    let mut first = rt.sequence().on(Target::Gpu);
+    first
+        .launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a: 1.0, n: 64 })
+        .read(&x)
+        .write(&mut y)
+        .invocations(64)
+        .run()
+        .unwrap();
+    first.finish().unwrap();
+    // y's only current copy is on the device now, finished and not logged.
+    let mut second = rt.sequence().on(Target::Gpu);
+    second
+        .launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a: 1.0, n: 64 })
+        .read(&y)
+        .write(&mut z)
+        .invocations(64)
+        .run()
+        .unwrap();
+    rt.simulate_device_loss();
+    let err = second.finish().unwrap_err();
+    assert!(matches!(err, Error::DeviceLost { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("`saxpy`") && message.contains("`x`"),
+        "{message}"
+    );
+    assert!(matches!(z.to_vec().unwrap_err(), Error::DeviceLost { .. }));
+    assert!(matches!(y.to_vec().unwrap_err(), Error::DeviceLost { .. }));
+    assert_eq!(x.to_vec().unwrap(), [1.0; 64]);
+    // Overwriting a lost buffer makes it usable again, on the CPU.
+    z.write_from_slice(&[5.0; 64]).unwrap();
+    assert_eq!(
+        saxpy(&rt, 1.0, &x, &mut z, Target::Auto).target,
+        Target::Cpu
+    );
+    assert_eq!(z.to_vec().unwrap(), [6.0; 64]);
+}
+
+/// The host overwrote a buffer after a lost launch wrote it: the launch is
+/// superseded and not re-run, so the newer host data survives.
+#[test]
+fn replay_never_overwrites_newer_host_data() {
     let Some(rt) = gpu_runtime() else { return };
     let x = rt.buffer_from_slice(&[1.0f32; 64]).unwrap();
     let mut y = rt.buffer_from_slice(&[0.0f32; 64]).unwrap();
     let mut sequence = rt.sequence().on(Target::Gpu);
-    for _ in 0..3 {
+    sequence
+        .launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a: 1.0, n: 64 })
+        .read(&x)
+        .write(&mut y)
+        .invocations(64)
+        .run()
+        .unwrap();
+    y.write_from_slice(&[9.0; 64]).unwrap();
+    rt.simulate_device_loss();
+    let report = sequence.finish().unwrap();
+    assert_eq!(report.replayed_on_cpu, 0);
+    assert_eq!(y.to_vec().unwrap(), [9.0; 64]);
+}
+
+/// `host_mut` on a buffer that unfinished GPU work reads waits for that
+/// work first (or, after loss, replays it), so the work sees the old data.
+#[test]
+fn host_mut_on_a_buffer_in_flight_keeps_the_recorded_work_correct() {
+    let Some(rt) = gpu_runtime() else { return };
+    for lose in [false, true] {
+        let mut x = rt.buffer_from_slice(&[1.0f32; 64]).unwrap();
+        let mut y = rt.buffer_from_slice(&[0.0f32; 64]).unwrap();
+        let mut sequence = rt.sequence().on(Target::Gpu);
         sequence
             .launch(&kernels::saxpy())
             .uniform(&SaxpyParams { a: 1.0, n: 64 })
@@ -410,18 +603,12 @@ fn device_loss_under_an_unfinished_sequence_is_typed_and_spares_host_data() {
             .invocations(64)
             .run()
             .unwrap();
+        if lose {
+            rt.simulate_device_loss();
+        }
+        x.host_mut().unwrap().fill(100.0);
+        sequence.finish().unwrap();
+        assert_eq!(y.to_vec().unwrap(), [1.0; 64], "lose = {lose}");
+        assert_eq!(x.to_vec().unwrap(), [100.0; 64]);
     }
-    rt.simulate_device_loss();
-    let err = sequence.finish().unwrap_err();
-    assert!(matches!(err, Error::DeviceLost { .. }), "{err}");
-    // y's only current copy was on the device: a typed error, not stale data.
-    let err = y.to_vec().unwrap_err();
-    assert!(matches!(err, Error::DeviceLost { .. }), "{err}");
-    // x was only read: its host copy is whole.
-    assert_eq!(x.to_vec().unwrap(), [1.0; 64]);
-    // New work runs on the CPU; overwriting y makes it usable again.
-    y.write_from_slice(&[5.0; 64]).unwrap();
-    let report = saxpy(&rt, 1.0, &x, &mut y, Target::Auto);
-    assert_eq!(report.target, Target::Cpu);
-    assert_eq!(y.to_vec().unwrap(), [6.0; 64]);
 }

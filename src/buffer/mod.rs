@@ -47,12 +47,45 @@ pub(crate) struct RawBuffer {
     pub elem_size: usize,
     pub type_name: &'static str,
     pub shared: Arc<RuntimeShared>,
-    pub state: Mutex<BufferState>,
+    /// Shared only with the replay log of GPU work not yet known to have
+    /// finished (see `launch::replay`), which may have to re-run that work
+    /// on the host copy after device loss.
+    pub state: Arc<Mutex<BufferState>>,
 }
 
 impl RawBuffer {
     pub fn byte_len(&self) -> u64 {
         (self.len * self.elem_size) as u64
+    }
+
+    /// The state, for a caller that holds the buffer exclusively.
+    pub fn state_mut(&mut self) -> std::sync::MutexGuard<'_, BufferState> {
+        lock(&self.state)
+    }
+
+    /// The state for exclusive use beyond a lock's scope (`host_mut` hands
+    /// out a slice of the host copy). The replay log may still hold the
+    /// state for GPU work in flight: that work is waited for first (or, if
+    /// the device is gone, replayed), after which the log lets go of it.
+    fn state_exclusive(&mut self) -> Result<&mut BufferState> {
+        if Arc::strong_count(&self.state) > 1 {
+            crate::launch::settle_device_loss(&self.shared);
+            if let Some(gpu) = self.shared.gpu().filter(|gpu| !gpu.is_lost()) {
+                gpu.sync()?;
+            }
+        }
+        let type_name = self.type_name;
+        match Arc::get_mut(&mut self.state) {
+            Some(state) => Ok(state
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)),
+            None => Err(Error::DeviceLost {
+                reason: "Unknown".into(),
+                message: format!(
+                    "a buffer of `{type_name}` is still held by GPU work that neither finished nor could be replayed"
+                ),
+            }),
+        }
     }
 }
 
@@ -124,7 +157,7 @@ impl<T: Pod> Buffer<T> {
                 elem_size: std::mem::size_of::<T>(),
                 type_name,
                 shared,
-                state: Mutex::new(BufferState::new(host)),
+                state: Arc::new(Mutex::new(BufferState::new(host))),
             },
             _element: PhantomData,
         })
@@ -192,6 +225,7 @@ impl<T: Pod> Buffer<T> {
     /// Readback failures (see [`to_vec`](Self::to_vec)).
     pub fn with_host<R>(&self, f: impl FnOnce(&[T]) -> R) -> Result<R> {
         let shared = &self.raw.shared;
+        crate::launch::settle_device_loss(shared);
         let mut state = lock(&self.raw.state);
         if state.prepare_host(shared.gpu(), &shared.counters, Use::Read)? > 0 {
             state.note_host_read_of_gpu_results();
@@ -235,6 +269,7 @@ impl<T: Pod> Buffer<T> {
     /// As [`to_vec`](Self::to_vec).
     pub async fn read_async(&self) -> Result<Vec<T>> {
         let shared = &self.raw.shared;
+        crate::launch::settle_device_loss(shared);
         let (gpu, mut pending) = {
             let state = lock(&self.raw.state);
             if state.residency.host_valid() {
@@ -297,11 +332,8 @@ impl<T: Pod> Buffer<T> {
                 slice_len: data.len(),
             });
         }
-        let state = self
-            .raw
-            .state
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::launch::settle_device_loss(&self.raw.shared);
+        let mut state = lock(&self.raw.state);
         host::copy_bytes(
             self.raw.shared.cpu().pool(),
             state.host.bytes_mut(),
@@ -314,15 +346,17 @@ impl<T: Pod> Buffer<T> {
     /// The host copy for in-place modification, downloaded first if the GPU
     /// holds newer data. The device copy becomes stale.
     ///
+    /// GPU work recorded in a [`Sequence`](crate::Sequence) and not yet
+    /// finished keeps a hold on its buffers (to re-run it on the CPU should
+    /// the device be lost); if this buffer is one of them, that work is
+    /// waited for first.
+    ///
     /// # Errors
-    /// As [`to_vec`](Self::to_vec).
+    /// As [`to_vec`](Self::to_vec), and the submission and wait errors of
+    /// that work.
     pub fn host_mut(&mut self) -> Result<&mut [T]> {
         let shared = Arc::clone(&self.raw.shared);
-        let state = self
-            .raw
-            .state
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = self.raw.state_exclusive()?;
         state.prepare_host(shared.gpu(), &shared.counters, Use::ReadWrite)?;
         state.finish_host(Use::ReadWrite);
         Ok(bytemuck::cast_slice_mut(state.host.bytes_mut()))

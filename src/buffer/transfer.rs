@@ -118,6 +118,14 @@ pub(crate) struct BufferState {
     pub host_reads_gpu_results: bool,
     host_read_since_gpu_write: bool,
     gpu_has_written: bool,
+    /// How many times the buffer's contents have changed (host writes, CPU
+    /// and GPU launches that write it): the version of the latest data.
+    pub generation: u64,
+    /// The version the host bytes hold; equal to `generation` whenever the
+    /// host copy is valid. Replay after device loss (see `launch::replay`)
+    /// uses the pair to tell whether a lost GPU launch can be re-run from
+    /// the host copy, and to never run one over newer host data.
+    pub host_generation: u64,
 }
 
 impl BufferState {
@@ -129,6 +137,8 @@ impl BufferState {
             host_reads_gpu_results: false,
             host_read_since_gpu_write: false,
             gpu_has_written: false,
+            generation: 0,
+            host_generation: 0,
         }
     }
 
@@ -180,6 +190,7 @@ impl BufferState {
     pub fn finish_device(&mut self, usage: Use) {
         self.residency = self.residency.after_gpu(usage);
         if usage != Use::Read {
+            self.generation += 1;
             // Two GPU writes with no host read between: the host is not
             // following this buffer's results (any more).
             if self.gpu_has_written {
@@ -213,6 +224,7 @@ impl BufferState {
                 let bytes = self.host.len() as u64;
                 counters.downloaded(bytes);
                 counters.measured_download(bytes, started.elapsed().as_secs_f64());
+                self.host_generation = self.generation;
                 if usage == Use::Read {
                     self.residency = self.residency.after_host(Use::Read);
                 }
@@ -230,5 +242,20 @@ impl BufferState {
     /// Records that the host modified the buffer as `usage`.
     pub fn finish_host(&mut self, usage: Use) {
         self.residency = self.residency.after_host(usage);
+        if usage != Use::Read {
+            self.generation += 1;
+        }
+        self.host_generation = self.generation;
+    }
+
+    /// Records that a replayed launch brought the host copy to `generation`
+    /// (see `launch::replay`); the copy is the valid one again once it has
+    /// caught up with the latest data. The lost device copy is dropped.
+    pub fn finish_replay(&mut self, generation: u64) {
+        self.host_generation = generation;
+        if self.host_generation == self.generation {
+            self.residency = Residency::HostOnly;
+            self.device = None;
+        }
     }
 }

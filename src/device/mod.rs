@@ -12,6 +12,9 @@
 //!   point (a wait, a readback, an upload that must follow pending work).
 //!   Queue order is program order, so a pooled buffer may be reused as soon as
 //!   the work that used it is submitted.
+//! - Sequence launches recorded or in flight are logged beside the encoder
+//!   until a wait shows they finished; after device loss the log is handed to
+//!   the replay (`launch::replay`), which re-runs them on the CPU.
 //! - Once the device is lost, [`GpuContext::check_healthy`] fails forever and
 //!   the runtime serves launches on the CPU.
 
@@ -30,6 +33,7 @@ pub use selection::{AdapterKind, BackendChoice};
 use crate::buffer::host::{copy_bytes, COPY_CHUNK_BYTES, PARALLEL_COPY_MIN_BYTES};
 use crate::buffer::pool::{PoolStats, SizeClassPool};
 use crate::error::{Error, Result};
+use crate::launch::ReplayEntry;
 use crate::pipeline::disk::DriverPipelineCache;
 use bind_groups::{BoundedCache, BIND_GROUP_CACHE_ENTRIES};
 use selection::Candidate;
@@ -193,7 +197,8 @@ pub(crate) type MapResult = std::result::Result<(), wgpu::BufferAsyncError>;
 pub(crate) struct PendingDownload {
     staging: PooledBuffer,
     len: u64,
-    submission: Option<wgpu::SubmissionIndex>,
+    /// The submission's index and number.
+    submission: Option<(wgpu::SubmissionIndex, u64)>,
     pub mapped: futures::channel::oneshot::Receiver<MapResult>,
 }
 
@@ -210,6 +215,14 @@ pub(crate) struct TransferProbe {
 /// buffer per launch, which costs no more than writing a pooled one).
 const UNIFORM_CACHE_ENTRIES: usize = 256;
 
+/// The command encoder being recorded, and the sequence launches recorded
+/// into it, kept for replay on the CPU should the device be lost first.
+#[derive(Default)]
+struct Pending {
+    encoder: Option<wgpu::CommandEncoder>,
+    log: Vec<ReplayEntry>,
+}
+
 /// An open wgpu device with everything the runtime keeps beside it.
 pub(crate) struct GpuContext {
     pub device: wgpu::Device,
@@ -220,7 +233,10 @@ pub(crate) struct GpuContext {
     health: Arc<Health>,
     pool: Mutex<SizeClassPool<PoolKind, wgpu::Buffer>>,
     /// Work recorded for the GPU and not yet submitted.
-    pending: Mutex<Option<wgpu::CommandEncoder>>,
+    pending: Mutex<Pending>,
+    /// Launches submitted and not yet known to have finished, each with
+    /// the number of the submission it went out in; see [`ReplayEntry`].
+    in_flight: Mutex<Vec<(u64, ReplayEntry)>>,
     /// Uniform buffers by content. Each is written once when created and
     /// never again, so one buffer serves every launch with the same
     /// values, recorded, in flight or done: no staging copy and no queue
@@ -369,7 +385,8 @@ impl GpuContext {
             features,
             health,
             pool: Mutex::new(SizeClassPool::new(options.pool_idle_limit_bytes)),
-            pending: Mutex::new(None),
+            pending: Mutex::new(Pending::default()),
+            in_flight: Mutex::new(Vec::new()),
             uniforms: Mutex::new(FxHashMap::default()),
             bind_groups: Mutex::new(BoundedCache::new(BIND_GROUP_CACHE_ENTRIES)),
             submissions: AtomicU64::new(0),
@@ -562,7 +579,7 @@ impl GpuContext {
     /// Records commands into the pending encoder.
     pub fn record<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
         let mut pending = lock(&self.pending);
-        let encoder = pending.get_or_insert_with(|| {
+        let encoder = pending.encoder.get_or_insert_with(|| {
             self.device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("switchyard batch"),
@@ -644,7 +661,60 @@ impl GpuContext {
 
     /// Whether commands are waiting for submission.
     pub fn has_pending(&self) -> bool {
-        lock(&self.pending).is_some()
+        lock(&self.pending).encoder.is_some()
+    }
+
+    /// Keeps `entry`, a sequence launch just recorded, until a wait shows
+    /// that the GPU finished it; [`take_replay_log`](Self::take_replay_log)
+    /// hands it back if the device is lost first. Called after recording,
+    /// so an entry whose commands another thread has submitted meanwhile
+    /// goes with the latest submission: it may be kept longer than needed,
+    /// never dropped too early.
+    pub fn log_for_replay(&self, entry: ReplayEntry) {
+        let mut pending = lock(&self.pending);
+        if pending.encoder.is_some() {
+            pending.log.push(entry);
+        } else {
+            let latest = self.submissions.load(Ordering::Acquire);
+            lock(&self.in_flight).push((latest, entry));
+        }
+    }
+
+    /// Whether logged launches wait for a submission or for a wait.
+    pub fn has_unfinished_log(&self) -> bool {
+        !lock(&self.pending).log.is_empty() || !lock(&self.in_flight).is_empty()
+    }
+
+    /// After device loss: every logged launch not known to have finished, in
+    /// the order they were logged (a thread's own launches in program
+    /// order). The unsubmitted commands are discarded.
+    pub fn take_replay_log(&self) -> Vec<ReplayEntry> {
+        let mut pending = lock(&self.pending);
+        pending.encoder = None;
+        let recorded = std::mem::take(&mut pending.log);
+        let mut in_flight = lock(&self.in_flight);
+        let mut entries: Vec<ReplayEntry> = in_flight.drain(..).map(|(_, entry)| entry).collect();
+        entries.extend(recorded);
+        entries
+    }
+
+    /// Drops the logged launches of submissions up to `number`, which a wait
+    /// has just shown to be finished.
+    fn forget_finished(&self, number: u64) {
+        let finished: Vec<(u64, ReplayEntry)> = {
+            let mut in_flight = lock(&self.in_flight);
+            if in_flight.is_empty() {
+                return;
+            }
+            let (done, running) = std::mem::take(&mut *in_flight)
+                .into_iter()
+                .partition(|(submission, _)| *submission <= number);
+            *in_flight = running;
+            done
+        };
+        // Dropped outside the lock: the last hold on a buffer's state gives
+        // its device copy back to the pool.
+        drop(finished);
     }
 
     /// Submits the pending commands, if any, without waiting.
@@ -652,18 +722,30 @@ impl GpuContext {
     /// # Errors
     /// A validation error caught while finishing or submitting, or device loss.
     pub fn submit_pending(&self, operation: &str) -> Result<Option<wgpu::SubmissionIndex>> {
+        Ok(self.submit_numbered(operation)?.map(|(index, _)| index))
+    }
+
+    /// [`submit_pending`](Self::submit_pending), also returning the
+    /// submission's number (1 for the first).
+    fn submit_numbered(&self, operation: &str) -> Result<Option<(wgpu::SubmissionIndex, u64)>> {
         // The lock is held until the queue has the commands: a thread that
         // finds nothing pending may then rely on everything recorded before
         // being submitted (a readback maps its staging buffer right after,
         // and wgpu refuses a submission that uses a mapped buffer).
         let mut pending = lock(&self.pending);
-        let Some(encoder) = pending.take() else {
+        let Some(encoder) = pending.encoder.take() else {
             return Ok(None);
         };
+        // On an error the commands are gone but their log stays: it goes
+        // with the next submission, or to a replay if the device was lost.
         let index = self.scoped(operation, 0, || self.queue.submit([encoder.finish()]))?;
+        let number = self.submissions.fetch_add(1, Ordering::AcqRel) + 1;
+        if !pending.log.is_empty() {
+            let recorded = std::mem::take(&mut pending.log);
+            lock(&self.in_flight).extend(recorded.into_iter().map(|entry| (number, entry)));
+        }
         drop(pending);
-        self.submissions.fetch_add(1, Ordering::Relaxed);
-        Ok(Some(index))
+        Ok(Some((index, number)))
     }
 
     /// Submits pending commands, with the queue's writes (uploads) that
@@ -684,11 +766,21 @@ impl GpuContext {
     /// # Errors
     /// As [`submit_pending`](Self::submit_pending), and [`Error::Poll`].
     pub fn flush_and_wait(&self, operation: &str) -> Result<()> {
-        let index = self.submit_pending(operation)?;
-        self.wait(index, operation)
+        let submitted = self.submit_numbered(operation)?;
+        self.wait(submitted, operation)
     }
 
-    fn wait(&self, index: Option<wgpu::SubmissionIndex>, operation: &str) -> Result<()> {
+    /// Blocks until `submission` (and all before it) has finished, or all
+    /// submitted work when `None`.
+    fn wait(
+        &self,
+        submission: Option<(wgpu::SubmissionIndex, u64)>,
+        operation: &str,
+    ) -> Result<()> {
+        let (index, number) = match submission {
+            Some((index, number)) => (Some(index), number),
+            None => (None, self.submissions.load(Ordering::Acquire)),
+        };
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: index,
@@ -700,7 +792,9 @@ impl GpuContext {
                     source,
                 })
             })?;
-        self.check_healthy()
+        self.check_healthy()?;
+        self.forget_finished(number);
+        Ok(())
     }
 
     /// Copies `bytes` into the start of `target`. Work already recorded is
@@ -779,7 +873,7 @@ impl GpuContext {
         self.record(|encoder| {
             encoder.copy_buffer_to_buffer(source, 0, staging.buffer(), 0, len);
         });
-        let submission = self.submit_pending("readback")?;
+        let submission = self.submit_numbered("readback")?;
         let (sender, receiver) = futures::channel::oneshot::channel();
         staging
             .buffer()

@@ -23,13 +23,19 @@
 //! Invariant: an error in steps 1–2 leaves every buffer untouched; an error in
 //! step 3 leaves each written buffer's previous valid copy in place.
 
+mod replay;
+
+pub(crate) use replay::{settle_device_loss, ReplayEntry};
+
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
 
 use crate::buffer::residency::{Transfer, Use};
+use crate::buffer::transfer::BufferState;
 use crate::buffer::{Buffer, RawBuffer, TransferStats};
 use crate::device::{lock, BindGroupKey, BoundBuffer, GpuContext};
 use crate::dispatch::{
@@ -40,6 +46,7 @@ use crate::error::{Access, Error, Result};
 use crate::kernel::{CpuArgs, CpuSlot, Kernel, WgslKernel};
 use crate::pipeline::{build_gpu_pipeline, pipeline_key, BindingInfo, BindingShape, CacheOutcome};
 use crate::runtime::RuntimeShared;
+use replay::ReplayArgument;
 
 /// What a launch did: where it ran, why, and what it cost.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,6 +115,13 @@ impl Arg<'_> {
         match self {
             Arg::Read(raw) => raw,
             Arg::Write(raw, _) => raw,
+        }
+    }
+
+    fn usage(&self) -> Use {
+        match self {
+            Arg::Read(_) => Use::Read,
+            Arg::Write(_, usage) => *usage,
         }
     }
 
@@ -238,6 +252,9 @@ impl<'a> Launch<'a> {
             sequence,
         } = self;
         let name = kernel.name();
+        // Work the device took with it is re-run first, so this launch sees
+        // its results (and learns the GPU is gone).
+        settle_device_loss(shared);
         for (index, arg) in buffers.iter().enumerate() {
             if !Arc::ptr_eq(&arg.raw().shared, shared) {
                 return Err(Error::ForeignBuffer {
@@ -351,7 +368,15 @@ impl<'a> Launch<'a> {
             (Target::Gpu, Some(gpu), Some(wgsl), Ok(grid)) => {
                 let wait = sequence.is_none();
                 let gpu_started = Instant::now();
-                match run_gpu(shared, gpu, wgsl, &mut buffers, &uniforms, grid, wait) {
+                let gpu_launch = GpuLaunch {
+                    kernel,
+                    wgsl,
+                    uniforms: &uniforms,
+                    invocations,
+                    grid,
+                    wait,
+                };
+                match run_gpu(shared, gpu, &gpu_launch, &mut buffers) {
                     Ok(outcome) => {
                         report.pipeline = Some(outcome);
                         report.workgroups = Some(grid);
@@ -381,6 +406,9 @@ impl<'a> Launch<'a> {
                         report.predicted = Some(Duration::from_secs_f64(predictions.cpu));
                         report.alternative = None;
                         exploration = None;
+                        // If the device was lost, the unfinished work before
+                        // this launch is re-run first.
+                        settle_device_loss(shared);
                         exec_seconds =
                             Some(run_cpu(shared, kernel, buffers, &uniforms, invocations)?);
                     }
@@ -446,10 +474,7 @@ fn needed_transfers(buffers: &[Arg<'_>]) -> (Vec<NeededTransfer>, Vec<NeededTran
     let mut gpu = Vec::new();
     let mut cpu = Vec::new();
     for (argument, arg) in buffers.iter().enumerate() {
-        let usage = match arg {
-            Arg::Read(_) => Use::Read,
-            Arg::Write(_, usage) => *usage,
-        };
+        let usage = arg.usage();
         let raw = arg.raw();
         let transfer = |direction| NeededTransfer {
             argument,
@@ -632,16 +657,34 @@ fn gpu_plan(
     )
 }
 
-/// Records (and unless `!wait`, submits and waits for) one dispatch.
+/// What [`run_gpu`] dispatches.
+struct GpuLaunch<'a> {
+    kernel: &'a Kernel,
+    wgsl: &'a WgslKernel,
+    uniforms: &'a [Vec<u8>],
+    invocations: [u32; 3],
+    grid: [u32; 3],
+    /// Submit and wait (a launch of its own), or only record (in a sequence).
+    wait: bool,
+}
+
+/// Records (and unless `!wait`, submits and waits for) one dispatch. A
+/// recorded-only launch is logged for replay on the CPU should the device be
+/// lost before it finishes (see `replay`).
 fn run_gpu(
     shared: &Arc<RuntimeShared>,
     gpu: &Arc<GpuContext>,
-    wgsl: &WgslKernel,
+    launch: &GpuLaunch<'_>,
     buffers: &mut [Arg<'_>],
-    uniforms: &[Vec<u8>],
-    grid: [u32; 3],
-    wait: bool,
 ) -> Result<CacheOutcome> {
+    let GpuLaunch {
+        kernel,
+        wgsl,
+        uniforms,
+        invocations,
+        grid,
+        wait,
+    } = *launch;
     gpu.check_healthy()?;
     let key = pipeline_key(wgsl, &gpu.info.fingerprint());
     let (pipeline, outcome) = shared
@@ -649,16 +692,22 @@ fn run_gpu(
         .get_or_build(key, || build_gpu_pipeline(gpu, wgsl))?;
 
     let mut device_buffers = Vec::with_capacity(buffers.len());
-    for arg in buffers.iter_mut() {
-        let prepared = match arg {
-            Arg::Read(raw) => lock(&raw.state).prepare_device(gpu, &shared.counters, Use::Read)?,
-            Arg::Write(raw, usage) => raw
-                .state
-                .get_mut()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .prepare_device(gpu, &shared.counters, *usage)?,
-        };
-        device_buffers.push((prepared.0, arg.raw().byte_len()));
+    let mut logged = Vec::with_capacity(if wait { 0 } else { buffers.len() });
+    for arg in buffers.iter() {
+        let usage = arg.usage();
+        let raw = arg.raw();
+        let mut state = lock(&raw.state);
+        let (buffer, _) = state.prepare_device(gpu, &shared.counters, usage)?;
+        if !wait {
+            logged.push(ReplayArgument {
+                id: raw.id,
+                state: Arc::clone(&raw.state),
+                usage,
+                generation: state.generation,
+            });
+        }
+        drop(state);
+        device_buffers.push((buffer, raw.byte_len()));
     }
     let uniform_buffers = uniforms
         .iter()
@@ -722,11 +771,16 @@ fn run_gpu(
     }
     for arg in buffers.iter_mut() {
         if let Arg::Write(raw, usage) = arg {
-            raw.state
-                .get_mut()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .finish_device(*usage);
+            raw.state_mut().finish_device(*usage);
         }
+    }
+    if !wait {
+        gpu.log_for_replay(ReplayEntry::new(
+            kernel.clone(),
+            uniforms.to_vec(),
+            invocations,
+            logged,
+        ));
     }
     Ok(outcome)
 }
@@ -776,62 +830,35 @@ fn run_cpu(
     })?;
     let gpu = shared.gpu();
 
-    // Read-only arguments are locked once per distinct buffer (the same buffer
-    // may be passed twice), in the order of buffer ids: two threads that
-    // read the same buffers in different argument orders would otherwise
-    // each hold one lock and wait for the other's. Written ones are
-    // exclusively borrowed already.
-    let mut reads: Vec<&RawBuffer> = buffers
-        .iter()
-        .filter_map(|arg| match arg {
-            Arg::Read(raw) => Some(*raw),
-            Arg::Write(..) => None,
-        })
-        .collect();
-    reads.sort_by_key(|raw| raw.id);
-    reads.dedup_by_key(|raw| raw.id);
-    let read_ids: Vec<u64> = reads.iter().map(|raw| raw.id).collect();
-    let mut read_guards = Vec::with_capacity(reads.len());
-    for raw in reads {
+    // Each distinct buffer is locked once (a read-only one may be passed
+    // twice), in the order of buffer ids: two threads (or a thread and a
+    // replay after device loss) that lock the same buffers in different
+    // argument orders would otherwise each hold one lock and wait for the
+    // other's.
+    let mut distinct: Vec<(&RawBuffer, Use)> =
+        buffers.iter().map(|arg| (arg.raw(), arg.usage())).collect();
+    distinct.sort_by_key(|(raw, _)| raw.id);
+    distinct.dedup_by_key(|(raw, _)| raw.id);
+    let ids: Vec<u64> = distinct.iter().map(|(raw, _)| raw.id).collect();
+    let mut guards: Vec<(MutexGuard<'_, BufferState>, Use)> = Vec::with_capacity(distinct.len());
+    for &(raw, usage) in &distinct {
         let mut guard = lock(&raw.state);
-        guard.prepare_host(gpu, &shared.counters, Use::Read)?;
-        read_guards.push(guard);
-    }
-    let mut writes = Vec::new();
-    let mut order = Vec::with_capacity(buffers.len());
-    for arg in buffers {
-        match arg {
-            Arg::Read(raw) => {
-                // Present: every read buffer was locked above.
-                let slot = read_ids.binary_search(&raw.id).unwrap_or_default();
-                order.push((true, slot));
-            }
-            Arg::Write(raw, usage) => {
-                let state = raw
-                    .state
-                    .get_mut()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                state.prepare_host(gpu, &shared.counters, usage)?;
-                writes.push((state, usage));
-                order.push((false, writes.len() - 1));
-            }
-        }
+        guard.prepare_host(gpu, &shared.counters, usage)?;
+        guards.push((guard, usage));
     }
 
-    let mut write_slices: Vec<Option<&mut [u8]>> = writes
-        .iter_mut()
-        .map(|(state, _)| Some(state.host.bytes_mut()))
-        .collect();
-    let slots: Vec<CpuSlot<'_>> = order
+    let arguments: Vec<(u64, Use)> = buffers
         .iter()
-        .map(|&(is_read, slot)| {
-            if is_read {
-                CpuSlot::Read(read_guards[slot].host.bytes())
-            } else {
-                CpuSlot::Write(write_slices[slot].take())
-            }
-        })
+        .map(|arg| (arg.raw().id, arg.usage()))
         .collect();
+    let slots = twin_slots(
+        guards
+            .iter_mut()
+            .zip(&ids)
+            .map(|((guard, usage), &id)| (id, &mut **guard, *usage))
+            .collect(),
+        &arguments,
+    );
     let uniform_slices: Vec<&[u8]> = uniforms.iter().map(Vec::as_slice).collect();
     let cpu = shared.cpu();
     let twin_started = Instant::now();
@@ -847,12 +874,47 @@ fn run_cpu(
         twin(&mut args)
     });
     let twin_seconds = twin_started.elapsed().as_secs_f64();
-    drop(read_guards);
     result?;
-    for (state, usage) in writes {
-        state.finish_host(usage);
+    for (guard, usage) in &mut guards {
+        if *usage != Use::Read {
+            guard.finish_host(*usage);
+        }
     }
     Ok(twin_seconds)
+}
+
+/// The twin's view of its arguments, in argument order, over the host
+/// copies of `locked`: each distinct buffer once, sorted by id, with how the
+/// launch uses it. Buffers only read are shared by the arguments that name
+/// them; a written one is named once (it is exclusively borrowed).
+pub(crate) fn twin_slots<'a>(
+    locked: Vec<(u64, &'a mut BufferState, Use)>,
+    arguments: &[(u64, Use)],
+) -> Vec<CpuSlot<'a>> {
+    let ids: Vec<u64> = locked.iter().map(|(id, ..)| *id).collect();
+    let mut views: Vec<HostView<'a>> = locked
+        .into_iter()
+        .map(|(_, state, usage)| match usage {
+            Use::Read => HostView::Shared(state.host.bytes()),
+            Use::ReadWrite | Use::Overwrite => HostView::Exclusive(Some(state.host.bytes_mut())),
+        })
+        .collect();
+    arguments
+        .iter()
+        .map(|&(id, _)| {
+            // Present: every argument's buffer is in `locked`.
+            match &mut views[ids.binary_search(&id).unwrap_or_default()] {
+                HostView::Shared(bytes) => CpuSlot::Read(bytes),
+                HostView::Exclusive(bytes) => CpuSlot::Write(bytes.take()),
+            }
+        })
+        .collect()
+}
+
+/// A locked host copy as [`twin_slots`] hands it out.
+enum HostView<'a> {
+    Shared(&'a [u8]),
+    Exclusive(Option<&'a mut [u8]>),
 }
 
 /// Totals of a finished [`Sequence`].
@@ -868,6 +930,11 @@ pub struct SequenceReport {
     pub submissions: u64,
     /// Transfers made while the sequence was open.
     pub transfers: TransferStats,
+    /// GPU launches lost with the device before they finished and re-run on
+    /// the CPU while the sequence was open (this sequence's, and any other
+    /// unfinished ones of the runtime). Their entries in `launches` still
+    /// say where they were first sent.
+    pub replayed_on_cpu: usize,
     /// Wall time from the sequence's start to the end of `finish`, GPU
     /// execution included.
     pub wall: Duration,
@@ -905,6 +972,7 @@ pub struct Sequence<'rt> {
     started: Instant,
     transfers_before: TransferStats,
     submissions_before: u64,
+    replayed_before: u64,
     finished: bool,
 }
 
@@ -917,6 +985,7 @@ impl<'rt> Sequence<'rt> {
             started: Instant::now(),
             transfers_before: shared.counters.snapshot(),
             submissions_before: shared.gpu().map_or(0, |g| g.submissions()),
+            replayed_before: shared.replayed_launches.load(Ordering::Relaxed),
             finished: false,
         }
     }
@@ -934,17 +1003,37 @@ impl<'rt> Sequence<'rt> {
 
     /// Submits the recorded GPU work, waits for it, and reports.
     ///
+    /// If the device is lost before the GPU finishes, the lost launches are
+    /// re-run on the CPU, in order, from the host copies (see
+    /// [`SequenceReport::replayed_on_cpu`]); a launch is re-run only when
+    /// that reproduces exactly what the GPU would have computed.
+    ///
     /// # Errors
-    /// GPU submission or wait failures.
+    /// GPU submission or wait failures. After device loss:
+    /// [`Error::DeviceLost`] naming the launches that could not be re-run
+    /// (an input that only the GPU held when the launch was recorded, a
+    /// kernel without twin, a failing twin); the buffers they wrote report
+    /// `DeviceLost` too, and every other buffer keeps valid data.
     pub fn finish(mut self) -> Result<SequenceReport> {
         self.finished = true;
         if let Some(gpu) = self.shared.gpu() {
-            if gpu.has_pending() {
-                gpu.flush_and_wait("sequence")?;
+            let waited = if gpu.has_pending() || gpu.has_unfinished_log() {
+                gpu.flush_and_wait("sequence")
+            } else {
+                Ok(())
+            };
+            if gpu.is_lost() {
+                if let Some(error) = settle_device_loss(self.shared).error() {
+                    return Err(error);
+                }
+            } else {
+                waited?;
             }
         }
         let reports = std::mem::take(&mut self.reports);
         Ok(SequenceReport {
+            replayed_on_cpu: (self.shared.replayed_launches.load(Ordering::Relaxed)
+                - self.replayed_before) as usize,
             gpu_launches: reports.iter().filter(|r| r.target == Target::Gpu).count(),
             cpu_launches: reports.iter().filter(|r| r.target == Target::Cpu).count(),
             launches: reports,
