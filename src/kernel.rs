@@ -12,12 +12,13 @@
 //!
 //! A `Kernel` is cheap to clone (an `Arc`) and `Send + Sync`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytemuck::Pod;
 
 use crate::error::{Error, Result};
 use crate::pipeline::reflect::{reflect, KernelLayout};
+use crate::pipeline::{split, BindingInfo, BindingKind, BindingShape};
 
 /// The signature of a CPU twin.
 pub type CpuTwin = dyn Fn(&mut CpuArgs<'_>) -> Result<()> + Send + Sync;
@@ -39,6 +40,9 @@ pub(crate) struct WgslKernel {
     /// BLAKE3 of source, entry point and constants.
     pub content_hash: blake3::Hash,
     source: Arc<str>,
+    /// The variant for grids over the dispatch limit (see
+    /// `pipeline::split`), made on first need.
+    grid_offset_variant: Arc<OnceLock<std::result::Result<Arc<WgslKernel>, String>>>,
 }
 
 impl WgslKernel {
@@ -53,6 +57,45 @@ impl WgslKernel {
             hasher.update(&value.to_le_bytes());
         }
         self.content_hash = hasher.finalize();
+        self.grid_offset_variant = Arc::default();
+    }
+
+    /// This kernel with its entry point wrapped to take a grid offset, for
+    /// launches split into several dispatches (see `pipeline::split`): the
+    /// offset uniform is bound at `@group(n) @binding(0)`, `n` the first
+    /// group the kernel does not use, and comes after the kernel's own
+    /// uniforms in the layout.
+    ///
+    /// # Errors
+    /// Why the variant cannot be made.
+    pub fn grid_offset_variant(&self) -> std::result::Result<&Arc<WgslKernel>, &str> {
+        self.grid_offset_variant
+            .get_or_init(|| {
+                let group = self.layout.group_count();
+                let module = split::with_grid_offset(&self.module, &self.entry_point, group)?;
+                let mut layout = self.layout.clone();
+                layout.uniforms.push(BindingInfo {
+                    group,
+                    binding: 0,
+                    name: split::GRID_OFFSET_NAME.into(),
+                    kind: BindingKind::Uniform,
+                    shape: BindingShape::Sized {
+                        bytes: split::GRID_OFFSET_BYTES,
+                    },
+                });
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(self.content_hash.as_bytes());
+                hasher.update(b"grid offset variant");
+                Ok(Arc::new(WgslKernel {
+                    module: Arc::new(module),
+                    layout,
+                    content_hash: hasher.finalize(),
+                    grid_offset_variant: Arc::default(),
+                    ..self.clone()
+                }))
+            })
+            .as_ref()
+            .map_err(String::as_str)
     }
 }
 
@@ -146,6 +189,7 @@ impl Kernel {
             constants: Vec::new(),
             content_hash: blake3::hash(b""),
             source,
+            grid_offset_variant: Arc::default(),
         };
         wgsl.rehash();
         let mut inner = KernelInner {

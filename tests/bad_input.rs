@@ -277,10 +277,10 @@ fn unavailable_targets_are_errors_not_silent_redirects() {
 }
 
 #[test]
-fn oversized_launches_are_refused_on_the_gpu_and_run_on_the_cpu_under_auto() {
+fn grids_over_the_dispatch_limit_are_split_and_compute_what_one_dispatch_would() {
     let Some(rt) = gpu_runtime() else { return };
     // A 1-D launch needing more than 65 535 workgroups, on a kernel that does
-    // not linearize over num_workgroups, cannot be folded.
+    // not linearize over num_workgroups: run as two dispatches.
     let plain = Kernel::wgsl(
         "plain_index",
         "@group(0) @binding(0) var<storage, read_write> v: array<u32>;\n\
@@ -288,33 +288,70 @@ fn oversized_launches_are_refused_on_the_gpu_and_run_on_the_cpu_under_auto() {
            if g.x < arrayLength(&v) { v[g.x] = g.x; }\n}",
         "main",
     )
-    .unwrap()
-    .cpu(|args| {
-        for (i, v) in args.output::<u32>(0)?.iter_mut().enumerate() {
-            *v = i as u32;
-        }
-        Ok(())
-    });
+    .unwrap();
     let n = 70_000u32;
     let mut v = rt.buffer_zeroed::<u32>(n as usize).unwrap();
-    let err = rt
+    let report = rt
         .launch(&plain)
         .write(&mut v)
         .invocations(n)
         .on(Target::Gpu)
         .run()
-        .unwrap_err();
-    assert!(err.to_string().contains("num_workgroups"), "{err}");
+        .unwrap();
+    assert_eq!(report.workgroups, Some([n, 1, 1]));
+    let values = v.to_vec().unwrap();
+    assert!(values.iter().enumerate().all(|(i, &x)| x == i as u32));
+
+    // A 3-D grid over the limit in x, read through a struct of built-ins:
+    // every invocation must see the ids and counts of one whole dispatch.
+    let (x, y, z) = (270_000u32, 3u32, 2u32);
+    let ids = Kernel::wgsl(
+        "grid_ids",
+        "struct Ids {\n\
+           @builtin(workgroup_id) group: vec3<u32>,\n\
+           @builtin(num_workgroups) groups: vec3<u32>,\n\
+           @builtin(local_invocation_index) local: u32,\n\
+         }\n\
+         struct Size { x: u32, y: u32, z: u32, _pad: u32 }\n\
+         @group(0) @binding(0) var<uniform> size: Size;\n\
+         @group(0) @binding(1) var<storage, read_write> out: array<u32>;\n\
+         @compute @workgroup_size(4, 1, 1)\n\
+         fn main(ids: Ids, @builtin(global_invocation_id) g: vec3<u32>) {\n\
+           if g.x >= size.x || g.y >= size.y || g.z >= size.z { return; }\n\
+           let at = g.x + size.x * (g.y + size.y * g.z);\n\
+           out[at] = ids.group.x * 7u + ids.group.y * 13u + ids.group.z * 17u\n\
+             + ids.groups.x * 3u + ids.groups.y * 5u + ids.groups.z * 11u + ids.local;\n\
+         }",
+        "main",
+    )
+    .unwrap();
+    let expected: Vec<u32> = (0..z)
+        .flat_map(|gz| (0..y).flat_map(move |gy| (0..x).map(move |gx| (gx, gy, gz))))
+        .map(|(gx, gy, gz)| {
+            let groups = [x.div_ceil(4), y, z];
+            (gx / 4) * 7
+                + gy * 13
+                + gz * 17
+                + groups[0] * 3
+                + groups[1] * 5
+                + groups[2] * 11
+                + gx % 4
+        })
+        .collect();
+    let mut out = rt.buffer_zeroed::<u32>(expected.len()).unwrap();
     let report = rt
-        .launch(&plain)
-        .write(&mut v)
-        .invocations(n)
-        .on(Target::Auto)
+        .launch(&ids)
+        .uniform(&[x, y, z, 0u32])
+        .write(&mut out)
+        .grid([x, y, z])
+        .on(Target::Gpu)
         .run()
         .unwrap();
-    assert_eq!(report.target, Target::Cpu);
-    assert!(report.reason.contains("65535"), "{}", report.reason);
-    assert_eq!(v.to_vec().unwrap()[69_999], 69_999);
+    assert_eq!(report.workgroups, Some([x.div_ceil(4), y, z]));
+    assert!(
+        out.to_vec().unwrap() == expected,
+        "split dispatch ids differ"
+    );
 }
 
 #[test]

@@ -44,7 +44,9 @@ use crate::dispatch::{
 };
 use crate::error::{Access, Error, Result};
 use crate::kernel::{CpuArgs, CpuSlot, Kernel, WgslKernel};
-use crate::pipeline::{build_gpu_pipeline, pipeline_key, BindingInfo, BindingShape, CacheOutcome};
+use crate::pipeline::{
+    build_gpu_pipeline, pipeline_key, split, BindingInfo, BindingShape, CacheOutcome, GpuPipeline,
+};
 use crate::runtime::RuntimeShared;
 use replay::ReplayArgument;
 
@@ -69,7 +71,8 @@ pub struct LaunchReport {
     pub explored: bool,
     /// The global size `[x, y, z]`.
     pub invocations: [u32; 3],
-    /// The workgroup grid dispatched (GPU only).
+    /// The workgroup grid dispatched (GPU only); a grid over the adapter's
+    /// per-dispatch limit is run as several dispatches of this total.
     pub workgroups: Option<[u32; 3]>,
     /// Whether the pipeline was already built (GPU only).
     pub pipeline: Option<CacheOutcome>,
@@ -296,7 +299,7 @@ impl<'a> Launch<'a> {
         };
         let grid = match (gpu, kernel.wgsl_part()) {
             (Some(gpu), Some(wgsl)) => gpu_plan(gpu, wgsl, &buffers, &uniforms, invocations),
-            _ => Ok([0; 3]),
+            _ => Ok(GridPlan::Single([0; 3])),
         };
         let resolution = decide(&DecisionInput {
             kernel: name,
@@ -379,7 +382,7 @@ impl<'a> Launch<'a> {
                 match run_gpu(shared, gpu, &gpu_launch, &mut buffers) {
                     Ok(outcome) => {
                         report.pipeline = Some(outcome);
-                        report.workgroups = Some(grid);
+                        report.workgroups = Some(grid.workgroups());
                         cold_pipeline = outcome == CacheOutcome::Miss;
                         if wait {
                             // Uploads included: the dispatcher splits them off.
@@ -601,14 +604,15 @@ fn check_arguments(wgsl: &WgslKernel, buffers: &[Arg<'_>], uniforms: &[Vec<u8>])
     Ok(())
 }
 
-/// The workgroup grid, or why this launch exceeds the device's limits.
+/// How the launch's workgroups are dispatched, or why this launch exceeds the
+/// device's limits.
 fn gpu_plan(
     gpu: &GpuContext,
     wgsl: &WgslKernel,
     buffers: &[Arg<'_>],
     uniforms: &[Vec<u8>],
     invocations: [u32; 3],
-) -> std::result::Result<[u32; 3], String> {
+) -> std::result::Result<GridPlan, String> {
     let limits = &gpu.limits;
     for (arg, info) in buffers.iter().zip(&wgsl.layout.buffers) {
         let bytes = arg.raw().byte_len();
@@ -649,12 +653,57 @@ fn gpu_plan(
             wgsl.layout.workgroup_memory_bytes, limits.max_compute_workgroup_storage_size
         ));
     }
-    plan_grid(
+    let max_per_dimension = limits.max_compute_workgroups_per_dimension;
+    let one_dispatch = plan_grid(
         invocations,
         wgsl.layout.workgroup_size,
-        limits.max_compute_workgroups_per_dimension,
+        max_per_dimension,
         wgsl.layout.reads_num_workgroups,
-    )
+    );
+    let over_limit = match one_dispatch {
+        Ok(grid) => return Ok(GridPlan::Single(grid)),
+        Err(why) => why,
+    };
+    // Too large for one dispatch: several, through the kernel's
+    // grid-offset variant (see `pipeline::split`).
+    let free_group = wgsl.layout.group_count();
+    if free_group >= limits.max_bind_groups {
+        return Err(format!(
+            "{over_limit}; splitting it needs a bind group the kernel does not use, and it \
+             uses all {} the adapter has",
+            limits.max_bind_groups
+        ));
+    }
+    wgsl.grid_offset_variant()
+        .map_err(|why| format!("{over_limit}; splitting it failed: {why}"))?;
+    let workgroup_size = wgsl.layout.workgroup_size;
+    Ok(GridPlan::Split {
+        workgroups: std::array::from_fn(|d| invocations[d].div_ceil(workgroup_size[d].max(1))),
+        max_per_dimension,
+    })
+}
+
+/// How a launch's grid is dispatched.
+#[derive(Clone, Copy, Debug)]
+enum GridPlan {
+    /// One dispatch of these workgroups.
+    Single([u32; 3]),
+    /// Several dispatches of the kernel's grid-offset variant, covering
+    /// `workgroups`, each at most `max_per_dimension` per dimension.
+    Split {
+        workgroups: [u32; 3],
+        max_per_dimension: u32,
+    },
+}
+
+impl GridPlan {
+    /// The whole grid, in workgroups.
+    fn workgroups(self) -> [u32; 3] {
+        match self {
+            GridPlan::Single(grid) => grid,
+            GridPlan::Split { workgroups, .. } => workgroups,
+        }
+    }
 }
 
 /// What [`run_gpu`] dispatches.
@@ -663,7 +712,7 @@ struct GpuLaunch<'a> {
     wgsl: &'a WgslKernel,
     uniforms: &'a [Vec<u8>],
     invocations: [u32; 3],
-    grid: [u32; 3],
+    grid: GridPlan,
     /// Submit and wait (a launch of its own), or only record (in a sequence).
     wait: bool,
 }
@@ -686,10 +735,20 @@ fn run_gpu(
         wait,
     } = *launch;
     gpu.check_healthy()?;
-    let key = pipeline_key(wgsl, &gpu.info.fingerprint());
+    // Checked by `gpu_plan`; the error is for a variant gone missing.
+    let compiled = match grid {
+        GridPlan::Single(_) => wgsl,
+        GridPlan::Split { .. } => wgsl
+            .grid_offset_variant()
+            .map_err(|why| Error::LaunchSize {
+                kernel: wgsl.name.clone(),
+                message: why.to_string(),
+            })?,
+    };
+    let key = pipeline_key(compiled, &gpu.info.fingerprint());
     let (pipeline, outcome) = shared
         .pipelines()
-        .get_or_build(key, || build_gpu_pipeline(gpu, wgsl))?;
+        .get_or_build(key, || build_gpu_pipeline(gpu, compiled))?;
 
     let mut device_buffers = Vec::with_capacity(buffers.len());
     let mut logged = Vec::with_capacity(if wait { 0 } else { buffers.len() });
@@ -732,6 +791,7 @@ fn run_gpu(
     let bind_groups = pipeline
         .group_layouts
         .iter()
+        .take(layout.group_count() as usize)
         .enumerate()
         .map(|(group, group_layout)| {
             let entries = bindings
@@ -750,6 +810,7 @@ fn run_gpu(
             gpu.bind_group(key, &wgsl.name)
         })
         .collect::<Result<Vec<wgpu::BindGroup>>>()?;
+    let pieces = dispatch_pieces(gpu, &pipeline, wgsl, grid)?;
     // Recording needs no error scope of its own: wgpu keeps a pass's
     // errors in the encoder and reports them when it is finished, inside
     // the submission's scopes. What it would reject (grid and binding
@@ -763,7 +824,12 @@ fn run_gpu(
         for (group, bind_group) in bind_groups.iter().enumerate() {
             pass.set_bind_group(group as u32, bind_group, &[]);
         }
-        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        for (offset, workgroups) in &pieces {
+            if let Some(offset) = offset {
+                pass.set_bind_group(layout.group_count(), offset, &[]);
+            }
+            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        }
     });
     gpu.check_healthy()?;
     if wait {
@@ -783,6 +849,47 @@ fn run_gpu(
         ));
     }
     Ok(outcome)
+}
+
+/// The dispatches of `grid`, each with the bind group of its grid offset
+/// when the grid is split.
+fn dispatch_pieces(
+    gpu: &GpuContext,
+    pipeline: &GpuPipeline,
+    wgsl: &WgslKernel,
+    grid: GridPlan,
+) -> Result<Vec<(Option<wgpu::BindGroup>, [u32; 3])>> {
+    let (workgroups, max_per_dimension) = match grid {
+        GridPlan::Single(workgroups) => return Ok(vec![(None, workgroups)]),
+        GridPlan::Split {
+            workgroups,
+            max_per_dimension,
+        } => (workgroups, max_per_dimension),
+    };
+    let group = wgsl.layout.group_count() as usize;
+    let offset_layout = pipeline
+        .group_layouts
+        .get(group)
+        .ok_or_else(|| Error::LaunchSize {
+            kernel: wgsl.name.clone(),
+            message: "the split variant's pipeline lacks its offset group".into(),
+        })?;
+    split::grid_pieces(workgroups, max_per_dimension)
+        .into_iter()
+        .map(|(start, size)| {
+            let value = split::grid_offset(start, wgsl.layout.workgroup_size, workgroups);
+            let buffer = gpu.uniform_buffer(&value)?;
+            let key = BindGroupKey {
+                layout: offset_layout.clone(),
+                entries: vec![BoundBuffer {
+                    binding: 0,
+                    buffer,
+                    bytes: split::GRID_OFFSET_BYTES,
+                }],
+            };
+            Ok((Some(gpu.bind_group(key, &wgsl.name)?), size))
+        })
+        .collect()
 }
 
 /// [`Runtime::prepare_gpu`](crate::Runtime::prepare_gpu): the pipeline lookup

@@ -12,6 +12,7 @@
 pub(crate) mod cache;
 pub(crate) mod disk;
 pub(crate) mod reflect;
+pub(crate) mod split;
 
 use std::borrow::Cow;
 
