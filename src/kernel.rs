@@ -110,6 +110,8 @@ struct KernelInner {
     /// Launches with fewer invocations run the twin on the calling thread
     /// ([`Kernel::serial_below`]); 0 = never.
     serial_below: u64,
+    /// See [`Kernel::elementwise`].
+    elementwise: bool,
     /// See [`Kernel::dispatch_key`]; derived from `name` and `wgsl`, and
     /// rebuilt whenever they change.
     dispatch_key: String,
@@ -199,6 +201,7 @@ impl Kernel {
             work_measure: None,
             declared_features: wgpu::Features::empty(),
             serial_below: 0,
+            elementwise: false,
             dispatch_key: String::new(),
         };
         inner.derive_dispatch_key();
@@ -219,6 +222,7 @@ impl Kernel {
             work_measure: None,
             declared_features: wgpu::Features::empty(),
             serial_below: 0,
+            elementwise: false,
             dispatch_key: String::new(),
         };
         inner.derive_dispatch_key();
@@ -277,6 +281,29 @@ impl Kernel {
     /// rather than the runtime's, so declare only what the twin keeps to.
     pub fn serial_below(self, invocations: u64) -> Kernel {
         self.map_inner(|inner| inner.serial_below = invocations)
+    }
+
+    /// Declares that the kernel works element by element: in a 1-D launch,
+    /// invocation `i` reads and writes only element `i` of each storage
+    /// argument, and does nothing when `i` is past `arrayLength` of any of
+    /// them. A GPU launch whose buffers exceed the adapter's storage binding
+    /// size (`max_storage_buffer_binding_size`, 128 MiB on many adapters) can
+    /// then run as several dispatches over aligned slices of every buffer;
+    /// without the declaration it is refused on the GPU (and runs on the CPU
+    /// under `Auto`).
+    ///
+    /// The slices are bound so that each dispatch sees element `i` of its
+    /// slice as element 0 upward and `arrayLength` as the slice's length, so
+    /// a kernel that bounds its index by a uniform count alone (not
+    /// `arrayLength`) must not declare this: its last workgroup would write
+    /// past its slice.
+    pub fn elementwise(self) -> Kernel {
+        self.map_inner(|inner| inner.elementwise = true)
+    }
+
+    /// See [`elementwise`](Self::elementwise).
+    pub(crate) fn is_elementwise(&self) -> bool {
+        self.inner.elementwise
     }
 
     /// Whether a launch over `invocations` runs its twin on the calling

@@ -502,6 +502,12 @@ impl Runtime {
         }
     }
 
+    /// The limits the device was opened with (the adapter's own; `None`
+    /// without a GPU).
+    pub fn gpu_limits(&self) -> Option<&wgpu::Limits> {
+        self.shared.gpu().map(|gpu| &gpu.limits)
+    }
+
     /// The optional wgpu features the device was opened with (`None` without a GPU).
     pub fn gpu_features(&self) -> Option<wgpu::Features> {
         self.shared.gpu().map(|gpu| gpu.features)

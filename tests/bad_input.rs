@@ -276,6 +276,85 @@ fn unavailable_targets_are_errors_not_silent_redirects() {
     assert_eq!(y.to_vec().unwrap(), [1.0]);
 }
 
+/// Buffers over the storage binding limit (128 MiB on lavapipe): an
+/// elementwise kernel runs over aligned slices of them on the GPU; any other
+/// kernel is refused there with the reason, and runs on the CPU under Auto.
+#[test]
+fn buffers_over_the_binding_limit_run_sliced_when_the_kernel_is_elementwise() {
+    let Some(rt) = gpu_runtime() else { return };
+    let binding_limit = rt.gpu_limits().unwrap().max_storage_buffer_binding_size;
+    if binding_limit > 512 << 20 {
+        eprintln!(
+            "skipped: the binding limit ({binding_limit} bytes) is too large to exceed cheaply"
+        );
+        return;
+    }
+    let len = (binding_limit / 4) as usize + 1000;
+    let x_values: Vec<f32> = (0..len).map(|i| (i % 1021) as f32).collect();
+    let x = rt.buffer_from_slice(&x_values).unwrap();
+    let mut y = rt.buffer_from_slice(&vec![1.0f32; len]).unwrap();
+    let report = rt
+        .launch(&kernels::saxpy())
+        .uniform(&SaxpyParams {
+            a: 2.0,
+            n: len as u32,
+        })
+        .read(&x)
+        .write(&mut y)
+        .invocations(len as u32)
+        .on(Target::Gpu)
+        .run()
+        .unwrap();
+    assert_eq!(report.target, Target::Gpu);
+    let mismatches = y
+        .to_vec()
+        .unwrap()
+        .iter()
+        .zip(&x_values)
+        .filter(|(y, x)| **y != 2.0 * **x + 1.0)
+        .count();
+    assert_eq!(mismatches, 0, "of {len} elements");
+
+    let increment = Kernel::wgsl(
+        "increment",
+        "@group(0) @binding(0) var<storage, read_write> v: array<f32>;\n\
+         @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>,\n\
+           @builtin(num_workgroups) n: vec3<u32>) {\n\
+           let i = g.x + g.y * n.x * 256u;\n\
+           if i < arrayLength(&v) { v[i] = v[i] + 1.0; }\n}",
+        "main",
+    )
+    .unwrap()
+    .cpu(|args| {
+        for v in args.output::<f32>(0)? {
+            *v += 1.0;
+        }
+        Ok(())
+    });
+    let err = rt
+        .launch(&increment)
+        .write(&mut y)
+        .invocations(len as u32)
+        .on(Target::Gpu)
+        .run()
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("`v`") && message.contains("Kernel::elementwise"),
+        "{message}"
+    );
+    let report = rt
+        .launch(&increment)
+        .write(&mut y)
+        .invocations(len as u32)
+        .on(Target::Auto)
+        .run()
+        .unwrap();
+    assert_eq!(report.target, Target::Cpu);
+    let values = y.to_vec().unwrap();
+    assert_eq!(values[len - 1], 2.0 * x_values[len - 1] + 2.0);
+}
+
 #[test]
 fn grids_over_the_dispatch_limit_are_split_and_compute_what_one_dispatch_would() {
     let Some(rt) = gpu_runtime() else { return };

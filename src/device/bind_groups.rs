@@ -43,7 +43,9 @@ pub(crate) const BIND_GROUP_CACHE_ENTRIES: usize = 1024;
 pub(crate) struct BoundBuffer {
     pub binding: u32,
     pub buffer: wgpu::Buffer,
-    /// The bound range, from offset 0.
+    /// Where the bound range starts.
+    pub offset: u64,
+    /// The bound range's length.
     pub bytes: u64,
 }
 

@@ -634,7 +634,7 @@ impl GpuContext {
                     binding: entry.binding,
                     resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                         buffer: &entry.buffer,
-                        offset: 0,
+                        offset: entry.offset,
                         size: std::num::NonZeroU64::new(entry.bytes),
                     }),
                 })

@@ -28,7 +28,8 @@ pub fn saxpy() -> Kernel {
     builtin(&KERNEL, || {
         Ok(Kernel::wgsl("saxpy", SOURCE, "main")?
             .cpu(saxpy_twin)
-            .serial_below(PARALLEL_MIN_ELEMENTS as u64))
+            .serial_below(PARALLEL_MIN_ELEMENTS as u64)
+            .elementwise())
     })
 }
 

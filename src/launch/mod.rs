@@ -298,8 +298,13 @@ impl<'a> Launch<'a> {
             },
         };
         let grid = match (gpu, kernel.wgsl_part()) {
-            (Some(gpu), Some(wgsl)) => gpu_plan(gpu, wgsl, &buffers, &uniforms, invocations),
-            _ => Ok(GridPlan::Single([0; 3])),
+            (Some(gpu), Some(wgsl)) => {
+                gpu_plan(gpu, kernel, wgsl, &buffers, &uniforms, invocations)
+            }
+            _ => Ok(GpuPlan {
+                grid: GridPlan::Single([0; 3]),
+                slices: None,
+            }),
         };
         let resolution = decide(&DecisionInput {
             kernel: name,
@@ -368,7 +373,7 @@ impl<'a> Launch<'a> {
         let mut exec_seconds = None;
         let mut cold_pipeline = false;
         match (decision.target, gpu, kernel.wgsl_part(), grid) {
-            (Target::Gpu, Some(gpu), Some(wgsl), Ok(grid)) => {
+            (Target::Gpu, Some(gpu), Some(wgsl), Ok(plan)) => {
                 let wait = sequence.is_none();
                 let gpu_started = Instant::now();
                 let gpu_launch = GpuLaunch {
@@ -376,13 +381,14 @@ impl<'a> Launch<'a> {
                     wgsl,
                     uniforms: &uniforms,
                     invocations,
-                    grid,
+                    plan: &plan,
                     wait,
                 };
                 match run_gpu(shared, gpu, &gpu_launch, &mut buffers) {
                     Ok(outcome) => {
                         report.pipeline = Some(outcome);
-                        report.workgroups = Some(grid.workgroups());
+                        report.workgroups =
+                            Some(plan.workgroups(invocations, wgsl.layout.workgroup_size));
                         cold_pipeline = outcome == CacheOutcome::Miss;
                         if wait {
                             // Uploads included: the dispatcher splits them off.
@@ -604,25 +610,29 @@ fn check_arguments(wgsl: &WgslKernel, buffers: &[Arg<'_>], uniforms: &[Vec<u8>])
     Ok(())
 }
 
-/// How the launch's workgroups are dispatched, or why this launch exceeds the
-/// device's limits.
+/// How the launch is dispatched, or why it exceeds the device's limits.
 fn gpu_plan(
     gpu: &GpuContext,
+    kernel: &Kernel,
     wgsl: &WgslKernel,
     buffers: &[Arg<'_>],
     uniforms: &[Vec<u8>],
     invocations: [u32; 3],
-) -> std::result::Result<GridPlan, String> {
+) -> std::result::Result<GpuPlan, String> {
     let limits = &gpu.limits;
+    let mut over_binding_limit = None;
     for (arg, info) in buffers.iter().zip(&wgsl.layout.buffers) {
         let bytes = arg.raw().byte_len();
-        let cap = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
-        if bytes > cap {
+        if bytes > limits.max_buffer_size {
             return Err(format!(
-                "argument `{}` has {bytes} bytes, over the adapter's {cap}-byte storage binding limit",
-                info.name
+                "argument `{}` has {bytes} bytes, over the adapter's {}-byte buffer size limit",
+                info.name, limits.max_buffer_size
+            ));
+        }
+        if bytes > limits.max_storage_buffer_binding_size && over_binding_limit.is_none() {
+            over_binding_limit = Some(format!(
+                "argument `{}` has {bytes} bytes, over the adapter's {}-byte storage binding limit",
+                info.name, limits.max_storage_buffer_binding_size
             ));
         }
         if bytes % wgpu::COPY_BUFFER_ALIGNMENT != 0 {
@@ -653,6 +663,32 @@ fn gpu_plan(
             wgsl.layout.workgroup_memory_bytes, limits.max_compute_workgroup_storage_size
         ));
     }
+    let slices = match over_binding_limit {
+        None => None,
+        Some(why) => Some(
+            plan_slices(gpu, kernel, wgsl, buffers, invocations)
+                .map_err(|refusal| format!("{why}; {refusal}"))?,
+        ),
+    };
+    let dispatched = match &slices {
+        Some(slices) => [slices.per_slice.min(u64::from(invocations[0])) as u32, 1, 1],
+        None => invocations,
+    };
+    Ok(GpuPlan {
+        grid: plan_dispatch(gpu, wgsl, dispatched)?,
+        slices,
+    })
+}
+
+/// How `invocations` are dispatched: in one dispatch if the grid fits,
+/// else in several through the kernel's grid-offset variant (see
+/// `pipeline::split`).
+fn plan_dispatch(
+    gpu: &GpuContext,
+    wgsl: &WgslKernel,
+    invocations: [u32; 3],
+) -> std::result::Result<GridPlan, String> {
+    let limits = &gpu.limits;
     let max_per_dimension = limits.max_compute_workgroups_per_dimension;
     let one_dispatch = plan_grid(
         invocations,
@@ -664,8 +700,6 @@ fn gpu_plan(
         Ok(grid) => return Ok(GridPlan::Single(grid)),
         Err(why) => why,
     };
-    // Too large for one dispatch: several, through the kernel's
-    // grid-offset variant (see `pipeline::split`).
     let free_group = wgsl.layout.group_count();
     if free_group >= limits.max_bind_groups {
         return Err(format!(
@@ -681,6 +715,85 @@ fn gpu_plan(
         workgroups: std::array::from_fn(|d| invocations[d].div_ceil(workgroup_size[d].max(1))),
         max_per_dimension,
     })
+}
+
+/// Slices for a launch whose buffers exceed the storage binding limit, or
+/// why it cannot be sliced (see [`Kernel::elementwise`]).
+fn plan_slices(
+    gpu: &GpuContext,
+    kernel: &Kernel,
+    wgsl: &WgslKernel,
+    buffers: &[Arg<'_>],
+    invocations: [u32; 3],
+) -> std::result::Result<Slices, String> {
+    if !kernel.is_elementwise() {
+        return Err(
+            "only a kernel declared `Kernel::elementwise` can run over slices of it".into(),
+        );
+    }
+    if invocations[1] != 1 || invocations[2] != 1 {
+        return Err(format!(
+            "an elementwise kernel is sliced over 1-D launches only, not {invocations:?}"
+        ));
+    }
+    let mut strides = Vec::with_capacity(buffers.len());
+    for (arg, info) in buffers.iter().zip(&wgsl.layout.buffers) {
+        let BindingShape::Runtime {
+            header_bytes: 0,
+            stride,
+        } = info.shape
+        else {
+            return Err(format!(
+                "argument `{}` is not a plain runtime-sized array, so it cannot be sliced",
+                info.name
+            ));
+        };
+        let elements = arg.raw().byte_len() / stride;
+        if elements < u64::from(invocations[0]) {
+            return Err(format!(
+                "argument `{}` has {elements} elements, fewer than the launch's {} invocations",
+                info.name, invocations[0]
+            ));
+        }
+        strides.push(stride);
+    }
+    let limits = &gpu.limits;
+    let align = u64::from(limits.min_storage_buffer_offset_alignment).max(1);
+    let widest = strides.iter().copied().max().unwrap_or(4).max(1);
+    // A multiple of the offset alignment in elements keeps every slice's
+    // byte offset aligned, whatever the stride.
+    let per_slice = (limits.max_storage_buffer_binding_size / widest) / align * align;
+    if per_slice == 0 {
+        return Err("an element is wider than the binding limit allows".into());
+    }
+    Ok(Slices { per_slice, strides })
+}
+
+/// How a launch reaches the GPU: its grid, and the slices of its buffers
+/// when they exceed the storage binding limit.
+#[derive(Clone, Debug)]
+struct GpuPlan {
+    /// The grid of the largest dispatch (each slice's, when sliced).
+    grid: GridPlan,
+    slices: Option<Slices>,
+}
+
+impl GpuPlan {
+    /// The whole launch's grid, in workgroups.
+    fn workgroups(&self, invocations: [u32; 3], workgroup_size: [u32; 3]) -> [u32; 3] {
+        match self.slices {
+            None => self.grid.workgroups(),
+            Some(_) => std::array::from_fn(|d| invocations[d].div_ceil(workgroup_size[d].max(1))),
+        }
+    }
+}
+
+/// An elementwise launch cut into slices of `per_slice` elements; slice `k`
+/// binds elements `k·per_slice ..` of every buffer (`strides[i]` bytes each).
+#[derive(Clone, Debug)]
+struct Slices {
+    per_slice: u64,
+    strides: Vec<u64>,
 }
 
 /// How a launch's grid is dispatched.
@@ -712,7 +825,7 @@ struct GpuLaunch<'a> {
     wgsl: &'a WgslKernel,
     uniforms: &'a [Vec<u8>],
     invocations: [u32; 3],
-    grid: GridPlan,
+    plan: &'a GpuPlan,
     /// Submit and wait (a launch of its own), or only record (in a sequence).
     wait: bool,
 }
@@ -731,19 +844,20 @@ fn run_gpu(
         wgsl,
         uniforms,
         invocations,
-        grid,
+        plan,
         wait,
     } = *launch;
     gpu.check_healthy()?;
+    let launch_size = |message: String| Error::LaunchSize {
+        kernel: wgsl.name.clone(),
+        message,
+    };
     // Checked by `gpu_plan`; the error is for a variant gone missing.
-    let compiled = match grid {
+    let compiled = match plan.grid {
         GridPlan::Single(_) => wgsl,
         GridPlan::Split { .. } => wgsl
             .grid_offset_variant()
-            .map_err(|why| Error::LaunchSize {
-                kernel: wgsl.name.clone(),
-                message: why.to_string(),
-            })?,
+            .map_err(|why| launch_size(why.to_string()))?,
     };
     let key = pipeline_key(compiled, &gpu.info.fingerprint());
     let (pipeline, outcome) = shared
@@ -766,51 +880,71 @@ fn run_gpu(
             });
         }
         drop(state);
-        device_buffers.push((buffer, raw.byte_len()));
+        device_buffers.push(buffer);
     }
     let uniform_buffers = uniforms
         .iter()
         .map(|value| gpu.uniform_buffer(value))
         .collect::<Result<Vec<_>>>()?;
 
-    let layout = &wgsl.layout;
-    let bindings: Vec<(&BindingInfo, &wgpu::Buffer, u64)> = layout
-        .buffers
+    // Each dispatch group: the byte range of every buffer it binds, and its
+    // grid. One group unless the buffers are sliced.
+    let whole: Vec<(u64, u64)> = buffers
         .iter()
-        .zip(&device_buffers)
-        .map(|(info, (buffer, bytes))| (info, buffer, *bytes))
-        .chain(
-            layout
-                .uniforms
-                .iter()
-                .zip(&uniform_buffers)
-                .zip(uniforms)
-                .map(|((info, buffer), value)| (info, buffer, value.len() as u64)),
-        )
+        .map(|arg| (0, arg.raw().byte_len()))
         .collect();
-    let bind_groups = pipeline
-        .group_layouts
-        .iter()
-        .take(layout.group_count() as usize)
-        .enumerate()
-        .map(|(group, group_layout)| {
-            let entries = bindings
-                .iter()
-                .filter(|(info, _, _)| info.group == group as u32)
-                .map(|(info, buffer, bytes)| BoundBuffer {
-                    binding: info.binding,
-                    buffer: (*buffer).clone(),
-                    bytes: *bytes,
+    let groups: Vec<(Vec<(u64, u64)>, GridPlan)> = match &plan.slices {
+        None => vec![(whole, plan.grid)],
+        Some(slices) => {
+            let total = u64::from(invocations[0]);
+            (0..total.div_ceil(slices.per_slice))
+                .map(|k| {
+                    let start = k * slices.per_slice;
+                    let len = slices.per_slice.min(total - start);
+                    let ranges = slices
+                        .strides
+                        .iter()
+                        .map(|stride| (start * stride, len * stride))
+                        .collect();
+                    let grid = match plan.grid {
+                        GridPlan::Single(_) => GridPlan::Single(
+                            plan_grid(
+                                [len as u32, 1, 1],
+                                wgsl.layout.workgroup_size,
+                                gpu.limits.max_compute_workgroups_per_dimension,
+                                wgsl.layout.reads_num_workgroups,
+                            )
+                            .map_err(launch_size)?,
+                        ),
+                        GridPlan::Split {
+                            max_per_dimension, ..
+                        } => GridPlan::Split {
+                            workgroups: [
+                                (len as u32).div_ceil(wgsl.layout.workgroup_size[0].max(1)),
+                                1,
+                                1,
+                            ],
+                            max_per_dimension,
+                        },
+                    };
+                    Ok((ranges, grid))
                 })
-                .collect();
-            let key = BindGroupKey {
-                layout: group_layout.clone(),
-                entries,
-            };
-            gpu.bind_group(key, &wgsl.name)
-        })
-        .collect::<Result<Vec<wgpu::BindGroup>>>()?;
-    let pieces = dispatch_pieces(gpu, &pipeline, wgsl, grid)?;
+                .collect::<Result<_>>()?
+        }
+    };
+    let mut dispatches = Vec::with_capacity(groups.len());
+    for (ranges, grid) in groups {
+        let bind_groups = kernel_bind_groups(
+            gpu,
+            &pipeline,
+            wgsl,
+            &device_buffers,
+            &ranges,
+            &uniform_buffers,
+            uniforms,
+        )?;
+        dispatches.push((bind_groups, dispatch_pieces(gpu, &pipeline, wgsl, grid)?));
+    }
     // Recording needs no error scope of its own: wgpu keeps a pass's
     // errors in the encoder and reports them when it is finished, inside
     // the submission's scopes. What it would reject (grid and binding
@@ -821,14 +955,16 @@ fn run_gpu(
             timestamp_writes: None,
         });
         pass.set_pipeline(&pipeline.pipeline);
-        for (group, bind_group) in bind_groups.iter().enumerate() {
-            pass.set_bind_group(group as u32, bind_group, &[]);
-        }
-        for (offset, workgroups) in &pieces {
-            if let Some(offset) = offset {
-                pass.set_bind_group(layout.group_count(), offset, &[]);
+        for (bind_groups, pieces) in &dispatches {
+            for (group, bind_group) in bind_groups.iter().enumerate() {
+                pass.set_bind_group(group as u32, bind_group, &[]);
             }
-            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+            for (offset, workgroups) in pieces {
+                if let Some(offset) = offset {
+                    pass.set_bind_group(wgsl.layout.group_count(), offset, &[]);
+                }
+                pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+            }
         }
     });
     gpu.check_healthy()?;
@@ -849,6 +985,58 @@ fn run_gpu(
         ));
     }
     Ok(outcome)
+}
+
+/// The bind groups of the kernel's own groups, binding `ranges` (offset and
+/// length) of `buffers` and the uniforms, from the cache where possible.
+fn kernel_bind_groups(
+    gpu: &GpuContext,
+    pipeline: &GpuPipeline,
+    wgsl: &WgslKernel,
+    buffers: &[wgpu::Buffer],
+    ranges: &[(u64, u64)],
+    uniform_buffers: &[wgpu::Buffer],
+    uniforms: &[Vec<u8>],
+) -> Result<Vec<wgpu::BindGroup>> {
+    let layout = &wgsl.layout;
+    let bindings: Vec<(&BindingInfo, &wgpu::Buffer, u64, u64)> = layout
+        .buffers
+        .iter()
+        .zip(buffers)
+        .zip(ranges)
+        .map(|((info, buffer), &(offset, bytes))| (info, buffer, offset, bytes))
+        .chain(
+            layout
+                .uniforms
+                .iter()
+                .zip(uniform_buffers)
+                .zip(uniforms)
+                .map(|((info, buffer), value)| (info, buffer, 0, value.len() as u64)),
+        )
+        .collect();
+    pipeline
+        .group_layouts
+        .iter()
+        .take(layout.group_count() as usize)
+        .enumerate()
+        .map(|(group, group_layout)| {
+            let entries = bindings
+                .iter()
+                .filter(|(info, ..)| info.group == group as u32)
+                .map(|(info, buffer, offset, bytes)| BoundBuffer {
+                    binding: info.binding,
+                    buffer: (*buffer).clone(),
+                    offset: *offset,
+                    bytes: *bytes,
+                })
+                .collect();
+            let key = BindGroupKey {
+                layout: group_layout.clone(),
+                entries,
+            };
+            gpu.bind_group(key, &wgsl.name)
+        })
+        .collect()
 }
 
 /// The dispatches of `grid`, each with the bind group of its grid offset
@@ -884,6 +1072,7 @@ fn dispatch_pieces(
                 entries: vec![BoundBuffer {
                     binding: 0,
                     buffer,
+                    offset: 0,
                     bytes: split::GRID_OFFSET_BYTES,
                 }],
             };
