@@ -29,8 +29,8 @@
 //! The modules follow the path of a launch (see `ARCHITECTURE.md`): `device`
 //! (adapter, wgpu device, pool and submission queue), `buffer` (residency,
 //! pool, transfer), `pipeline` (reflection and cache), `kernel`, `dispatch`
-//! (target policy), `cpu` (the rayon pool), `launch` (the launch path and
-//! sequences) and `error`.
+//! (target policy), `cpu` (the rayon pool), `launch` (the launch path,
+//! sequences, and replay after device loss) and `error`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

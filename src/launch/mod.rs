@@ -18,7 +18,14 @@
 //!
 //! An `Auto` launch whose GPU run fails (device lost, out of memory, a driver
 //! error) is re-run on the CPU from the buffers' valid host copies; the GPU
-//! is then marked unhealthy and `Auto` avoids it, with one warning.
+//! is then marked unhealthy and `Auto` avoids it, with one warning. GPU
+//! launches of a sequence that the device takes with it are re-run on the
+//! CPU by [`replay`] before anything else uses their buffers.
+//!
+//! A launch too large for one dispatch is still one launch: a grid over the
+//! per-dispatch workgroup limit runs the kernel's grid-offset variant in
+//! pieces (`pipeline::split`), and buffers over the storage binding limit are
+//! bound in slices when the kernel is [elementwise](Kernel::elementwise).
 //!
 //! Invariant: an error in steps 1–2 leaves every buffer untouched; an error in
 //! step 3 leaves each written buffer's previous valid copy in place.
