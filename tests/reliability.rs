@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use common::{all_runtimes, cpu_runtime, gpu_runtime, saxpy};
 use proptest::prelude::*;
 use switchyard::kernels::{self, SaxpyParams};
-use switchyard::{Error, Kernel, Result, Runtime, Target};
+use switchyard::{Buffer, Error, Kernel, Result, Runtime, Target};
 
 /// `target`, or the CPU where there is no GPU to ask for.
 fn available(rt: &Runtime, target: Target) -> Target {
@@ -175,6 +175,30 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Applies a host step (not a launch) to `y` and to the plain-Rust
+/// `expected`, or checks them against each other.
+fn host_step(
+    step: &Step,
+    y: &mut Buffer<f32>,
+    expected: &mut Vec<f32>,
+) -> std::result::Result<(), TestCaseError> {
+    match *step {
+        Step::Poke { index, value } => {
+            let index = index % expected.len();
+            y.host_mut().unwrap()[index] = f32::from(value);
+            expected[index] = f32::from(value);
+        }
+        Step::Overwrite { value } => {
+            let values = vec![f32::from(value); expected.len()];
+            y.write_from_slice(&values).unwrap();
+            *expected = values;
+        }
+        Step::Check => prop_assert_eq!(y.to_vec().unwrap(), expected.clone()),
+        Step::Saxpy { .. } => {}
+    }
+    Ok(())
+}
+
 /// `Ok` for a kernel or a kernel-creation error that names `name`; what
 /// else came back, otherwise.
 fn kind_of(created: Result<Kernel>, name: &str) -> std::result::Result<(), String> {
@@ -237,17 +261,9 @@ proptest! {
                             *e += a * x;
                         }
                     }
-                    Step::Poke { index, value } => {
-                        let index = index % len;
-                        y.host_mut().unwrap()[index] = f32::from(value);
-                        expected[index] = f32::from(value);
+                    Step::Poke { .. } | Step::Overwrite { .. } | Step::Check => {
+                        host_step(step, &mut y, &mut expected)?;
                     }
-                    Step::Overwrite { value } => {
-                        let values = vec![f32::from(value); len];
-                        y.write_from_slice(&values).unwrap();
-                        expected = values;
-                    }
-                    Step::Check => prop_assert_eq!(y.to_vec().unwrap(), expected.clone()),
                 }
             }
             if let Some(sequence) = sequence {
@@ -306,17 +322,9 @@ proptest! {
                         *e += a * x;
                     }
                 }
-                Step::Poke { index, value } => {
-                    let index = index % len;
-                    y.host_mut().unwrap()[index] = f32::from(value);
-                    expected[index] = f32::from(value);
+                Step::Poke { .. } | Step::Overwrite { .. } | Step::Check => {
+                    host_step(step, &mut y, &mut expected)?;
                 }
-                Step::Overwrite { value } => {
-                    let values = vec![f32::from(value); len];
-                    y.write_from_slice(&values).unwrap();
-                    expected = values;
-                }
-                Step::Check => prop_assert_eq!(y.to_vec().unwrap(), expected.clone()),
             }
         }
         if lose_at == steps.len() {

@@ -5,7 +5,7 @@ mod common;
 
 use common::{cpu_runtime, gpu_runtime, saxpy};
 use switchyard::kernels::{self, SaxpyParams};
-use switchyard::{Buffer, Error, Kernel, Runtime, RuntimeConfig, Target};
+use switchyard::{Buffer, Error, Kernel, Runtime, RuntimeConfig, Sequence, Target};
 
 #[test]
 fn public_types_are_send_and_sync() {
@@ -391,6 +391,19 @@ fn gpu_out_of_memory_frees_idle_buffers_retries_and_then_fails_over_to_the_cpu()
     assert_eq!(empty.live_bytes, 0, "{end:?} then {empty:?}");
 }
 
+/// Records `y += a·x` over all of `x` in `sequence`.
+fn record_saxpy(sequence: &mut Sequence<'_>, a: f32, x: &Buffer<f32>, y: &mut Buffer<f32>) {
+    let n = x.len() as u32;
+    sequence
+        .launch(&kernels::saxpy())
+        .uniform(&SaxpyParams { a, n })
+        .read(x)
+        .write(y)
+        .invocations(n)
+        .run()
+        .unwrap();
+}
+
 /// Heat steps ping-ponging two grids, with a saxpy folding each new grid
 /// into an accumulator, all in one sequence. Steps before `lose_after` are
 /// sent to the GPU; then the device is lost (when `lose_after` is given) and
@@ -491,14 +504,7 @@ fn a_read_or_a_launch_after_device_loss_replays_first() {
     let sequence = {
         let mut sequence = rt.sequence().on(Target::Gpu);
         for _ in 0..3 {
-            sequence
-                .launch(&kernels::saxpy())
-                .uniform(&SaxpyParams { a: 2.0, n: 256 })
-                .read(&x)
-                .write(&mut y)
-                .invocations(256)
-                .run()
-                .unwrap();
+            record_saxpy(&mut sequence, 2.0, &x, &mut y);
         }
         sequence
     };
@@ -524,25 +530,11 @@ fn lost_work_that_cannot_be_replayed_is_named_and_never_stale() {
     let mut y = rt.buffer_from_slice(&[0.0f32; 64]).unwrap();
     let mut z = rt.buffer_from_slice(&[0.0f32; 64]).unwrap();
     let mut first = rt.sequence().on(Target::Gpu);
-    first
-        .launch(&kernels::saxpy())
-        .uniform(&SaxpyParams { a: 1.0, n: 64 })
-        .read(&x)
-        .write(&mut y)
-        .invocations(64)
-        .run()
-        .unwrap();
+    record_saxpy(&mut first, 1.0, &x, &mut y);
     first.finish().unwrap();
     // y's only current copy is on the device now, finished and not logged.
     let mut second = rt.sequence().on(Target::Gpu);
-    second
-        .launch(&kernels::saxpy())
-        .uniform(&SaxpyParams { a: 1.0, n: 64 })
-        .read(&y)
-        .write(&mut z)
-        .invocations(64)
-        .run()
-        .unwrap();
+    record_saxpy(&mut second, 1.0, &y, &mut z);
     rt.simulate_device_loss();
     let err = second.finish().unwrap_err();
     assert!(matches!(err, Error::DeviceLost { .. }), "{err}");
@@ -571,14 +563,7 @@ fn replay_never_overwrites_newer_host_data() {
     let x = rt.buffer_from_slice(&[1.0f32; 64]).unwrap();
     let mut y = rt.buffer_from_slice(&[0.0f32; 64]).unwrap();
     let mut sequence = rt.sequence().on(Target::Gpu);
-    sequence
-        .launch(&kernels::saxpy())
-        .uniform(&SaxpyParams { a: 1.0, n: 64 })
-        .read(&x)
-        .write(&mut y)
-        .invocations(64)
-        .run()
-        .unwrap();
+    record_saxpy(&mut sequence, 1.0, &x, &mut y);
     y.write_from_slice(&[9.0; 64]).unwrap();
     rt.simulate_device_loss();
     let report = sequence.finish().unwrap();
@@ -595,14 +580,7 @@ fn host_mut_on_a_buffer_in_flight_keeps_the_recorded_work_correct() {
         let mut x = rt.buffer_from_slice(&[1.0f32; 64]).unwrap();
         let mut y = rt.buffer_from_slice(&[0.0f32; 64]).unwrap();
         let mut sequence = rt.sequence().on(Target::Gpu);
-        sequence
-            .launch(&kernels::saxpy())
-            .uniform(&SaxpyParams { a: 1.0, n: 64 })
-            .read(&x)
-            .write(&mut y)
-            .invocations(64)
-            .run()
-            .unwrap();
+        record_saxpy(&mut sequence, 1.0, &x, &mut y);
         if lose {
             rt.simulate_device_loss();
         }
