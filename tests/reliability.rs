@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use common::{all_runtimes, cpu_runtime, gpu_runtime, saxpy};
 use proptest::prelude::*;
 use switchyard::kernels::{self, SaxpyParams};
-use switchyard::{Buffer, Error, Kernel, Result, Runtime, Target};
+use switchyard::{Buffer, Error, Kernel, Launch, Result, Runtime, Target};
 
 /// `target`, or the CPU where there is no GPU to ask for.
 fn available(rt: &Runtime, target: Target) -> Target {
@@ -175,6 +175,29 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Runs `y += a·x` through `launch` and applies it to the plain-Rust
+/// `expected` too.
+fn saxpy_step<'a>(
+    launch: Launch<'a>,
+    a: f32,
+    x: &'a Buffer<f32>,
+    y: &'a mut Buffer<f32>,
+    expected: &mut [f32],
+    x_values: &[f32],
+) {
+    let n = x.len() as u32;
+    launch
+        .uniform(&SaxpyParams { a, n })
+        .read(x)
+        .write(y)
+        .invocations(n)
+        .run()
+        .unwrap();
+    for (e, x) in expected.iter_mut().zip(x_values) {
+        *e += a * x;
+    }
+}
+
 /// Applies a host step (not a launch) to `y` and to the plain-Rust
 /// `expected`, or checks them against each other.
 fn host_step(
@@ -249,17 +272,7 @@ proptest! {
                             Some(sequence) => sequence.launch(&saxpy_kernel),
                             None => rt.launch(&saxpy_kernel),
                         };
-                        launch
-                            .uniform(&SaxpyParams { a, n: len as u32 })
-                            .read(&x)
-                            .write(&mut y)
-                            .invocations(len as u32)
-                            .on(target)
-                            .run()
-                            .unwrap();
-                        for (e, x) in expected.iter_mut().zip(&x_values) {
-                            *e += a * x;
-                        }
+                        saxpy_step(launch.on(target), a, &x, &mut y, &mut expected, &x_values);
                     }
                     Step::Poke { .. } | Step::Overwrite { .. } | Step::Check => {
                         host_step(step, &mut y, &mut expected)?;
@@ -309,18 +322,8 @@ proptest! {
                     } else {
                         target
                     };
-                    sequence
-                        .launch(&saxpy_kernel)
-                        .uniform(&SaxpyParams { a, n: len as u32 })
-                        .read(&x)
-                        .write(&mut y)
-                        .invocations(len as u32)
-                        .on(target)
-                        .run()
-                        .unwrap();
-                    for (e, x) in expected.iter_mut().zip(&x_values) {
-                        *e += a * x;
-                    }
+                    let launch = sequence.launch(&saxpy_kernel).on(target);
+                    saxpy_step(launch, a, &x, &mut y, &mut expected, &x_values);
                 }
                 Step::Poke { .. } | Step::Overwrite { .. } | Step::Check => {
                     host_step(step, &mut y, &mut expected)?;
