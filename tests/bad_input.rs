@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{all_runtimes, cpu_runtime, gpu_runtime};
+use common::{all_runtimes, cpu_runtime, gpu_runtime, saxpy};
 use switchyard::kernels::{self, SaxpyParams};
 use switchyard::{Access, Error, Kernel, Target};
 
@@ -293,18 +293,7 @@ fn buffers_over_the_binding_limit_run_sliced_when_the_kernel_is_elementwise() {
     let x_values: Vec<f32> = (0..len).map(|i| (i % 1021) as f32).collect();
     let x = rt.buffer_from_slice(&x_values).unwrap();
     let mut y = rt.buffer_from_slice(&vec![1.0f32; len]).unwrap();
-    let report = rt
-        .launch(&kernels::saxpy())
-        .uniform(&SaxpyParams {
-            a: 2.0,
-            n: len as u32,
-        })
-        .read(&x)
-        .write(&mut y)
-        .invocations(len as u32)
-        .on(Target::Gpu)
-        .run()
-        .unwrap();
+    let report = saxpy(&rt, 2.0, &x, &mut y, Target::Gpu);
     assert_eq!(report.target, Target::Gpu);
     let mismatches = y
         .to_vec()

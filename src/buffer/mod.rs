@@ -58,11 +58,6 @@ impl RawBuffer {
         (self.len * self.elem_size) as u64
     }
 
-    /// The state, for a caller that holds the buffer exclusively.
-    pub fn state_mut(&mut self) -> std::sync::MutexGuard<'_, BufferState> {
-        lock(&self.state)
-    }
-
     /// The state for exclusive use beyond a lock's scope (`host_mut` hands
     /// out a slice of the host copy). The replay log may still hold the
     /// state for GPU work in flight: that work is waited for first (or, if

@@ -236,8 +236,7 @@ pub(crate) fn plan_grid(
     max_per_dim: u32,
     kernel_linearizes: bool,
 ) -> std::result::Result<[u32; 3], String> {
-    let groups: [u32; 3] =
-        std::array::from_fn(|d| invocations[d].div_ceil(workgroup_size[d].max(1)));
+    let groups = workgroups_for(invocations, workgroup_size);
     if groups.iter().all(|&g| g <= max_per_dim) {
         return Ok(groups);
     }
@@ -261,6 +260,11 @@ pub(crate) fn plan_grid(
         return Err(format!("{} workgroups exceed {max_per_dim}²", groups[0]));
     }
     Ok([x, y, 1])
+}
+
+/// The workgroups that cover `invocations`, per dimension.
+pub(crate) fn workgroups_for(invocations: [u32; 3], workgroup_size: [u32; 3]) -> [u32; 3] {
+    std::array::from_fn(|d| invocations[d].div_ceil(workgroup_size[d].max(1)))
 }
 
 #[cfg(test)]

@@ -46,8 +46,8 @@ use crate::buffer::transfer::BufferState;
 use crate::buffer::{Buffer, RawBuffer, TransferStats};
 use crate::device::{lock, BindGroupKey, BoundBuffer, GpuContext};
 use crate::dispatch::{
-    decide, plan_grid, ChoiceInput, Decision, DecisionInput, Direction, GpuStatus, NeededTransfer,
-    Outcome, Reason, RequestSource, Resolution, Target,
+    decide, plan_grid, workgroups_for, ChoiceInput, Decision, DecisionInput, Direction, GpuStatus,
+    NeededTransfer, Outcome, Reason, RequestSource, Resolution, Target,
 };
 use crate::error::{Access, Error, Result};
 use crate::kernel::{CpuArgs, CpuSlot, Kernel, WgslKernel};
@@ -717,9 +717,8 @@ fn plan_dispatch(
     }
     wgsl.grid_offset_variant()
         .map_err(|why| format!("{over_limit}; splitting it failed: {why}"))?;
-    let workgroup_size = wgsl.layout.workgroup_size;
     Ok(GridPlan::Split {
-        workgroups: std::array::from_fn(|d| invocations[d].div_ceil(workgroup_size[d].max(1))),
+        workgroups: workgroups_for(invocations, wgsl.layout.workgroup_size),
         max_per_dimension,
     })
 }
@@ -790,7 +789,7 @@ impl GpuPlan {
     fn workgroups(&self, invocations: [u32; 3], workgroup_size: [u32; 3]) -> [u32; 3] {
         match self.slices {
             None => self.grid.workgroups(),
-            Some(_) => std::array::from_fn(|d| invocations[d].div_ceil(workgroup_size[d].max(1))),
+            Some(_) => workgroups_for(invocations, workgroup_size),
         }
     }
 }
@@ -817,6 +816,30 @@ enum GridPlan {
 }
 
 impl GridPlan {
+    /// The same way of dispatching, for `invocations` (a slice's): a split
+    /// plan stays split, since the slices share the variant's pipeline.
+    fn resized(
+        self,
+        gpu: &GpuContext,
+        wgsl: &WgslKernel,
+        invocations: [u32; 3],
+    ) -> std::result::Result<GridPlan, String> {
+        Ok(match self {
+            GridPlan::Single(_) => GridPlan::Single(plan_grid(
+                invocations,
+                wgsl.layout.workgroup_size,
+                gpu.limits.max_compute_workgroups_per_dimension,
+                wgsl.layout.reads_num_workgroups,
+            )?),
+            GridPlan::Split {
+                max_per_dimension, ..
+            } => GridPlan::Split {
+                workgroups: workgroups_for(invocations, wgsl.layout.workgroup_size),
+                max_per_dimension,
+            },
+        })
+    }
+
     /// The whole grid, in workgroups.
     fn workgroups(self) -> [u32; 3] {
         match self {
@@ -913,27 +936,10 @@ fn run_gpu(
                         .iter()
                         .map(|stride| (start * stride, len * stride))
                         .collect();
-                    let grid = match plan.grid {
-                        GridPlan::Single(_) => GridPlan::Single(
-                            plan_grid(
-                                [len as u32, 1, 1],
-                                wgsl.layout.workgroup_size,
-                                gpu.limits.max_compute_workgroups_per_dimension,
-                                wgsl.layout.reads_num_workgroups,
-                            )
-                            .map_err(launch_size)?,
-                        ),
-                        GridPlan::Split {
-                            max_per_dimension, ..
-                        } => GridPlan::Split {
-                            workgroups: [
-                                (len as u32).div_ceil(wgsl.layout.workgroup_size[0].max(1)),
-                                1,
-                                1,
-                            ],
-                            max_per_dimension,
-                        },
-                    };
+                    let grid = plan
+                        .grid
+                        .resized(gpu, wgsl, [len as u32, 1, 1])
+                        .map_err(launch_size)?;
                     Ok((ranges, grid))
                 })
                 .collect::<Result<_>>()?
@@ -980,7 +986,7 @@ fn run_gpu(
     }
     for arg in buffers.iter_mut() {
         if let Arg::Write(raw, usage) = arg {
-            raw.state_mut().finish_device(*usage);
+            lock(&raw.state).finish_device(*usage);
         }
     }
     if !wait {
@@ -1142,7 +1148,6 @@ fn run_cpu(
         buffers.iter().map(|arg| (arg.raw(), arg.usage())).collect();
     distinct.sort_by_key(|(raw, _)| raw.id);
     distinct.dedup_by_key(|(raw, _)| raw.id);
-    let ids: Vec<u64> = distinct.iter().map(|(raw, _)| raw.id).collect();
     let mut guards: Vec<(MutexGuard<'_, BufferState>, Use)> = Vec::with_capacity(distinct.len());
     for &(raw, usage) in &distinct {
         let mut guard = lock(&raw.state);
@@ -1157,8 +1162,8 @@ fn run_cpu(
     let slots = twin_slots(
         guards
             .iter_mut()
-            .zip(&ids)
-            .map(|((guard, usage), &id)| (id, &mut **guard, *usage))
+            .zip(&distinct)
+            .map(|((guard, usage), (raw, _))| (raw.id, &mut **guard, *usage))
             .collect(),
         &arguments,
     );
