@@ -185,6 +185,22 @@ pub enum Error {
         slice_len: usize,
     },
 
+    /// A ranged read or write reached past the end of a buffer. Nothing was
+    /// read or changed.
+    #[error(
+        "buffer of `{type_name}`: elements {start}..{end} are out of range for a buffer of {buffer_len}"
+    )]
+    RangeOutOfBounds {
+        /// `std::any::type_name` of the element.
+        type_name: &'static str,
+        /// Elements in the buffer.
+        buffer_len: usize,
+        /// First element of the range.
+        start: usize,
+        /// One past the last element of the range (saturated at `usize::MAX`).
+        end: usize,
+    },
+
     /// wgpu reported an error while running GPU work.
     #[error("GPU error during {operation}")]
     Gpu {

@@ -474,6 +474,39 @@ fn twin_errors_and_panics_are_typed_and_the_runtime_survives() {
 }
 
 #[test]
+fn ranges_past_the_end_are_typed_and_change_nothing() {
+    for rt in all_runtimes() {
+        let mut b = rt.buffer_from_slice(&[1u32, 2, 3]).unwrap();
+        if rt.gpu_available() {
+            b.prefetch_to_gpu().unwrap();
+        }
+        let out_of_range = |result: switchyard::Result<_>, (s, e): (usize, usize)| {
+            let error = result.expect_err("the range is out of bounds");
+            assert!(
+                matches!(
+                    error,
+                    Error::RangeOutOfBounds { buffer_len: 3, start, end, type_name }
+                        if (start, end) == (s, e) && type_name == "u32"
+                ),
+                "{error}"
+            );
+            assert!(error.to_string().contains(&format!("{s}..{e}")), "{error}");
+        };
+        out_of_range(b.write_range(2, &[9, 9]).map(|_| ()), (2, 4));
+        out_of_range(
+            b.write_range(usize::MAX, &[9]).map(|_| ()),
+            (usize::MAX, usize::MAX),
+        );
+        out_of_range(b.read_range(1..5).map(|_| ()), (1, 5));
+        #[allow(clippy::reversed_empty_ranges)]
+        out_of_range(b.read_range(3..1).map(|_| ()), (3, 1));
+        out_of_range(b.read_range_into(4, &mut []).map(|_| ()), (4, 4));
+        assert_eq!(b.read_range(3..3).unwrap(), Vec::<u32>::new());
+        assert_eq!(b.to_vec().unwrap(), [1, 2, 3], "nothing was written");
+    }
+}
+
+#[test]
 fn host_side_length_mismatches_are_typed() {
     let rt = cpu_runtime();
     let mut b = rt.buffer_from_slice(&[1u32, 2, 3]).unwrap();

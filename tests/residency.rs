@@ -240,3 +240,117 @@ fn prefetch_uploads_once_and_then_launches_upload_nothing() {
     let empty = rt.buffer_zeroed::<f32>(0).unwrap();
     assert_eq!(empty.prefetch_to_gpu().unwrap(), 0);
 }
+
+#[test]
+fn ranged_reads_and_writes_move_only_the_range() {
+    let Some(rt) = gpu_runtime() else { return };
+    let n = N as usize;
+    let x = rt.buffer_from_slice(&vec![1.0f32; n]).unwrap();
+    let initial: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let mut y = rt.buffer_from_slice(&initial).unwrap();
+    let mut model: Vec<f32> = initial.iter().map(|v| v + 1.0).collect();
+    saxpy(&rt, 1.0, &x, &mut y, Target::Gpu);
+    assert_eq!(y.residency(), Residency::DeviceOnly);
+
+    let before = rt.transfer_stats();
+    assert_eq!(y.read_range(100..164).unwrap(), model[100..164]);
+    let t = rt.transfer_stats() - before;
+    assert_eq!((t.bytes_downloaded, t.bytes_uploaded), (64 * 4, 0));
+    assert_eq!(
+        y.residency(),
+        Residency::DeviceOnly,
+        "the host copy stays stale"
+    );
+
+    let patch = [-5.0f32; 32];
+    let before = rt.transfer_stats();
+    y.write_range(n - 32, &patch).unwrap();
+    let t = rt.transfer_stats() - before;
+    assert_eq!((t.bytes_downloaded, t.bytes_uploaded), (0, 32 * 4));
+    assert_eq!(y.residency(), Residency::DeviceOnly);
+    model[n - 32..].copy_from_slice(&patch);
+
+    // The next launch sees the written range; the full read agrees.
+    saxpy(&rt, 1.0, &x, &mut y, Target::Gpu);
+    model.iter_mut().for_each(|v| *v += 1.0);
+    assert_eq!(y.to_vec().unwrap(), model);
+
+    // Both copies current: a write goes to both, a read moves nothing.
+    assert_eq!(y.residency(), Residency::Both);
+    let before = rt.transfer_stats();
+    y.write_range(7, &[42.0; 3]).unwrap();
+    let mut out = [0.0f32; 5];
+    y.read_range_into(6, &mut out).unwrap();
+    let t = rt.transfer_stats() - before;
+    assert_eq!((t.bytes_downloaded, t.bytes_uploaded), (0, 3 * 4));
+    assert_eq!(out, [model[6], 42.0, 42.0, 42.0, model[10]]);
+    assert_eq!(y.residency(), Residency::Both);
+    model[7..10].fill(42.0);
+    saxpy(&rt, 1.0, &x, &mut y, Target::Gpu);
+    model.iter_mut().for_each(|v| *v += 1.0);
+    assert_eq!(y.to_vec().unwrap(), model);
+}
+
+/// Adds 1 to each of 16 `u16` halves of the eight words of its argument:
+/// a buffer of 2-byte elements the GPU can write, so ranges that start or
+/// end inside a 4-byte word reach the device copy.
+fn add_one_to_halves() -> switchyard::Kernel {
+    const SOURCE: &str = "
+        @group(0) @binding(0) var<storage, read_write> words: array<u32, 8>;
+        @compute @workgroup_size(8)
+        fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+            if gid.x < 8u { words[gid.x] = words[gid.x] + 0x00010001u; }
+        }";
+    switchyard::Kernel::wgsl("add_one_to_halves", SOURCE, "main")
+        .unwrap()
+        .cpu(|args| {
+            args.output::<u16>(0)?.iter_mut().for_each(|v| *v += 1);
+            Ok(())
+        })
+}
+
+#[test]
+fn ranges_inside_four_byte_words_match_a_host_model_in_every_residency() {
+    for rt in all_runtimes() {
+        let target = if rt.gpu_available() {
+            Target::Gpu
+        } else {
+            Target::Cpu
+        };
+        let kernel = add_one_to_halves();
+        let mut model: Vec<u16> = (0..16).map(|i| 100 * i).collect();
+        let mut buffer = rt.buffer_from_slice(&model).unwrap();
+        let check = |buffer: &Buffer<u16>, model: &[u16]| {
+            for (start, end) in [(0, 16), (1, 2), (3, 8), (5, 16), (15, 16), (4, 4)] {
+                assert_eq!(buffer.read_range(start..end).unwrap(), model[start..end]);
+            }
+        };
+        let step = |buffer: &mut Buffer<u16>, model: &mut Vec<u16>| {
+            rt.launch(&kernel)
+                .write(buffer)
+                .invocations(8)
+                .on(target)
+                .run()
+                .unwrap();
+            model.iter_mut().for_each(|v| *v += 1);
+        };
+        // (start, values): odd and even starts, odd lengths, the last element.
+        let writes: [(usize, &[u16]); 4] =
+            [(3, &[7, 8, 9, 10, 11]), (0, &[1]), (15, &[2]), (6, &[3, 4])];
+        for (start, values) in writes {
+            step(&mut buffer, &mut model);
+            check(&buffer, &model); // GPU: only the device copy is current
+            buffer.write_range(start, values).unwrap();
+            model[start..start + values.len()].copy_from_slice(values);
+            check(&buffer, &model);
+            step(&mut buffer, &mut model);
+            assert_eq!(buffer.to_vec().unwrap(), model); // both copies current
+            let before = start.saturating_sub(1);
+            buffer.write_range(before, &values[..1]).unwrap();
+            model[before] = values[0];
+            step(&mut buffer, &mut model);
+            check(&buffer, &model);
+        }
+        assert_eq!(buffer.to_vec().unwrap(), model, "{:?}", rt.gpu_info());
+    }
+}

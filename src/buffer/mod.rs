@@ -275,7 +275,7 @@ impl<T: Pod> Buffer<T> {
             let (Some(gpu), Some(device)) = (shared.gpu(), &state.device) else {
                 return Err(transfer::only_copy_lost());
             };
-            match gpu.start_download(device.buffer(), state.host.len())? {
+            match gpu.start_download(device.buffer(), 0, state.host.len())? {
                 Some(pending) => (Arc::clone(gpu), pending),
                 None => return Ok(Vec::new()),
             }
@@ -312,6 +312,86 @@ impl<T: Pod> Buffer<T> {
             });
         }
         self.with_host(|host| self.copy_out(out, bytemuck::cast_slice(host)))
+    }
+
+    /// Copies elements `start..start + out.len()` into `out`.
+    ///
+    /// Unlike [`read_into`](Self::read_into), only that range moves: when
+    /// the GPU holds the latest data, just the range is downloaded and the
+    /// host copy stays stale. This is the read for boundary rows, halos and
+    /// probes of a field that lives on the GPU.
+    ///
+    /// # Errors
+    /// [`Error::RangeOutOfBounds`] when the range reaches past the end (the
+    /// buffer and `out` are untouched), or as [`to_vec`](Self::to_vec).
+    pub fn read_range_into(&self, start: usize, out: &mut [T]) -> Result<()> {
+        let span = self.byte_span(start, start.saturating_add(out.len()))?;
+        let shared = &self.raw.shared;
+        crate::launch::settle_device_loss(shared);
+        lock(&self.raw.state).read_span(
+            shared.gpu(),
+            &shared.counters,
+            span.start,
+            bytemuck::cast_slice_mut(out),
+        )
+    }
+
+    /// Elements `range`, as [`read_range_into`](Self::read_range_into) reads
+    /// them.
+    ///
+    /// # Errors
+    /// As [`read_range_into`](Self::read_range_into), and
+    /// [`Error::HostOutOfMemory`] when the vector cannot be allocated.
+    pub fn read_range(&self, range: std::ops::Range<usize>) -> Result<Vec<T>> {
+        self.byte_span(range.start, range.end)?;
+        let mut out = host::try_zeroed_vec(range.len(), || {
+            format!("reading a range of a buffer of `{}`", self.raw.type_name)
+        })?;
+        self.read_range_into(range.start, &mut out)?;
+        Ok(out)
+    }
+
+    /// Replaces elements `start..start + data.len()` with `data`, wherever
+    /// the latest data lives: in the host copy when it is current, and in
+    /// the device copy when that is current, by uploading just the range.
+    /// No whole-buffer transfer happens, so writing halo rows into a field
+    /// on the GPU costs the rows only.
+    ///
+    /// Work already recorded sees the old contents; later launches see the
+    /// new. A range written only to the device (the host copy was stale)
+    /// cannot be re-run after device loss; the buffer then reports
+    /// [`Error::DeviceLost`] like any GPU result that was never read back.
+    ///
+    /// # Errors
+    /// [`Error::RangeOutOfBounds`] when the range reaches past the end;
+    /// [`Error::DeviceLost`] when the only valid copy was on a lost device;
+    /// upload and readback errors. The buffer is unchanged on every error
+    /// except the last kind, after which its device copy may hold part of
+    /// `data`.
+    pub fn write_range(&mut self, start: usize, data: &[T]) -> Result<()> {
+        let span = self.byte_span(start, start.saturating_add(data.len()))?;
+        let shared = &self.raw.shared;
+        crate::launch::settle_device_loss(shared);
+        lock(&self.raw.state).write_span(
+            shared.gpu(),
+            &shared.counters,
+            span.start,
+            bytemuck::cast_slice(data),
+        )
+    }
+
+    /// The bytes of elements `start..end`, or the error naming the range
+    /// when it is reversed or not all in the buffer.
+    fn byte_span(&self, start: usize, end: usize) -> Result<std::ops::Range<usize>> {
+        if end > self.len() || start > end {
+            return Err(Error::RangeOutOfBounds {
+                type_name: self.raw.type_name,
+                buffer_len: self.len(),
+                start,
+                end,
+            });
+        }
+        Ok(start * self.raw.elem_size..end * self.raw.elem_size)
     }
 
     /// Replaces the contents with `data` (on the host; the next GPU launch

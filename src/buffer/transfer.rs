@@ -98,6 +98,16 @@ impl TransferCounters {
     }
 }
 
+/// `offset` rounded down to the GPU's copy alignment.
+fn align_down(offset: usize) -> usize {
+    offset - offset % wgpu::COPY_BUFFER_ALIGNMENT as usize
+}
+
+/// `offset` rounded up to the GPU's copy alignment.
+fn align_up(offset: usize) -> usize {
+    offset.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT as usize)
+}
+
 /// The error for a buffer whose only valid copy was on a GPU that is gone.
 pub(crate) fn only_copy_lost() -> Error {
     Error::DeviceLost {
@@ -246,6 +256,119 @@ impl BufferState {
             self.generation += 1;
         }
         self.host_generation = self.generation;
+    }
+
+    /// Copies bytes `start..start + out.len()` of the latest data into
+    /// `out`. When only the device copy is current, just that span is
+    /// downloaded (widened to the GPU's 4-byte copy alignment); the host
+    /// copy stays stale and the residency is unchanged, so reading a halo
+    /// row does not cost a whole readback.
+    ///
+    /// # Errors
+    /// As [`prepare_host`](Self::prepare_host).
+    pub fn read_span(
+        &self,
+        gpu: Option<&Arc<GpuContext>>,
+        counters: &TransferCounters,
+        start: usize,
+        out: &mut [u8],
+    ) -> Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        if self.residency.host_valid() {
+            out.copy_from_slice(&self.host.bytes()[start..start + out.len()]);
+            return Ok(());
+        }
+        let (Some(gpu), Some(device)) = (gpu, &self.device) else {
+            return Err(only_copy_lost());
+        };
+        let aligned_start = align_down(start);
+        if aligned_start == start {
+            gpu.download_at(device.buffer(), start as u64, out)?;
+        } else {
+            let mut widened = vec![0; start - aligned_start + out.len()];
+            gpu.download_at(device.buffer(), aligned_start as u64, &mut widened)?;
+            out.copy_from_slice(&widened[start - aligned_start..]);
+        }
+        counters.downloaded(out.len() as u64);
+        Ok(())
+    }
+
+    /// Replaces bytes `start..start + data.len()` with `data` in every copy
+    /// that holds the latest data: the host copy when it is valid, the
+    /// device copy when it is valid (only the span is uploaded). The
+    /// residency is unchanged, except that a device copy which cannot be
+    /// written any more (the GPU is unhealthy or lost) is dropped from it,
+    /// the host copy then being the valid one.
+    ///
+    /// A span written only to the device (the host copy was stale) cannot be
+    /// replayed after device loss: the buffer then reports
+    /// [`Error::DeviceLost`], like any GPU result that was never read back.
+    ///
+    /// # Errors
+    /// [`Error::DeviceLost`] when the only valid copy was on a device that
+    /// is gone (nothing is changed), and the errors of an upload or of the
+    /// small download that fills a span not aligned to 4 bytes.
+    pub fn write_span(
+        &mut self,
+        gpu: Option<&Arc<GpuContext>>,
+        counters: &TransferCounters,
+        start: usize,
+        data: &[u8],
+    ) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let end = start + data.len();
+        let healthy_device = gpu
+            .filter(|gpu| gpu.check_healthy().is_ok())
+            .zip(self.device.as_ref().map(PooledBuffer::buffer));
+        match self.residency {
+            Residency::HostOnly => self.host.bytes_mut()[start..end].copy_from_slice(data),
+            Residency::Both => {
+                self.host.bytes_mut()[start..end].copy_from_slice(data);
+                // The span widened to whole 4-byte words, taken from the
+                // host copy (now current), ends at most at the data's end:
+                // `upload_at` pads the last word of the buffer.
+                let aligned = align_down(start)..align_up(end).min(self.host.len());
+                let uploaded = healthy_device.is_some_and(|(gpu, device)| {
+                    gpu.upload_at(
+                        device,
+                        aligned.start as u64,
+                        &self.host.bytes()[aligned.clone()],
+                    )
+                    .is_ok()
+                });
+                if uploaded {
+                    counters.uploaded(aligned.len() as u64);
+                } else {
+                    self.residency = Residency::HostOnly;
+                }
+            }
+            Residency::DeviceOnly => {
+                let Some((gpu, device)) = healthy_device else {
+                    return Err(only_copy_lost());
+                };
+                let aligned = align_down(start)..align_up(end).min(self.host.len());
+                if aligned == (start..end) {
+                    gpu.upload_at(device, start as u64, data)?;
+                } else {
+                    // Whole words only: fill the widened span's edges from
+                    // the device copy first.
+                    let mut widened = vec![0; aligned.len()];
+                    gpu.download_at(device, aligned.start as u64, &mut widened)?;
+                    widened[start - aligned.start..end - aligned.start].copy_from_slice(data);
+                    gpu.upload_at(device, aligned.start as u64, &widened)?;
+                }
+                counters.uploaded(aligned.len() as u64);
+            }
+        }
+        self.generation += 1;
+        if self.residency.host_valid() {
+            self.host_generation = self.generation;
+        }
+        Ok(())
     }
 
     /// Records that a replayed launch brought the host copy to `generation`

@@ -804,10 +804,20 @@ impl GpuContext {
     /// # Errors
     /// As [`submit_pending`](Self::submit_pending).
     pub fn upload(&self, target: &wgpu::Buffer, bytes: &[u8]) -> Result<()> {
+        self.upload_at(target, 0, bytes)
+    }
+
+    /// [`upload`](Self::upload) at byte `offset`, which must be a multiple
+    /// of [`wgpu::COPY_BUFFER_ALIGNMENT`]; so must `bytes.len()`, unless the
+    /// write ends at the end of the buffer's data (it is padded with zeros).
+    ///
+    /// # Errors
+    /// As [`submit_pending`](Self::submit_pending).
+    pub fn upload_at(&self, target: &wgpu::Buffer, offset: u64, bytes: &[u8]) -> Result<()> {
         if self.has_pending() {
             self.submit_pending("upload ordering")?;
         }
-        self.write_padded(target, 0, bytes);
+        self.write_padded(target, offset, bytes);
         Ok(())
     }
 
@@ -848,7 +858,22 @@ impl GpuContext {
     /// # Errors
     /// [`Error::Map`], [`Error::Poll`], device loss, or a staging allocation failure.
     pub fn download(self: &Arc<Self>, source: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
-        let Some(mut pending) = self.start_download(source, out.len())? else {
+        self.download_at(source, 0, out)
+    }
+
+    /// [`download`](Self::download) from byte `offset` of `source`, which
+    /// must be a multiple of [`wgpu::COPY_BUFFER_ALIGNMENT`]; the length is
+    /// padded to it (device buffers have room: size classes are multiples).
+    ///
+    /// # Errors
+    /// As [`download`](Self::download).
+    pub fn download_at(
+        self: &Arc<Self>,
+        source: &wgpu::Buffer,
+        offset: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let Some(mut pending) = self.start_download(source, offset, out.len())? else {
             return Ok(());
         };
         self.wait(pending.submission.clone(), "readback")?;
@@ -857,12 +882,13 @@ impl GpuContext {
         self.finish_download(&pending, mapped, out)
     }
 
-    /// Copies `source` to a staging buffer, submits, and asks for it to be
-    /// mapped; `None` for zero bytes. Nothing waits here: the mapping completes
-    /// when the device is polled.
+    /// Copies `bytes` bytes of `source` from byte `offset` to a staging
+    /// buffer, submits, and asks for it to be mapped; `None` for zero bytes.
+    /// Nothing waits here: the mapping completes when the device is polled.
     pub fn start_download(
         self: &Arc<Self>,
         source: &wgpu::Buffer,
+        offset: u64,
         bytes: usize,
     ) -> Result<Option<PendingDownload>> {
         if bytes == 0 {
@@ -871,7 +897,7 @@ impl GpuContext {
         let len = (bytes as u64).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
         let staging = self.acquire(PoolKind::Readback, len)?;
         self.record(|encoder| {
-            encoder.copy_buffer_to_buffer(source, 0, staging.buffer(), 0, len);
+            encoder.copy_buffer_to_buffer(source, offset, staging.buffer(), 0, len);
         });
         let submission = self.submit_numbered("readback")?;
         let (sender, receiver) = futures::channel::oneshot::channel();
