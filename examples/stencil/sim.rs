@@ -30,8 +30,14 @@ fn sine_profile(size: usize) -> Vec<f64> {
 
 /// The product-of-sines initial field, row-major.
 pub fn initial_field(size: usize) -> Vec<f32> {
+    initial_rows(size, 0..size)
+}
+
+/// Rows `rows` of [`initial_field`], row-major: what one slab of a
+/// decomposed grid starts from.
+pub fn initial_rows(size: usize, rows: std::ops::Range<usize>) -> Vec<f32> {
     let profile = sine_profile(size);
-    profile
+    profile[rows]
         .iter()
         .flat_map(|&row| profile.iter().map(move |&col| (row * col) as f32))
         .collect()
@@ -46,13 +52,23 @@ pub fn decay_factor(size: usize, alpha: f64) -> f64 {
 /// The largest difference between `field` and the exact solution
 /// `g^steps u₀`, in f64.
 pub fn max_error(field: &[f32], size: usize, steps: usize, alpha: f64) -> f64 {
+    max_error_of_rows(field, size, 0, steps, alpha)
+}
+
+/// [`max_error`] of rows `first_row..` of the grid, given in `rows`.
+pub fn max_error_of_rows(
+    rows: &[f32],
+    size: usize,
+    first_row: usize,
+    steps: usize,
+    alpha: f64,
+) -> f64 {
     let profile = sine_profile(size);
     let amplitude = decay_factor(size, alpha).powi(steps as i32);
-    field
-        .iter()
+    rows.iter()
         .enumerate()
         .map(|(k, &value)| {
-            let exact = amplitude * profile[k / size] * profile[k % size];
+            let exact = amplitude * profile[first_row + k / size] * profile[k % size];
             (f64::from(value) - exact).abs()
         })
         .fold(0.0, f64::max)
