@@ -33,7 +33,7 @@ const DEFAULT_POOL_IDLE_LIMIT: u64 = 256 << 20;
 /// | variable | meaning |
 /// |---|---|
 /// | `SWITCHYARD_BACKEND` | `auto` (default), `vulkan`, `gl`, or `none` (CPU only) |
-/// | `SWITCHYARD_ADAPTER` | use only adapters whose name contains this (case-insensitive) |
+/// | `SWITCHYARD_ADAPTER` | use only adapters whose name contains this (case-insensitive); `NAME#K`: the K-th of them, from 0 |
 /// | `SWITCHYARD_TARGET` | `auto` (default), `gpu` or `cpu`: the target of launches that do not choose one |
 /// | `SWITCHYARD_CACHE_DIR` | where the driver pipeline cache and the learned dispatch model are kept (default: the user cache dir + `switchyard`); `off` disables both |
 /// | `SWITCHYARD_CPU_THREADS` | CPU pool threads (default: one per core) |
@@ -112,7 +112,9 @@ impl RuntimeConfig {
         self
     }
 
-    /// Use only adapters whose name contains `name` (case-insensitive).
+    /// Use only adapters whose name contains `name` (case-insensitive);
+    /// `NAME#K` takes the K-th of those (from 0, in enumeration order), to
+    /// give each of several identical GPUs its own process.
     pub fn adapter_name(mut self, name: impl Into<String>) -> Self {
         self.adapter_name = Some(name.into());
         self

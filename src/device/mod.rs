@@ -300,7 +300,7 @@ impl GpuContext {
                 .to_string()
         } else {
             format!(
-                "no adapter name contains `{}` (SWITCHYARD_ADAPTER); found: {}",
+                "no adapter matches `{}` (SWITCHYARD_ADAPTER: a name part, or NAME#K for the K-th match); found: {}",
                 options.adapter_name.as_deref().unwrap_or_default(),
                 seen.join(", ")
             )

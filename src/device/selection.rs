@@ -91,17 +91,26 @@ pub struct Candidate {
 /// `name_filter` (from `SWITCHYARD_ADAPTER`) keeps only adapters whose name
 /// contains it, ignoring case. Among the rest the kind decides, hardware
 /// first; ties keep enumeration order so the driver's own preference stands.
+///
+/// A filter ending in `#K` (K a whole number, e.g. `nvidia#2` or just `#1`)
+/// picks the K-th (from 0) of the adapters that match the part before it,
+/// in enumeration order: the way to give each of several identical GPUs its
+/// own process, one MPI rank per GPU.
 pub fn choose(candidates: &[Candidate], name_filter: Option<&str>) -> Option<usize> {
     let filter = name_filter.map(str::to_ascii_lowercase);
-    candidates
+    let (name, position) = match filter.as_deref().and_then(|f| f.rsplit_once('#')) {
+        Some((name, k)) if k.trim().parse::<usize>().is_ok() => (Some(name), k.trim().parse().ok()),
+        _ => (filter.as_deref(), None),
+    };
+    let mut matching = candidates
         .iter()
         .enumerate()
-        .filter(|(_, c)| match &filter {
-            Some(f) => c.name.to_ascii_lowercase().contains(f.as_str()),
-            None => true,
-        })
-        .min_by_key(|(index, c)| (c.kind, *index))
-        .map(|(index, _)| index)
+        .filter(|(_, c)| name.is_none_or(|name| c.name.to_ascii_lowercase().contains(name)));
+    match position {
+        Some(k) => matching.nth(k),
+        None => matching.min_by_key(|(index, c)| (c.kind, *index)),
+    }
+    .map(|(index, _)| index)
 }
 
 #[cfg(test)]
@@ -123,6 +132,22 @@ mod tests {
             candidate("Intel UHD", AdapterKind::IntegratedGpu),
         ];
         assert_eq!(choose(&list, None), Some(1));
+    }
+
+    #[test]
+    fn a_position_after_hash_picks_among_identical_adapters() {
+        let list = [
+            candidate("llvmpipe", AdapterKind::Software),
+            candidate("NVIDIA H200", AdapterKind::DiscreteGpu),
+            candidate("NVIDIA H200", AdapterKind::DiscreteGpu),
+        ];
+        assert_eq!(choose(&list, Some("nvidia#0")), Some(1));
+        assert_eq!(choose(&list, Some("NVIDIA#1")), Some(2));
+        assert_eq!(choose(&list, Some("nvidia#2")), None, "only two match");
+        assert_eq!(choose(&list, Some("#0")), Some(0), "position among all");
+        assert_eq!(choose(&list, Some("h200")), Some(1));
+        // Not a number after the hash: the whole text is the name.
+        assert_eq!(choose(&list, Some("nvidia#x")), None);
     }
 
     #[test]
