@@ -6,7 +6,7 @@
 mod common;
 
 use common::{gpu_runtime, jacobi_steps, random_f32, saxpy};
-use switchyard::kernels::{self, KickDriftParams, NbodyParams, ReduceParams};
+use switchyard::kernels::{self, KickDriftParams, NbodyFromParams, NbodyParams, ReduceParams};
 use switchyard::{Kernel, Runtime, Target};
 
 const EPS: f32 = f32::EPSILON;
@@ -156,6 +156,104 @@ fn nbody_gpu_matches_cpu_within_the_summation_bound() {
     }
 }
 
+/// `nbody_accel_from` on `target`: accelerations of `targets` due to
+/// `sources`, added to `accel`.
+fn nbody_from_on(
+    rt: &Runtime,
+    target: Target,
+    targets: &[f32],
+    sources: &[f32],
+    accel: &[f32],
+    softening2: f32,
+) -> Vec<f32> {
+    let (nt, ns) = (targets.len() / 4, sources.len() / 4);
+    let t = rt.buffer_from_slice(targets).unwrap();
+    let s = rt.buffer_from_slice(sources).unwrap();
+    let mut a = rt.buffer_from_slice(accel).unwrap();
+    let report = rt
+        .launch(&kernels::nbody_accel_from())
+        .uniform(&NbodyFromParams {
+            targets: nt as u32,
+            sources: ns as u32,
+            softening2,
+            accumulate: 1,
+        })
+        .read(&t)
+        .read(&s)
+        .write(&mut a)
+        .invocations(nt as u32)
+        .work((nt * ns) as u64)
+        .on(target)
+        .run()
+        .unwrap();
+    assert_eq!(report.target, target);
+    a.to_vec().unwrap()
+}
+
+#[test]
+fn nbody_from_gpu_matches_cpu_within_the_summation_bound() {
+    let Some(rt) = gpu_runtime() else { return };
+    let softening2 = 1e-2f32;
+    // One of each; a partial tile of sources over a partial SIMD tail; one
+    // source; more targets than a workgroup and a multi-tile source block.
+    for (nt, ns) in [(1usize, 1usize), (127, 300), (129, 1), (1000, 257)] {
+        let targets = random_bodies(nt);
+        let sources: Vec<f32> = random_bodies(ns + 3)[..4 * ns]
+            .iter()
+            .map(|v| 0.5 * v)
+            .collect();
+        let before = random_f32(3 * nt, 7);
+        let gpu = nbody_from_on(&rt, Target::Gpu, &targets, &sources, &before, softening2);
+        let cpu = nbody_from_on(&rt, Target::Cpu, &targets, &sources, &before, softening2);
+        for i in 0..nt {
+            let mut scale = [0.0f64; 3];
+            for j in 0..ns {
+                let d: Vec<f64> = (0..3)
+                    .map(|c| f64::from(sources[c * ns + j]) - f64::from(targets[c * nt + i]))
+                    .collect();
+                let r2 = d.iter().map(|v| v * v).sum::<f64>() + f64::from(softening2);
+                let s = f64::from(sources[3 * ns + j]) / (r2 * r2.sqrt());
+                for c in 0..3 {
+                    scale[c] += (d[c] * s).abs();
+                }
+            }
+            for (c, scale) in scale.into_iter().enumerate() {
+                // As for nbody_accel over ns sources, plus the final add of
+                // the old value, rounded alike on both sides (≤ 1 u of the
+                // result's magnitude between the two).
+                let k = c * nt + i;
+                let magnitude = f64::from(before[k].abs()) + scale;
+                let tol =
+                    (ns as f64 + 8.0) * f64::from(EPS) * scale + f64::from(EPS) * magnitude + 1e-30;
+                let diff = f64::from(gpu[k] - cpu[k]).abs();
+                assert!(
+                    diff <= tol,
+                    "nt={nt} ns={ns} body {i} axis {c}: gpu {} cpu {} tol {tol}",
+                    gpu[k],
+                    cpu[k]
+                );
+                // The old value was really added.
+                assert!((f64::from(cpu[k] - before[k])).abs() <= scale * 1.01 + 1e-6);
+            }
+        }
+    }
+}
+
+#[test]
+fn nbody_from_with_itself_as_sources_is_nbody_accel_on_the_cpu() {
+    // Same twin code, same order: bit-equal, so the decomposed N-body's one
+    // block of its own bodies computes what the single-process step does.
+    let rt = common::cpu_runtime();
+    let n = 300;
+    let bodies = random_bodies(n);
+    let whole = nbody_on(&rt, Target::Cpu, &bodies, 1e-2);
+    let from = nbody_from_on(&rt, Target::Cpu, &bodies, &bodies, &vec![0.0; 3 * n], 1e-2);
+    assert!(whole
+        .iter()
+        .zip(&from)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+}
+
 fn kick_drift_on(
     rt: &Runtime,
     target: Target,
@@ -234,6 +332,28 @@ fn nbody_twins_name_the_buffer_that_is_too_short() {
         message.contains("nbody_accel") && message.contains("`accel` holds 29 floats"),
         "{message}"
     );
+    let mut accel = rt.buffer_zeroed::<f32>(30).unwrap();
+    let error = rt
+        .launch(&kernels::nbody_accel_from())
+        .uniform(&NbodyFromParams {
+            targets: 10,
+            sources: 11,
+            softening2: 1e-2,
+            accumulate: 1,
+        })
+        .read(&bodies)
+        .read(&bodies)
+        .write(&mut accel)
+        .invocations(10)
+        .on(Target::Cpu)
+        .run()
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("nbody_accel_from") && message.contains("`sources` holds 40 floats"),
+        "{message}"
+    );
+    assert_eq!(accel.to_vec().unwrap(), vec![0.0; 30], "accel untouched");
 }
 
 #[test]

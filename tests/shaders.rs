@@ -34,6 +34,7 @@ fn every_shader_file_validates_and_is_a_builtin_with_a_twin() {
         kernels::reduce_sum(),
         kernels::nbody_accel(),
         kernels::nbody_kick_drift(),
+        kernels::nbody_accel_from(),
         kernels::jacobi2d(),
     ] {
         assert!(kernel.has_gpu() && kernel.has_cpu(), "{}", kernel.name());

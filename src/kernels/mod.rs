@@ -12,7 +12,9 @@ mod reduce;
 mod saxpy;
 
 pub use jacobi2d::{jacobi2d, Jacobi2dParams};
-pub use nbody::{nbody_accel, nbody_kick_drift, KickDriftParams, NbodyParams};
+pub use nbody::{
+    nbody_accel, nbody_accel_from, nbody_kick_drift, KickDriftParams, NbodyFromParams, NbodyParams,
+};
 pub use reduce::{reduce_sum, sum, ReduceParams, REDUCE_ITEMS_PER_GROUP};
 pub use saxpy::{saxpy, SaxpyParams};
 
@@ -47,12 +49,13 @@ pub(crate) fn builtin(
 }
 
 /// Every built-in kernel's name, WGSL source and entry point, for validation tests.
-pub fn builtin_sources() -> [(&'static str, &'static str, &'static str); 5] {
+pub fn builtin_sources() -> [(&'static str, &'static str, &'static str); 6] {
     [
         ("saxpy", saxpy::SOURCE, "main"),
         ("reduce_sum", reduce::SOURCE, "main"),
         ("nbody_accel", nbody::ACCEL_SOURCE, "main"),
         ("nbody_kick_drift", nbody::KICK_DRIFT_SOURCE, "main"),
+        ("nbody_accel_from", nbody::ACCEL_FROM_SOURCE, "main"),
         ("jacobi2d", jacobi2d::SOURCE, "main"),
     ]
 }

@@ -23,6 +23,7 @@ use crate::{Error, Result};
 
 pub(crate) const ACCEL_SOURCE: &str = include_str!("../../shaders/nbody_accel.wgsl");
 pub(crate) const KICK_DRIFT_SOURCE: &str = include_str!("../../shaders/nbody_kick_drift.wgsl");
+pub(crate) const ACCEL_FROM_SOURCE: &str = include_str!("../../shaders/nbody_accel_from.wgsl");
 
 /// The uniform of [`nbody_accel`]; matches `shaders/nbody_accel.wgsl`.
 #[repr(C)]
@@ -37,6 +38,23 @@ pub struct NbodyParams {
     pub _pad0: u32,
     /// Padding to WGSL's 16-byte uniform layout.
     pub _pad1: u32,
+}
+
+/// The uniform of [`nbody_accel_from`]; matches
+/// `shaders/nbody_accel_from.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct NbodyFromParams {
+    /// Bodies accelerated: `targets` holds `4 targets` floats and `accel`
+    /// `3 targets`, or more.
+    pub targets: u32,
+    /// Bodies pulling: `sources` holds `4 sources` floats, or more.
+    pub sources: u32,
+    /// Softening length squared (ε²); must be > 0 when the sources may be
+    /// the targets themselves.
+    pub softening2: f32,
+    /// 1: add to `accel`; 0: replace it.
+    pub accumulate: u32,
 }
 
 /// The uniform of [`nbody_kick_drift`]; matches
@@ -71,6 +89,30 @@ pub fn nbody_accel() -> Kernel {
             .serial_below(SERIAL_BODIES as u64)
             // All pairs: n invocations do n² interactions.
             .work_size(|[n, _, _]| u64::from(n).pow(2)))
+    })
+}
+
+/// Accelerations of one set of bodies due to another, added to `accel` or
+/// replacing it: the kernel of a decomposed N-body step, where each process
+/// sums the pull of each block of bodies as the blocks come round.
+/// Arguments: uniform [`NbodyFromParams`], `.read(targets)` (`4 nt` floats,
+/// `[x.., y.., z.., m..]` as for [`nbody_accel`]; masses unused),
+/// `.read(sources)` (`4 ns`), `.write(accel)` (`3 nt`, `[ax.., ay..,
+/// az..]`), `.invocations(nt)`. Work is `nt · ns` interactions: tell the
+/// dispatcher with `.work(nt · ns)` on the launch.
+///
+/// With `accumulate` the new sum is added to what `accel` holds, after the
+/// block's own sum, in the same order on the CPU and the GPU.
+///
+/// # Errors
+/// On the CPU, [`Error::CpuArgument`] when a buffer is shorter than the
+/// counts need; the shader then writes nothing.
+pub fn nbody_accel_from() -> Kernel {
+    static KERNEL: OnceLock<Kernel> = OnceLock::new();
+    builtin(&KERNEL, || {
+        Ok(Kernel::wgsl("nbody_accel_from", ACCEL_FROM_SOURCE, "main")?
+            .cpu(accel_from_twin)
+            .serial_below(SERIAL_BODIES as u64))
     })
 }
 
@@ -120,12 +162,39 @@ fn check_lengths(kernel: &str, n: usize, buffers: &[(&str, usize, usize)]) -> Re
     Ok(())
 }
 
-/// Positions and masses of all bodies, one slice per component.
+/// Positions and masses of a set of bodies, one slice per component.
+#[derive(Clone, Copy)]
 struct Bodies<'a> {
     xs: &'a [f32],
     ys: &'a [f32],
     zs: &'a [f32],
     ms: &'a [f32],
+}
+
+impl<'a> Bodies<'a> {
+    /// The first `n` bodies of a `[x.., y.., z.., m..]` buffer of `4 n`
+    /// floats or more.
+    fn split(buffer: &'a [f32], n: usize) -> Self {
+        let (xs, rest) = buffer.split_at(n);
+        let (ys, rest) = rest.split_at(n);
+        let (zs, rest) = rest.split_at(n);
+        Bodies {
+            xs,
+            ys,
+            zs,
+            ms: &rest[..n],
+        }
+    }
+}
+
+/// Who pulls on whom: accelerations of `targets` (their masses unused) due
+/// to `sources`.
+struct Interaction<'a> {
+    targets: Bodies<'a>,
+    sources: Bodies<'a>,
+    eps2: f32,
+    /// Add to the accelerations already there instead of replacing them.
+    accumulate: bool,
 }
 
 /// One task's share of the x, y and z accelerations.
@@ -142,23 +211,59 @@ fn accel_twin(args: &mut CpuArgs<'_>) -> Result<()> {
         n,
         &[("bodies", bodies.len(), 4), ("accel", accel.len(), 3)],
     )?;
-    let (xs, rest) = bodies.split_at(n);
-    let (ys, rest) = rest.split_at(n);
-    let (zs, rest) = rest.split_at(n);
-    let bodies = Bodies {
-        xs,
-        ys,
-        zs,
-        ms: &rest[..n],
+    let bodies = Bodies::split(bodies, n);
+    let interaction = Interaction {
+        targets: bodies,
+        sources: bodies,
+        eps2: params.softening2,
+        accumulate: false,
     };
+    accelerations(
+        &interaction,
+        accel,
+        runs_serially(invocations, n, SERIAL_BODIES),
+    );
+    Ok(())
+}
+
+fn accel_from_twin(args: &mut CpuArgs<'_>) -> Result<()> {
+    let params: NbodyFromParams = args.uniform(0)?;
+    let invocations = args.invocations();
+    let targets = args.input::<f32>(0)?;
+    let sources = args.input::<f32>(1)?;
+    let accel = args.output::<f32>(2)?;
+    let (nt, ns) = (params.targets as usize, params.sources as usize);
+    let kernel = args.kernel_name();
+    check_lengths(
+        kernel,
+        nt,
+        &[("targets", targets.len(), 4), ("accel", accel.len(), 3)],
+    )?;
+    check_lengths(kernel, ns, &[("sources", sources.len(), 4)])?;
+    let interaction = Interaction {
+        targets: Bodies::split(targets, nt),
+        sources: Bodies::split(sources, ns),
+        eps2: params.softening2,
+        accumulate: params.accumulate != 0,
+    };
+    // Few targets, or few interactions in all (a small block of sources).
+    let serial = runs_serially(invocations, nt, SERIAL_BODIES)
+        || nt.saturating_mul(ns) < SERIAL_BODIES * SERIAL_BODIES;
+    accelerations(&interaction, accel, serial);
+    Ok(())
+}
+
+/// Fills `accel` (`[ax.., ay.., az..]` for the targets) in tasks of
+/// [`BODIES_PER_TASK`] targets, on the calling thread when `serial`.
+fn accelerations(interaction: &Interaction<'_>, accel: &mut [f32], serial: bool) {
+    let n = interaction.targets.xs.len();
     let (axs, rest) = accel.split_at_mut(n);
     let (ays, rest) = rest.split_at_mut(n);
     let azs = &mut rest[..n];
-    let eps2 = params.softening2;
     let task = |(chunk, ((ax, ay), az)): (usize, AccelChunks<'_>)| {
-        accel_block(&bodies, chunk * BODIES_PER_TASK, ax, ay, az, eps2);
+        accel_block(interaction, chunk * BODIES_PER_TASK, ax, ay, az);
     };
-    if runs_serially(invocations, n, SERIAL_BODIES) {
+    if serial {
         axs.chunks_mut(BODIES_PER_TASK)
             .zip(ays.chunks_mut(BODIES_PER_TASK))
             .zip(azs.chunks_mut(BODIES_PER_TASK))
@@ -171,19 +276,17 @@ fn accel_twin(args: &mut CpuArgs<'_>) -> Result<()> {
             .enumerate()
             .for_each(task);
     }
-    Ok(())
 }
 
-/// Accelerations of bodies `first .. first + ax.len()`, with the widest SIMD
-/// this CPU has.
+/// Accelerations of targets `first .. first + ax.len()`, with the widest
+/// SIMD this CPU has.
 #[allow(unsafe_code)]
 fn accel_block(
-    bodies: &Bodies<'_>,
+    interaction: &Interaction<'_>,
     first: usize,
     ax: &mut [f32],
     ay: &mut [f32],
     az: &mut [f32],
-    eps2: f32,
 ) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -192,55 +295,54 @@ fn accel_block(
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU was just checked to have AVX-512F, the only
             // feature `accel_block_avx512` enables.
-            return unsafe { accel_block_avx512(bodies, first, ax, ay, az, eps2) };
+            return unsafe { accel_block_avx512(interaction, first, ax, ay, az) };
         }
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             // SAFETY: the CPU was just checked to have AVX2 and FMA, the
             // features `accel_block_avx2` enables.
-            return unsafe { accel_block_avx2(bodies, first, ax, ay, az, eps2) };
+            return unsafe { accel_block_avx2(interaction, first, ax, ay, az) };
         }
     }
-    accel_block_portable(bodies, first, ax, ay, az, eps2);
+    accel_block_portable(interaction, first, ax, ay, az);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn accel_block_avx512(
-    bodies: &Bodies<'_>,
+    interaction: &Interaction<'_>,
     first: usize,
     ax: &mut [f32],
     ay: &mut [f32],
     az: &mut [f32],
-    eps2: f32,
 ) {
-    accel_block_portable(bodies, first, ax, ay, az, eps2);
+    accel_block_portable(interaction, first, ax, ay, az);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn accel_block_avx2(
-    bodies: &Bodies<'_>,
+    interaction: &Interaction<'_>,
     first: usize,
     ax: &mut [f32],
     ay: &mut [f32],
     az: &mut [f32],
-    eps2: f32,
 ) {
-    accel_block_portable(bodies, first, ax, ay, az, eps2);
+    accel_block_portable(interaction, first, ax, ay, az);
 }
 
 /// Always inlined, so each `target_feature` wrapper above compiles its own
 /// copy with its own instruction set.
 #[inline(always)]
 fn accel_block_portable(
-    bodies: &Bodies<'_>,
+    interaction: &Interaction<'_>,
     first: usize,
     ax: &mut [f32],
     ay: &mut [f32],
     az: &mut [f32],
-    eps2: f32,
 ) {
-    let Bodies { xs, ys, zs, ms } = *bodies;
+    let Bodies { xs, ys, zs, ms } = interaction.sources;
+    let targets = interaction.targets;
+    let eps2 = interaction.eps2;
     // Fixed-size lane arrays, so the lane loop compiles to whole vectors
     // with the accumulators in registers.
     let (x_lanes, x_tail) = xs.as_chunks::<LANES>();
@@ -249,7 +351,7 @@ fn accel_block_portable(
     let (m_lanes, m_tail) = ms.as_chunks::<LANES>();
     for (k, ((ax, ay), az)) in ax.iter_mut().zip(ay).zip(az).enumerate() {
         let i = first + k;
-        let (px, py, pz) = (xs[i], ys[i], zs[i]);
+        let (px, py, pz) = (targets.xs[i], targets.ys[i], targets.zs[i]);
         let mut sx = [0.0f32; LANES];
         let mut sy = [0.0f32; LANES];
         let mut sz = [0.0f32; LANES];
@@ -270,9 +372,19 @@ fn accel_block_portable(
             tail[1] += dy * s;
             tail[2] += dz * s;
         }
-        *ax = sx.iter().sum::<f32>() + tail[0];
-        *ay = sy.iter().sum::<f32>() + tail[1];
-        *az = sz.iter().sum::<f32>() + tail[2];
+        let sums = [
+            sx.iter().sum::<f32>() + tail[0],
+            sy.iter().sum::<f32>() + tail[1],
+            sz.iter().sum::<f32>() + tail[2],
+        ];
+        for (out, sum) in [ax, ay, az].into_iter().zip(sums) {
+            // The shader adds the old value after the block's own sum.
+            *out = if interaction.accumulate {
+                sum + *out
+            } else {
+                sum
+            };
+        }
     }
 }
 
