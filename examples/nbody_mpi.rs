@@ -154,7 +154,7 @@ fn run(options: &Options, ranks: &MpiRanks) -> Result<(), String> {
     };
 
     let interactions = (options.bodies as f64).powi(2) * (steps as f64);
-    let rate = interactions / summary.seconds / 1e9;
+    let rate = interactions / summary.times.seconds / 1e9;
     if common.json {
         println!(
             "{{\"example\":\"nbody_mpi\",\"ranks\":{},\"bodies\":{},\"steps\":{steps},\
@@ -165,11 +165,11 @@ fn run(options: &Options, ranks: &MpiRanks) -> Result<(), String> {
             ranks.size(),
             options.bodies,
             json_string(target_name(target)),
-            summary.seconds,
-            summary.exchange_seconds,
+            summary.times.seconds,
+            summary.times.exchange_seconds,
             single_energy.map_or("null".to_string(), |e| e.to_string()),
-            summary.gpu_launches,
-            summary.cpu_launches,
+            summary.times.gpu_launches,
+            summary.times.cpu_launches,
         );
     } else {
         println!(
@@ -177,12 +177,12 @@ fn run(options: &Options, ranks: &MpiRanks) -> Result<(), String> {
              blocks), {rate:.3} G interactions/s",
             options.bodies,
             ranks.size(),
-            summary.seconds,
-            summary.exchange_seconds
+            summary.times.seconds,
+            summary.times.exchange_seconds
         );
         println!(
             "launches: {} on GPUs, {} on CPU pools; energy {e0:.9} -> {energy:.9} (drift {drift:.2e})",
-            summary.gpu_launches, summary.cpu_launches
+            summary.times.gpu_launches, summary.times.cpu_launches
         );
         if let Some(single_energy) = single_energy {
             println!(

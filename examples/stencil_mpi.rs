@@ -65,15 +65,7 @@ fn parse_options() -> Result<Options, String> {
         alpha,
         common,
     };
-    if options.size < 3 || options.size > 32768 {
-        return Err(format!("--size {} is outside 3..=32768", options.size));
-    }
-    if !(options.alpha > 0.0 && options.alpha <= 0.25) {
-        return Err(format!(
-            "--alpha {} is outside (0, 0.25], where the explicit step is stable",
-            options.alpha
-        ));
-    }
+    sim::check_size_and_alpha(options.size, options.alpha)?;
     Ok(options)
 }
 
@@ -137,7 +129,7 @@ fn run(options: &Options, ranks: &MpiRanks) -> Result<(), String> {
     };
 
     let updates = (size * size * steps) as f64;
-    let mlups = updates / summary.seconds / 1e6;
+    let mlups = updates / summary.times.seconds / 1e6;
     if options.common.json {
         println!(
             "{{\"example\":\"stencil_mpi\",\"ranks\":{},\"size\":{size},\"steps\":{steps},\
@@ -146,11 +138,11 @@ fn run(options: &Options, ranks: &MpiRanks) -> Result<(), String> {
              \"cpu_launches\":{},\"bit_equal_to_single_process\":{}}}",
             ranks.size(),
             json_string(target_name(target)),
-            summary.seconds,
-            summary.exchange_seconds,
+            summary.times.seconds,
+            summary.times.exchange_seconds,
             summary.max_error,
-            summary.gpu_launches,
-            summary.cpu_launches,
+            summary.times.gpu_launches,
+            summary.times.cpu_launches,
             bit_equal.map_or("null".to_string(), |b| b.to_string()),
         );
     } else {
@@ -158,12 +150,12 @@ fn run(options: &Options, ranks: &MpiRanks) -> Result<(), String> {
             "{size}×{size} grid, {steps} steps on {} rank(s): {:.3} s (slowest rank; {:.3} s of it \
              in ghost exchanges), {mlups:.1} MLUPS",
             ranks.size(),
-            summary.seconds,
-            summary.exchange_seconds
+            summary.times.seconds,
+            summary.times.exchange_seconds
         );
         println!(
             "launches: {} on GPUs, {} on CPU pools; max error {:.3e} (bound {bound:.3e})",
-            summary.gpu_launches, summary.cpu_launches, summary.max_error
+            summary.times.gpu_launches, summary.times.cpu_launches, summary.max_error
         );
         if bit_equal.is_some() {
             println!("check: the gathered field equals the single-process run bit for bit");

@@ -141,9 +141,9 @@ fn bodies_passed_round_a_ring_of_1_to_4_ranks_conserve_the_single_process_energy
             // per step and once at the start.
             let launches = count * 2 * steps + count * count * (steps + 1);
             let on_target = if target == Target::Gpu {
-                summary.gpu_launches
+                summary.times.gpu_launches
             } else {
-                summary.cpu_launches
+                summary.times.cpu_launches
             };
             assert_eq!(on_target, launches, "{target}, {count} ranks");
             if count == 1 {

@@ -143,11 +143,14 @@ fn row_slabs_on_1_to_5_ranks_match_the_single_process_grid_bit_for_bit() {
                 summary.max_error,
                 sim::max_error(&expected, size, steps, f64::from(alpha))
             );
-            assert_eq!(summary.gpu_launches + summary.cpu_launches, count * steps);
+            assert_eq!(
+                summary.times.gpu_launches + summary.times.cpu_launches,
+                count * steps
+            );
             let on_target = if target == Target::Gpu {
-                summary.gpu_launches
+                summary.times.gpu_launches
             } else {
-                summary.cpu_launches
+                summary.times.cpu_launches
             };
             assert_eq!(on_target, count * steps, "{target}");
             assert!(summaries[1..].iter().all(Option::is_none));

@@ -28,7 +28,7 @@ use std::time::Instant;
 use switchyard::kernels::{self, KickDriftParams, NbodyFromParams};
 use switchyard::{Buffer, Kernel, Runtime, Target};
 
-use crate::ranks::{owned_range, Ranks};
+use crate::ranks::{owned_range, RankTimes, Ranks};
 use crate::sim::State;
 
 /// One rank's bodies in three buffers, and the two kernels.
@@ -44,16 +44,9 @@ pub struct RingSimulation<'rt> {
     accel: Buffer<f32>,
     accel_from: Kernel,
     kick_drift: Kernel,
-    pub times: RingTimes,
-}
-
-/// Where one rank's launches ran and how long it spent passing blocks.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RingTimes {
-    /// Reading out its block and passing blocks round, seconds.
-    pub exchange: f64,
-    pub gpu_launches: usize,
-    pub cpu_launches: usize,
+    /// Launch counts and time spent passing blocks (`seconds` is left to
+    /// the caller).
+    pub times: RankTimes,
 }
 
 /// The block of `state` (all bodies, structure of arrays) at `range`, in
@@ -99,17 +92,10 @@ impl<'rt> RingSimulation<'rt> {
             owned,
             accel_from: kernels::nbody_accel_from(),
             kick_drift: kernels::nbody_kick_drift(),
-            times: RingTimes::default(),
+            times: RankTimes::default(),
         };
         simulation.accelerations(ranks, target).map_err(error)?;
         Ok(simulation)
-    }
-
-    fn count(&mut self, target: Target) {
-        match target {
-            Target::Gpu => self.times.gpu_launches += 1,
-            _ => self.times.cpu_launches += 1,
-        }
     }
 
     /// `accel` of the owned bodies due to all bodies, the blocks passed
@@ -123,7 +109,7 @@ impl<'rt> RingSimulation<'rt> {
         } else {
             Vec::new()
         };
-        self.times.exchange += exchange_started.elapsed().as_secs_f64();
+        self.times.exchange_seconds += exchange_started.elapsed().as_secs_f64();
         let mut visiting: Option<Buffer<f32>> = None;
         for pass in 0..size {
             if pass > 0 {
@@ -134,7 +120,7 @@ impl<'rt> RingSimulation<'rt> {
                 ranks.ring_shift(&held, &mut incoming);
                 held = incoming;
                 visiting = Some(self.rt.buffer_from_slice(&held)?);
-                self.times.exchange += started.elapsed().as_secs_f64();
+                self.times.exchange_seconds += started.elapsed().as_secs_f64();
             }
             let sources = visiting.as_ref().unwrap_or(&self.bodies);
             let count = sources.len() / 4;
@@ -154,7 +140,7 @@ impl<'rt> RingSimulation<'rt> {
                 .work((mine * count) as u64)
                 .on(target)
                 .run()?;
-            self.count(report.target);
+            self.times.count(report.target);
         }
         Ok(())
     }
@@ -175,7 +161,7 @@ impl<'rt> RingSimulation<'rt> {
             .invocations(self.owned.len() as u32)
             .on(target)
             .run()?;
-        self.count(report.target);
+        self.times.count(report.target);
         Ok(())
     }
 
@@ -239,12 +225,9 @@ fn interleave_blocks(gathered: &[f32], total: usize, ranks: usize, components: u
 pub struct RingSummary {
     /// The final state of all bodies.
     pub state: State,
-    /// The slowest rank's run, from the first force evaluation, seconds.
-    pub seconds: f64,
-    /// The slowest rank's time reading out and passing blocks, seconds.
-    pub exchange_seconds: f64,
-    pub gpu_launches: usize,
-    pub cpu_launches: usize,
+    /// The slowest rank's run (from the first force evaluation) and time
+    /// passing blocks; launches on all ranks.
+    pub times: RankTimes,
 }
 
 /// Runs `steps` steps of `state` decomposed over `ranks`, each rank on
@@ -268,18 +251,11 @@ pub fn run_decomposed(
     simulation
         .advance(ranks, steps, dt, target)
         .map_err(|e| e.to_string())?;
-    let seconds = started.elapsed().as_secs_f64();
+    let mut times = simulation.times;
+    times.seconds = started.elapsed().as_secs_f64();
     let gathered = simulation.gather(ranks).map_err(|e| e.to_string())?;
-    let times = simulation.times;
-    let seconds = ranks.max_to_root(seconds);
-    let exchange_seconds = ranks.max_to_root(times.exchange);
-    let gpu_launches = ranks.sum_to_root(times.gpu_launches as f64);
-    let cpu_launches = ranks.sum_to_root(times.cpu_launches as f64);
-    Ok(gathered.map(|state| RingSummary {
-        state,
-        seconds: seconds.unwrap_or_default(),
-        exchange_seconds: exchange_seconds.unwrap_or_default(),
-        gpu_launches: gpu_launches.unwrap_or_default() as usize,
-        cpu_launches: cpu_launches.unwrap_or_default() as usize,
-    }))
+    let times = times.reduce(ranks);
+    Ok(gathered
+        .zip(times)
+        .map(|(state, times)| RingSummary { state, times }))
 }

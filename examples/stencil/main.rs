@@ -61,15 +61,7 @@ fn parse_options() -> Result<Options, String> {
             Ok(true)
         },
     )?;
-    if options.size < 3 || options.size > 32768 {
-        return Err(format!("--size {} is outside 3..=32768", options.size));
-    }
-    if !(options.alpha > 0.0 && options.alpha <= 0.25) {
-        return Err(format!(
-            "--alpha {} is outside (0, 0.25], where the explicit step is stable",
-            options.alpha
-        ));
-    }
+    sim::check_size_and_alpha(options.size, options.alpha)?;
     Ok(options)
 }
 

@@ -43,6 +43,20 @@ pub fn initial_rows(size: usize, rows: std::ops::Range<usize>) -> Vec<f32> {
         .collect()
 }
 
+/// Checks the demos' `--size` and `--alpha`: a grid with an interior that
+/// fits the kernel's u32 indices, and a stable diffusion number.
+pub fn check_size_and_alpha(size: usize, alpha: f32) -> Result<(), String> {
+    if !(3..=32768).contains(&size) {
+        return Err(format!("--size {size} is outside 3..=32768"));
+    }
+    if !(alpha > 0.0 && alpha <= 0.25) {
+        return Err(format!(
+            "--alpha {alpha} is outside (0, 0.25], where the explicit step is stable"
+        ));
+    }
+    Ok(())
+}
+
 /// What one step multiplies the initial field by.
 pub fn decay_factor(size: usize, alpha: f64) -> f64 {
     let theta = std::f64::consts::PI / (2.0 * (size - 1).max(1) as f64);

@@ -27,7 +27,7 @@ use std::time::Instant;
 use switchyard::kernels::{self, Jacobi2dParams};
 use switchyard::{Buffer, Kernel, Runtime, Target};
 
-use crate::ranks::{owned_range, Ranks};
+use crate::ranks::{owned_range, RankTimes, Ranks};
 use crate::sim;
 
 /// One rank's rows of the grid, with ghost rows, in two buffers.
@@ -43,18 +43,6 @@ pub struct Slab<'rt> {
     step: Kernel,
     edge_rows: [Vec<f32>; 2],
     ghost_rows: [Vec<f32>; 2],
-}
-
-/// Where one rank's launches ran and how long its steps took.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SlabTimes {
-    /// The whole step loop, seconds.
-    pub total: f64,
-    /// Of which exchanging ghost rows (reading edges, sending, receiving,
-    /// writing ghosts), seconds.
-    pub exchange: f64,
-    pub gpu_launches: usize,
-    pub cpu_launches: usize,
 }
 
 impl<'rt> Slab<'rt> {
@@ -146,19 +134,19 @@ impl<'rt> Slab<'rt> {
         steps: usize,
         alpha: f32,
         target: Target,
-    ) -> switchyard::Result<SlabTimes> {
+    ) -> switchyard::Result<RankTimes> {
         let params = Jacobi2dParams {
             width: self.size as u32,
             height: self.local_rows() as u32,
             alpha,
             _pad: 0,
         };
-        let mut times = SlabTimes::default();
+        let mut times = RankTimes::default();
         let started = Instant::now();
         for _ in 0..steps {
             let exchange_started = Instant::now();
             self.exchange_ghost_rows(ranks)?;
-            times.exchange += exchange_started.elapsed().as_secs_f64();
+            times.exchange_seconds += exchange_started.elapsed().as_secs_f64();
             let report = self
                 .rt
                 .launch(&self.step)
@@ -168,13 +156,10 @@ impl<'rt> Slab<'rt> {
                 .grid([params.width, params.height, 1])
                 .on(target)
                 .run()?;
-            match report.target {
-                Target::Gpu => times.gpu_launches += 1,
-                _ => times.cpu_launches += 1,
-            }
+            times.count(report.target);
             std::mem::swap(&mut self.current, &mut self.next);
         }
-        times.total = started.elapsed().as_secs_f64();
+        times.seconds = started.elapsed().as_secs_f64();
         Ok(times)
     }
 
@@ -196,12 +181,9 @@ pub struct SlabSummary {
     pub field: Option<Vec<f32>>,
     /// The largest difference from the exact solution `g^K u₀`, f64.
     pub max_error: f64,
-    /// The slowest rank's step loop, seconds.
-    pub seconds: f64,
-    /// The slowest rank's time in ghost exchanges, seconds.
-    pub exchange_seconds: f64,
-    pub gpu_launches: usize,
-    pub cpu_launches: usize,
+    /// The slowest rank's step loop and ghost exchanges; launches on all
+    /// ranks.
+    pub times: RankTimes,
 }
 
 /// Runs `steps` steps of the `size`×`size` grid decomposed over `ranks`,
@@ -231,16 +213,10 @@ pub fn run_decomposed(
         None
     };
     let max_error = ranks.max_to_root(error);
-    let seconds = ranks.max_to_root(times.total);
-    let exchange_seconds = ranks.max_to_root(times.exchange);
-    let gpu_launches = ranks.sum_to_root(times.gpu_launches as f64);
-    let cpu_launches = ranks.sum_to_root(times.cpu_launches as f64);
-    Ok(max_error.map(|max_error| SlabSummary {
+    let times = times.reduce(ranks);
+    Ok(max_error.zip(times).map(|(max_error, times)| SlabSummary {
         field,
         max_error,
-        seconds: seconds.unwrap_or_default(),
-        exchange_seconds: exchange_seconds.unwrap_or_default(),
-        gpu_launches: gpu_launches.unwrap_or_default() as usize,
-        cpu_launches: cpu_launches.unwrap_or_default() as usize,
+        times,
     }))
 }

@@ -117,25 +117,43 @@ pub fn parse_args(
     help_file: &str,
     mut demo: impl FnMut(&str, NextValue<'_>) -> Result<bool, String>,
 ) -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        if demo(&arg, &mut value)? {
-            continue;
+    for_each_arg(help_file, |arg, value| {
+        if demo(arg, &mut *value)? {
+            return Ok(true);
         }
-        match arg.as_str() {
-            "--steps" => run.steps = number(&arg, &value()?)?,
-            "--batch" => run.batch = number(&arg, &value()?)?,
+        match arg {
+            "--steps" => run.steps = number(arg, &value()?)?,
+            "--batch" => run.batch = number(arg, &value()?)?,
             "--target" => run.target = Some(parse_target(&value()?)?),
             "--png" => run.png = Some(std::path::PathBuf::from(value()?)),
             "--json" => run.json = true,
-            "--help" | "-h" => {
-                println!("see the table at the top of {help_file}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument `{other}`")),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     run.batch = run.batch.max(1);
+    Ok(())
+}
+
+/// Offers each command-line argument to `take` (which answers whether it
+/// took it, reading the option's value through the second argument);
+/// `--help` points to `help_file`, whose header documents the options, and
+/// anything not taken is an error.
+pub fn for_each_arg(
+    help_file: &str,
+    mut take: impl FnMut(&str, NextValue<'_>) -> Result<bool, String>,
+) -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        if take(&arg, &mut value)? {
+            continue;
+        }
+        if arg == "--help" || arg == "-h" {
+            println!("see the table at the top of {help_file}");
+            std::process::exit(0);
+        }
+        return Err(format!("unknown argument `{arg}`"));
+    }
     Ok(())
 }

@@ -65,8 +65,11 @@ pub fn ranks_on_this_node() -> usize {
         .unwrap_or(1)
 }
 
-/// CPU threads for one rank's pool: the node's cores shared among the ranks
-/// on it, so that ranks do not fight over cores.
+/// CPU threads for one rank's pool: the cores this rank may run on (its
+/// affinity mask) shared among the ranks on the node, at least one, so that
+/// ranks do not fight over cores. Right for unbound ranks and ranks bound
+/// to one core each; ranks bound to a shared socket get too few (the
+/// examples' `--threads` overrides).
 pub fn threads_per_rank() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cores / ranks_on_this_node()).max(1)
@@ -259,25 +262,20 @@ pub fn parse_rank_args(
         check: false,
         json: false,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        if demo(&arg, &mut value)? {
-            continue;
+    crate::cli::for_each_arg(help_file, |arg, value| {
+        if demo(arg, &mut *value)? {
+            return Ok(true);
         }
-        match arg.as_str() {
-            "--ranks" => ranks = Some(number(&arg, &value()?)?),
+        match arg {
+            "--ranks" => ranks = Some(number(arg, &value()?)?),
             "--target" => options.target = Some(parse_target(&value()?)?),
-            "--threads" => options.threads = Some(number(&arg, &value()?)?),
+            "--threads" => options.threads = Some(number(arg, &value()?)?),
             "--check" => options.check = true,
             "--json" => options.json = true,
-            "--help" | "-h" => {
-                println!("see the table at the top of {help_file}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument `{other}`")),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     options.ranks = ranks
         .filter(|&r| r > 0)
         .ok_or("--ranks N is required: the rank count mpirun was asked for")?;

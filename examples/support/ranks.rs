@@ -58,6 +58,43 @@ pub trait Ranks {
     fn gather_to_root(&self, local: &[f32]) -> Option<Vec<f32>>;
 }
 
+/// One rank's time and where its launches ran; [`reduce`](Self::reduce)
+/// gives rank 0 the slowest rank's times and the launch totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RankTimes {
+    /// The rank's run, seconds.
+    pub seconds: f64,
+    /// Of which exchanging data with other ranks, seconds.
+    pub exchange_seconds: f64,
+    pub gpu_launches: usize,
+    pub cpu_launches: usize,
+}
+
+impl RankTimes {
+    /// Counts one launch that ran on `target`.
+    pub fn count(&mut self, target: switchyard::Target) {
+        match target {
+            switchyard::Target::Gpu => self.gpu_launches += 1,
+            _ => self.cpu_launches += 1,
+        }
+    }
+
+    /// On rank 0, the largest times and the summed launch counts over all
+    /// ranks; `None` elsewhere. Collective.
+    pub fn reduce(&self, ranks: &impl Ranks) -> Option<RankTimes> {
+        let seconds = ranks.max_to_root(self.seconds);
+        let exchange_seconds = ranks.max_to_root(self.exchange_seconds);
+        let gpu_launches = ranks.sum_to_root(self.gpu_launches as f64);
+        let cpu_launches = ranks.sum_to_root(self.cpu_launches as f64);
+        Some(RankTimes {
+            seconds: seconds?,
+            exchange_seconds: exchange_seconds?,
+            gpu_launches: gpu_launches? as usize,
+            cpu_launches: cpu_launches? as usize,
+        })
+    }
+}
+
 /// Rows `start..end` of `rows` owned by `rank` of `ranks`: consecutive,
 /// `rows / ranks` each, the first `rows % ranks` ranks one more.
 pub fn owned_range(rows: usize, rank: usize, ranks: usize) -> Range<usize> {
