@@ -321,6 +321,9 @@ impl BufferState {
             return Ok(());
         }
         let end = start + data.len();
+        // The span widened to whole 4-byte words, ending at most at the
+        // data's end: `upload_at` pads the buffer's last word.
+        let aligned = align_down(start)..align_up(end).min(self.host.len());
         let healthy_device = gpu
             .filter(|gpu| gpu.check_healthy().is_ok())
             .zip(self.device.as_ref().map(PooledBuffer::buffer));
@@ -328,10 +331,7 @@ impl BufferState {
             Residency::HostOnly => self.host.bytes_mut()[start..end].copy_from_slice(data),
             Residency::Both => {
                 self.host.bytes_mut()[start..end].copy_from_slice(data);
-                // The span widened to whole 4-byte words, taken from the
-                // host copy (now current), ends at most at the data's end:
-                // `upload_at` pads the last word of the buffer.
-                let aligned = align_down(start)..align_up(end).min(self.host.len());
+                // The widened span comes from the host copy, now current.
                 let uploaded = healthy_device.is_some_and(|(gpu, device)| {
                     gpu.upload_at(
                         device,
@@ -350,7 +350,6 @@ impl BufferState {
                 let Some((gpu, device)) = healthy_device else {
                     return Err(only_copy_lost());
                 };
-                let aligned = align_down(start)..align_up(end).min(self.host.len());
                 if aligned == (start..end) {
                     gpu.upload_at(device, start as u64, data)?;
                 } else {

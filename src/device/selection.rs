@@ -98,9 +98,13 @@ pub struct Candidate {
 /// own process, one MPI rank per GPU.
 pub fn choose(candidates: &[Candidate], name_filter: Option<&str>) -> Option<usize> {
     let filter = name_filter.map(str::to_ascii_lowercase);
-    let (name, position) = match filter.as_deref().and_then(|f| f.rsplit_once('#')) {
-        Some((name, k)) if k.trim().parse::<usize>().is_ok() => (Some(name), k.trim().parse().ok()),
-        _ => (filter.as_deref(), None),
+    let numbered = filter.as_deref().and_then(|f| {
+        let (name, k) = f.rsplit_once('#')?;
+        Some((name, k.trim().parse::<usize>().ok()?))
+    });
+    let (name, position) = match numbered {
+        Some((name, k)) => (Some(name), Some(k)),
+        None => (filter.as_deref(), None),
     };
     let mut matching = candidates
         .iter()
