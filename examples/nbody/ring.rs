@@ -44,6 +44,12 @@ pub struct RingSimulation<'rt> {
     accel: Buffer<f32>,
     accel_from: Kernel,
     kick_drift: Kernel,
+    /// The block this rank holds during a ring pass, and the one arriving.
+    held: Vec<f32>,
+    incoming: Vec<f32>,
+    /// Buffers for visiting blocks, one per block length (blocks differ by
+    /// at most one body, so there are at most two), reused every pass.
+    visiting: Vec<Buffer<f32>>,
     /// Launch counts and time spent passing blocks (`seconds` is left to
     /// the caller).
     pub times: RankTimes,
@@ -92,6 +98,9 @@ impl<'rt> RingSimulation<'rt> {
             owned,
             accel_from: kernels::nbody_accel_from(),
             kick_drift: kernels::nbody_kick_drift(),
+            held: Vec::new(),
+            incoming: Vec::new(),
+            visiting: Vec::new(),
             times: RankTimes::default(),
         };
         simulation.accelerations(ranks, target).map_err(error)?;
@@ -104,25 +113,34 @@ impl<'rt> RingSimulation<'rt> {
         let (rank, size) = (ranks.rank(), ranks.size());
         let mine = self.owned.len();
         let exchange_started = Instant::now();
-        let mut held = if size > 1 {
-            self.bodies.to_vec()?
-        } else {
-            Vec::new()
-        };
+        if size > 1 {
+            self.held.resize(4 * mine, 0.0);
+            self.bodies.read_into(&mut self.held)?;
+        }
         self.times.exchange_seconds += exchange_started.elapsed().as_secs_f64();
-        let mut visiting: Option<Buffer<f32>> = None;
         for pass in 0..size {
+            let mut sources = &self.bodies;
             if pass > 0 {
                 // The block now arriving started at rank − pass.
                 let origin = (rank + size - pass) % size;
                 let started = Instant::now();
-                let mut incoming = vec![0.0f32; 4 * owned_range(self.total, origin, size).len()];
-                ranks.ring_shift(&held, &mut incoming);
-                held = incoming;
-                visiting = Some(self.rt.buffer_from_slice(&held)?);
+                let len = 4 * owned_range(self.total, origin, size).len();
+                self.incoming.resize(len, 0.0);
+                ranks.ring_shift(&self.held, &mut self.incoming);
+                std::mem::swap(&mut self.held, &mut self.incoming);
+                let slot = match self.visiting.iter().position(|b| b.len() == len) {
+                    Some(slot) => {
+                        self.visiting[slot].write_from_slice(&self.held)?;
+                        slot
+                    }
+                    None => {
+                        self.visiting.push(self.rt.buffer_from_slice(&self.held)?);
+                        self.visiting.len() - 1
+                    }
+                };
+                sources = &self.visiting[slot];
                 self.times.exchange_seconds += started.elapsed().as_secs_f64();
             }
-            let sources = visiting.as_ref().unwrap_or(&self.bodies);
             let count = sources.len() / 4;
             let report = self
                 .rt
