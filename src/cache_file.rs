@@ -59,7 +59,7 @@ fn encode(payload: &[u8], magic: &[u8; 8]) -> Vec<u8> {
 /// Writes `payload` to `path` atomically, creating the directory if needed.
 ///
 /// # Errors
-/// [`Error::CacheIo`] naming the file.
+/// [`Error::CacheIo`](crate::Error::CacheIo) naming the file.
 pub(crate) fn write_checked(path: &Path, magic: &[u8; 8], payload: &[u8]) -> Result<()> {
     let io_error = |source| Error::CacheIo {
         path: path.to_path_buf(),

@@ -132,7 +132,7 @@ pub enum Error {
         /// The kernel's name.
         kernel: String,
         /// The target that was asked for.
-        target: crate::Target,
+        target: crate::target::Target,
         /// Why it cannot run there.
         reason: String,
     },

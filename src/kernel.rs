@@ -12,92 +12,15 @@
 //!
 //! A `Kernel` is cheap to clone (an `Arc`) and `Send + Sync`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use bytemuck::Pod;
-
-use crate::error::{Error, Result};
-use crate::pipeline::reflect::{reflect, KernelLayout};
-use crate::pipeline::{split, BindingInfo, BindingKind, BindingShape};
-
-/// The signature of a CPU twin.
-pub type CpuTwin = dyn Fn(&mut CpuArgs<'_>) -> Result<()> + Send + Sync;
+use crate::cpu::{CpuArgs, CpuTwin};
+use crate::error::Result;
+use crate::pipeline::{KernelLayout, WgslKernel};
 
 /// The signature of a kernel's work measure: the launch's global size in,
 /// the amount of work the dispatcher should scale its predictions by out.
 pub type WorkMeasure = dyn Fn([u32; 3]) -> u64 + Send + Sync;
-
-/// The GPU half of a kernel: validated WGSL and its reflected layout.
-#[derive(Clone, Debug)]
-pub(crate) struct WgslKernel {
-    pub name: String,
-    pub entry_point: String,
-    pub module: Arc<naga::Module>,
-    pub layout: KernelLayout,
-    /// `layout.buffers`' names, shared with the explanations that name them.
-    pub argument_names: Arc<[String]>,
-    pub constants: Vec<(String, f64)>,
-    /// BLAKE3 of source, entry point and constants.
-    pub content_hash: blake3::Hash,
-    source: Arc<str>,
-    /// The variant for grids over the dispatch limit (see
-    /// `pipeline::split`), made on first need.
-    grid_offset_variant: Arc<OnceLock<std::result::Result<Arc<WgslKernel>, String>>>,
-}
-
-impl WgslKernel {
-    fn rehash(&mut self) {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(self.source.as_bytes());
-        hasher.update(&[0]);
-        hasher.update(self.entry_point.as_bytes());
-        for (name, value) in &self.constants {
-            hasher.update(&[0]);
-            hasher.update(name.as_bytes());
-            hasher.update(&value.to_le_bytes());
-        }
-        self.content_hash = hasher.finalize();
-        self.grid_offset_variant = Arc::default();
-    }
-
-    /// This kernel with its entry point wrapped to take a grid offset, for
-    /// launches split into several dispatches (see `pipeline::split`): the
-    /// offset uniform is bound at `@group(n) @binding(0)`, `n` the first
-    /// group the kernel does not use, and comes after the kernel's own
-    /// uniforms in the layout.
-    ///
-    /// # Errors
-    /// Why the variant cannot be made.
-    pub fn grid_offset_variant(&self) -> std::result::Result<&Arc<WgslKernel>, &str> {
-        self.grid_offset_variant
-            .get_or_init(|| {
-                let group = self.layout.group_count();
-                let module = split::with_grid_offset(&self.module, &self.entry_point, group)?;
-                let mut layout = self.layout.clone();
-                layout.uniforms.push(BindingInfo {
-                    group,
-                    binding: 0,
-                    name: split::GRID_OFFSET_NAME.into(),
-                    kind: BindingKind::Uniform,
-                    shape: BindingShape::Sized {
-                        bytes: split::GRID_OFFSET_BYTES,
-                    },
-                });
-                let mut hasher = blake3::Hasher::new();
-                hasher.update(self.content_hash.as_bytes());
-                hasher.update(b"grid offset variant");
-                Ok(Arc::new(WgslKernel {
-                    module: Arc::new(module),
-                    layout,
-                    content_hash: hasher.finalize(),
-                    grid_offset_variant: Arc::default(),
-                    ..self.clone()
-                }))
-            })
-            .as_ref()
-            .map_err(String::as_str)
-    }
-}
 
 #[derive(Clone)]
 struct KernelInner {
@@ -171,8 +94,8 @@ impl Kernel {
     /// A kernel from WGSL `source`, launched at `entry_point`.
     ///
     /// # Errors
-    /// [`Error::InvalidShader`] (naga's message with line and column) when the
-    /// source does not parse or validate; [`Error::UnsupportedKernel`] when the
+    /// [`Error::InvalidShader`](crate::Error::InvalidShader) (naga's message with line and column) when the
+    /// source does not parse or validate; [`Error::UnsupportedKernel`](crate::Error::UnsupportedKernel) when the
     /// entry point is missing or not `@compute`, or binds textures.
     pub fn wgsl(
         name: impl Into<String>,
@@ -180,20 +103,7 @@ impl Kernel {
         entry_point: &str,
     ) -> Result<Kernel> {
         let name = name.into();
-        let source: Arc<str> = source.into();
-        let (module, layout) = reflect(&name, &source, entry_point)?;
-        let mut wgsl = WgslKernel {
-            name: name.clone(),
-            entry_point: entry_point.into(),
-            module: Arc::new(module),
-            argument_names: layout.buffers.iter().map(|b| b.name.clone()).collect(),
-            layout,
-            constants: Vec::new(),
-            content_hash: blake3::hash(b""),
-            source,
-            grid_offset_variant: Arc::default(),
-        };
-        wgsl.rehash();
+        let wgsl = WgslKernel::parse(&name, source.into(), entry_point)?;
         let mut inner = KernelInner {
             name,
             wgsl: Some(wgsl),
@@ -244,10 +154,7 @@ impl Kernel {
         let name = name.into();
         self.map_inner(|inner| {
             if let Some(wgsl) = &mut inner.wgsl {
-                wgsl.constants.retain(|(n, _)| *n != name);
-                wgsl.constants.push((name, value));
-                wgsl.constants.sort_by(|a, b| a.0.cmp(&b.0));
-                wgsl.rehash();
+                wgsl.set_constant(name, value);
             }
         })
     }
@@ -265,7 +172,7 @@ impl Kernel {
     /// those detected from the shader (64-bit and 16-bit types, subgroups are
     /// detected). On a GPU that lacks one, `Auto` runs the kernel on the CPU
     /// and explicit GPU launches fail with
-    /// [`Error::TargetUnavailable`].
+    /// [`Error::TargetUnavailable`](crate::Error::TargetUnavailable).
     pub fn requires(self, features: wgpu::Features) -> Kernel {
         self.map_inner(|inner| inner.declared_features |= features)
     }
@@ -371,148 +278,5 @@ impl Kernel {
 
     pub(crate) fn twin(&self) -> Option<&Arc<CpuTwin>> {
         self.inner.twin.as_ref()
-    }
-}
-
-/// One buffer argument as the twin sees it.
-pub(crate) enum CpuSlot<'a> {
-    Read(&'a [u8]),
-    Write(Option<&'a mut [u8]>),
-}
-
-/// The arguments of a launch, as host slices, for a kernel's Rust twin.
-///
-/// Buffers are numbered like the shader's storage bindings; see the
-/// [module docs](crate::kernel). Each output can be taken once per launch.
-pub struct CpuArgs<'a> {
-    kernel: &'a str,
-    buffers: Vec<CpuSlot<'a>>,
-    uniforms: Vec<&'a [u8]>,
-    invocations: [u32; 3],
-    pool: &'a rayon::ThreadPool,
-}
-
-impl<'a> CpuArgs<'a> {
-    pub(crate) fn new(
-        kernel: &'a str,
-        buffers: Vec<CpuSlot<'a>>,
-        uniforms: Vec<&'a [u8]>,
-        invocations: [u32; 3],
-        pool: &'a rayon::ThreadPool,
-    ) -> Self {
-        CpuArgs {
-            kernel,
-            buffers,
-            uniforms,
-            invocations,
-            pool,
-        }
-    }
-
-    fn error(&self, message: String) -> Error {
-        Error::CpuArgument {
-            kernel: self.kernel.into(),
-            message,
-        }
-    }
-
-    fn cast<T: Pod>(&self, index: usize, bytes: &'a [u8]) -> Result<&'a [T]> {
-        bytemuck::try_cast_slice(bytes).map_err(|e| {
-            self.error(format!(
-                "buffer argument {index} ({} bytes) cannot be viewed as `{}`: {e}",
-                bytes.len(),
-                std::any::type_name::<T>()
-            ))
-        })
-    }
-
-    /// The read-only buffer argument `index`, as `&[T]`.
-    ///
-    /// # Errors
-    /// [`Error::CpuArgument`] when there is no such argument, it was passed for
-    /// writing, or its bytes are not a whole number of `T`.
-    pub fn input<T: Pod>(&self, index: usize) -> Result<&'a [T]> {
-        match self.buffers.get(index) {
-            Some(CpuSlot::Read(bytes)) => self.cast(index, bytes),
-            Some(CpuSlot::Write(_)) => Err(self.error(format!(
-                "buffer argument {index} was passed for writing; use `output({index})`"
-            ))),
-            None => Err(self.error(format!(
-                "asked for buffer argument {index}, but the launch has {}",
-                self.buffers.len()
-            ))),
-        }
-    }
-
-    /// The written buffer argument `index`, as `&mut [T]`. It holds the
-    /// buffer's current contents (except after `.overwrite`, where they are
-    /// unspecified). Can be taken once.
-    ///
-    /// # Errors
-    /// [`Error::CpuArgument`] when there is no such argument, it was passed
-    /// read-only, it was already taken, or its bytes are not a whole number of `T`.
-    pub fn output<T: Pod>(&mut self, index: usize) -> Result<&'a mut [T]> {
-        let count = self.buffers.len();
-        let slot = match self.buffers.get_mut(index) {
-            Some(CpuSlot::Write(slot)) => slot.take(),
-            Some(CpuSlot::Read(_)) => {
-                return Err(self.error(format!(
-                    "buffer argument {index} was passed read-only; use `input({index})`"
-                )))
-            }
-            None => {
-                return Err(self.error(format!(
-                    "asked for buffer argument {index}, but the launch has {count}"
-                )))
-            }
-        };
-        let bytes = slot.ok_or_else(|| self.error(format!("output {index} was already taken")))?;
-        let len = bytes.len();
-        bytemuck::try_cast_slice_mut(bytes).map_err(|e| {
-            self.error(format!(
-                "buffer argument {index} ({len} bytes) cannot be viewed as `{}`: {e}",
-                std::any::type_name::<T>()
-            ))
-        })
-    }
-
-    /// Uniform `index`, read as a `P` (a copy; uniforms are small).
-    ///
-    /// # Errors
-    /// [`Error::CpuArgument`] when there is no such uniform or its size is not
-    /// `size_of::<P>()`.
-    pub fn uniform<P: Pod>(&self, index: usize) -> Result<P> {
-        let bytes = self.uniforms.get(index).ok_or_else(|| {
-            self.error(format!(
-                "asked for uniform {index}, but the launch has {}",
-                self.uniforms.len()
-            ))
-        })?;
-        bytemuck::try_pod_read_unaligned(bytes).map_err(|_| {
-            self.error(format!(
-                "uniform {index} has {} bytes, `{}` has {}",
-                bytes.len(),
-                std::any::type_name::<P>(),
-                std::mem::size_of::<P>()
-            ))
-        })
-    }
-
-    /// The launch's global size `[x, y, z]`.
-    pub fn invocations(&self) -> [u32; 3] {
-        self.invocations
-    }
-
-    /// The runtime's thread pool. The twin already runs inside it (unless the
-    /// launch is below the kernel's [`Kernel::serial_below`]), so rayon's
-    /// parallel iterators use it without this; it is here for `scope`/`join`
-    /// and for sizing work by `current_num_threads`.
-    pub fn pool(&self) -> &'a rayon::ThreadPool {
-        self.pool
-    }
-
-    /// The kernel's name.
-    pub fn kernel_name(&self) -> &str {
-        self.kernel
     }
 }

@@ -26,33 +26,49 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The modules follow the path of a launch (see `ARCHITECTURE.md`): `device`
-//! (adapter, wgpu device, pool and submission queue), `buffer` (residency,
-//! pool, transfer), `pipeline` (reflection and cache), `kernel`, `dispatch`
-//! (target policy), `cpu` (the rayon pool), `launch` (the launch path,
-//! sequences, and replay after device loss) and `error`.
+//! The modules are layers, each importing only from those listed before it
+//! (`ARCHITECTURE.md` draws them; `tests/layers.rs` enforces the order):
+//! `target`, `error` and `sync` · `memory` (host copies, the generic pool) ·
+//! `cache_file` · `recovery` (the replay log and settling after device loss)
+//! · `device` (adapter, wgpu device, queue, transfers) · `handle` (what a
+//! buffer needs from its runtime) · `buffer` (residency and transfers of
+//! typed data) · `pipeline` (reflection, validated WGSL, the pipeline cache)
+//! · `dispatch` (the target policy) · `cpu` (the rayon pool, the twin's
+//! view) · `kernel` · `shared` (what a runtime shares with its launches) ·
+//! `launch` (the launch path and sequences) · `runtime`
+//! · `kernels` (built-in kernels, over the public API).
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+// The layer order is in the crate docs and ARCHITECTURE.md (rustfmt sorts
+// these lines); tests/layers.rs enforces it.
 mod buffer;
 mod cache_file;
 mod cpu;
 mod device;
 mod dispatch;
 mod error;
+mod handle;
 mod kernel;
 pub mod kernels;
 mod launch;
+mod memory;
 mod pipeline;
+mod recovery;
 mod runtime;
+mod shared;
+mod sync;
+mod target;
 
-pub use buffer::{Buffer, PoolStats, Residency, TransferStats, MAX_ELEMENT_ALIGN};
-pub use device::{AdapterKind, BackendChoice, BindGroupCacheStats, GpuInfo};
+pub use buffer::{Buffer, Residency, MAX_ELEMENT_ALIGN};
+pub use cpu::{CpuArgs, CpuTwin};
+pub use device::{AdapterKind, BackendChoice, BindGroupCacheStats, GpuInfo, TransferStats};
 pub use dispatch::{CostLine, DispatchReport, KernelReport, Reason, Target};
 pub use error::{Access, Error, Result};
-pub use kernel::{CpuArgs, CpuTwin, Kernel, WorkMeasure};
+pub use kernel::{Kernel, WorkMeasure};
 pub use launch::{Launch, LaunchReport, Sequence, SequenceReport};
+pub use memory::PoolStats;
 pub use pipeline::{
     BindingInfo, BindingKind, BindingShape, CacheOutcome, KernelLayout, PipelineCacheStats,
 };

@@ -16,8 +16,6 @@
 //! - The host copy is never freed, so a host-valid buffer survives device loss.
 //! - A device copy goes back to the pool when the buffer is dropped.
 
-pub(crate) mod host;
-pub(crate) mod pool;
 pub(crate) mod residency;
 pub(crate) mod transfer;
 
@@ -26,14 +24,12 @@ use std::sync::{Arc, Mutex};
 
 use bytemuck::Pod;
 
-pub use pool::PoolStats;
 pub use residency::Residency;
-pub use transfer::TransferStats;
 
-use crate::device::lock;
 use crate::error::{Error, Result};
-use crate::runtime::RuntimeShared;
-use host::HostBytes;
+use crate::handle::RuntimeHandle;
+use crate::memory::{self as host, HostBytes};
+use crate::sync::lock;
 use residency::Use;
 use transfer::BufferState;
 
@@ -46,7 +42,7 @@ pub(crate) struct RawBuffer {
     pub len: usize,
     pub elem_size: usize,
     pub type_name: &'static str,
-    pub shared: Arc<RuntimeShared>,
+    pub home: Arc<RuntimeHandle>,
     /// Shared only with the replay log of GPU work not yet known to have
     /// finished (see `launch::replay`), which may have to re-run that work
     /// on the host copy after device loss.
@@ -64,8 +60,8 @@ impl RawBuffer {
     /// the device is gone, replayed), after which the log lets go of it.
     fn state_exclusive(&mut self) -> Result<&mut BufferState> {
         if Arc::strong_count(&self.state) > 1 {
-            crate::launch::settle_device_loss(&self.shared);
-            if let Some(gpu) = self.shared.gpu().filter(|gpu| !gpu.is_lost()) {
+            self.home.settle_device_loss();
+            if let Some(gpu) = self.home.gpu().filter(|gpu| !gpu.is_lost()) {
                 gpu.sync()?;
             }
         }
@@ -110,7 +106,7 @@ impl<T: Pod> std::fmt::Debug for Buffer<T> {
 }
 
 impl<T: Pod> Buffer<T> {
-    pub(crate) fn new(shared: Arc<RuntimeShared>, data: Option<&[T]>, len: usize) -> Result<Self> {
+    pub(crate) fn new(home: Arc<RuntimeHandle>, data: Option<&[T]>, len: usize) -> Result<Self> {
         let type_name = std::any::type_name::<T>();
         if std::mem::size_of::<T>() == 0 {
             return Err(Error::UnsupportedElement {
@@ -127,13 +123,13 @@ impl<T: Pod> Buffer<T> {
                 ),
             });
         }
-        let id = shared.next_buffer_id();
+        let id = home.next_buffer_id();
         let host = match data {
             Some(data) => HostBytes::from_bytes(
                 bytemuck::cast_slice(data),
                 id,
                 type_name,
-                shared.cpu().pool(),
+                home.host_copies(),
             )?,
             None => {
                 let bytes = len.checked_mul(std::mem::size_of::<T>()).ok_or_else(|| {
@@ -151,7 +147,7 @@ impl<T: Pod> Buffer<T> {
                 len,
                 elem_size: std::mem::size_of::<T>(),
                 type_name,
-                shared,
+                home,
                 state: Arc::new(Mutex::new(BufferState::new(host))),
             },
             _element: PhantomData,
@@ -194,19 +190,19 @@ impl<T: Pod> Buffer<T> {
     /// nothing moves and it returns 0.
     ///
     /// # Errors
-    /// [`Error::GpuOutOfMemory`] when no device buffer can be allocated, and
+    /// [`Error::GpuOutOfMemory`](crate::Error::GpuOutOfMemory) when no device buffer can be allocated, and
     /// the submission and wait errors of a launch. The host copy stays valid
     /// on every error.
     pub fn prefetch_to_gpu(&self) -> Result<u64> {
-        let shared = &self.raw.shared;
-        let Some(gpu) = shared.gpu().filter(|gpu| gpu.check_healthy().is_ok()) else {
+        let home = &self.raw.home;
+        let Some(gpu) = home.gpu().filter(|gpu| gpu.check_healthy().is_ok()) else {
             return Ok(0);
         };
         if self.raw.byte_len() == 0 {
             return Ok(0);
         }
         let uploaded = lock(&self.raw.state)
-            .prepare_device(gpu, &shared.counters, Use::Read)?
+            .prepare_device(gpu, &home.counters, Use::Read)?
             .1;
         if uploaded > 0 {
             gpu.apply_writes_and_wait("prefetch to the GPU")?;
@@ -219,10 +215,10 @@ impl<T: Pod> Buffer<T> {
     /// # Errors
     /// Readback failures (see [`to_vec`](Self::to_vec)).
     pub fn with_host<R>(&self, f: impl FnOnce(&[T]) -> R) -> Result<R> {
-        let shared = &self.raw.shared;
-        crate::launch::settle_device_loss(shared);
+        let home = &self.raw.home;
+        home.settle_device_loss();
         let mut state = lock(&self.raw.state);
-        if state.prepare_host(shared.gpu(), &shared.counters, Use::Read)? > 0 {
+        if state.prepare_host(home.gpu(), &home.counters, Use::Read)? > 0 {
             state.note_host_read_of_gpu_results();
         }
         Ok(f(bytemuck::cast_slice(state.host.bytes())))
@@ -231,9 +227,9 @@ impl<T: Pod> Buffer<T> {
     /// The buffer's contents, downloading first if the GPU holds newer data.
     ///
     /// # Errors
-    /// [`Error::Map`] or [`Error::Poll`] when the readback fails;
-    /// [`Error::DeviceLost`] when the only valid copy was on a lost device;
-    /// [`Error::HostOutOfMemory`] when the vector cannot be allocated.
+    /// [`Error::Map`](crate::Error::Map) or [`Error::Poll`](crate::Error::Poll) when the readback fails;
+    /// [`Error::DeviceLost`](crate::Error::DeviceLost) when the only valid copy was on a lost device;
+    /// [`Error::HostOutOfMemory`](crate::Error::HostOutOfMemory) when the vector cannot be allocated.
     pub fn to_vec(&self) -> Result<Vec<T>> {
         let mut out = self.zeroed_vec()?;
         self.read_into(&mut out)?;
@@ -250,7 +246,7 @@ impl<T: Pod> Buffer<T> {
     /// `out.copy_from_slice(host)` for bytes, on the runtime's pool when large.
     fn copy_out(&self, out: &mut [T], host: &[u8]) {
         host::copy_bytes(
-            self.raw.shared.cpu().pool(),
+            self.raw.home.host_copies(),
             bytemuck::cast_slice_mut(out),
             host,
         );
@@ -263,8 +259,8 @@ impl<T: Pod> Buffer<T> {
     /// # Errors
     /// As [`to_vec`](Self::to_vec).
     pub async fn read_async(&self) -> Result<Vec<T>> {
-        let shared = &self.raw.shared;
-        crate::launch::settle_device_loss(shared);
+        let home = &self.raw.home;
+        home.settle_device_loss();
         let (gpu, mut pending) = {
             let state = lock(&self.raw.state);
             if state.residency.host_valid() {
@@ -272,7 +268,7 @@ impl<T: Pod> Buffer<T> {
                 self.copy_out(&mut out, state.host.bytes());
                 return Ok(out);
             }
-            let (Some(gpu), Some(device)) = (shared.gpu(), &state.device) else {
+            let (Some(gpu), Some(device)) = (home.gpu(), &state.device) else {
                 return Err(transfer::only_copy_lost());
             };
             match gpu.start_download(device.buffer(), 0, state.host.len())? {
@@ -285,12 +281,12 @@ impl<T: Pod> Buffer<T> {
         let mut out = self.zeroed_vec()?;
         let mut state = lock(&self.raw.state);
         gpu.finish_download(&pending, mapped, bytemuck::cast_slice_mut(&mut out))?;
-        shared.counters.downloaded(state.host.len() as u64);
+        home.counters.downloaded(state.host.len() as u64);
         // Only `&self` readers can run meanwhile (writers need `&mut`), so the
         // device copy read here is still the latest one.
         if !state.residency.host_valid() {
             host::copy_bytes(
-                shared.cpu().pool(),
+                home.host_copies(),
                 state.host.bytes_mut(),
                 bytemuck::cast_slice(&out),
             );
@@ -303,7 +299,7 @@ impl<T: Pod> Buffer<T> {
     /// Copies the contents into `out`, downloading first if needed.
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`], or as [`to_vec`](Self::to_vec).
+    /// [`Error::LengthMismatch`](crate::Error::LengthMismatch), or as [`to_vec`](Self::to_vec).
     pub fn read_into(&self, out: &mut [T]) -> Result<()> {
         if out.len() != self.len() {
             return Err(Error::LengthMismatch {
@@ -322,15 +318,15 @@ impl<T: Pod> Buffer<T> {
     /// probes of a field that lives on the GPU.
     ///
     /// # Errors
-    /// [`Error::RangeOutOfBounds`] when the range reaches past the end (the
+    /// [`Error::RangeOutOfBounds`](crate::Error::RangeOutOfBounds) when the range reaches past the end (the
     /// buffer and `out` are untouched), or as [`to_vec`](Self::to_vec).
     pub fn read_range_into(&self, start: usize, out: &mut [T]) -> Result<()> {
         let span = self.byte_span(start, start.saturating_add(out.len()))?;
-        let shared = &self.raw.shared;
-        crate::launch::settle_device_loss(shared);
+        let home = &self.raw.home;
+        home.settle_device_loss();
         lock(&self.raw.state).read_span(
-            shared.gpu(),
-            &shared.counters,
+            home.gpu(),
+            &home.counters,
             span.start,
             bytemuck::cast_slice_mut(out),
         )
@@ -341,7 +337,7 @@ impl<T: Pod> Buffer<T> {
     ///
     /// # Errors
     /// As [`read_range_into`](Self::read_range_into), and
-    /// [`Error::HostOutOfMemory`] when the vector cannot be allocated.
+    /// [`Error::HostOutOfMemory`](crate::Error::HostOutOfMemory) when the vector cannot be allocated.
     pub fn read_range(&self, range: std::ops::Range<usize>) -> Result<Vec<T>> {
         self.byte_span(range.start, range.end)?;
         let mut out = host::try_zeroed_vec(range.len(), || {
@@ -360,21 +356,21 @@ impl<T: Pod> Buffer<T> {
     /// Work already recorded sees the old contents; later launches see the
     /// new. A range written only to the device (the host copy was stale)
     /// cannot be re-run after device loss; the buffer then reports
-    /// [`Error::DeviceLost`] like any GPU result that was never read back.
+    /// [`Error::DeviceLost`](crate::Error::DeviceLost) like any GPU result that was never read back.
     ///
     /// # Errors
-    /// [`Error::RangeOutOfBounds`] when the range reaches past the end;
-    /// [`Error::DeviceLost`] when the only valid copy was on a lost device;
+    /// [`Error::RangeOutOfBounds`](crate::Error::RangeOutOfBounds) when the range reaches past the end;
+    /// [`Error::DeviceLost`](crate::Error::DeviceLost) when the only valid copy was on a lost device;
     /// upload and readback errors. The buffer is unchanged on every error
     /// except the last kind, after which its device copy may hold part of
     /// `data`.
     pub fn write_range(&mut self, start: usize, data: &[T]) -> Result<()> {
         let span = self.byte_span(start, start.saturating_add(data.len()))?;
-        let shared = &self.raw.shared;
-        crate::launch::settle_device_loss(shared);
+        let home = &self.raw.home;
+        home.settle_device_loss();
         lock(&self.raw.state).write_span(
-            shared.gpu(),
-            &shared.counters,
+            home.gpu(),
+            &home.counters,
             span.start,
             bytemuck::cast_slice(data),
         )
@@ -398,7 +394,7 @@ impl<T: Pod> Buffer<T> {
     /// uploads them).
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] when `data.len() != self.len()`; the buffer
+    /// [`Error::LengthMismatch`](crate::Error::LengthMismatch) when `data.len() != self.len()`; the buffer
     /// is unchanged then.
     pub fn write_from_slice(&mut self, data: &[T]) -> Result<()> {
         if data.len() != self.len() {
@@ -407,10 +403,10 @@ impl<T: Pod> Buffer<T> {
                 slice_len: data.len(),
             });
         }
-        crate::launch::settle_device_loss(&self.raw.shared);
+        self.raw.home.settle_device_loss();
         let mut state = lock(&self.raw.state);
         host::copy_bytes(
-            self.raw.shared.cpu().pool(),
+            self.raw.home.host_copies(),
             state.host.bytes_mut(),
             bytemuck::cast_slice(data),
         );
@@ -430,9 +426,9 @@ impl<T: Pod> Buffer<T> {
     /// As [`to_vec`](Self::to_vec), and the submission and wait errors of
     /// that work.
     pub fn host_mut(&mut self) -> Result<&mut [T]> {
-        let shared = Arc::clone(&self.raw.shared);
+        let home = Arc::clone(&self.raw.home);
         let state = self.raw.state_exclusive()?;
-        state.prepare_host(shared.gpu(), &shared.counters, Use::ReadWrite)?;
+        state.prepare_host(home.gpu(), &home.counters, Use::ReadWrite)?;
         state.finish_host(Use::ReadWrite);
         Ok(bytemuck::cast_slice_mut(state.host.bytes_mut()))
     }

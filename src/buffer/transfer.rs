@@ -6,97 +6,13 @@
 //! copy is stale. The runtime-wide [`TransferStats`] count bytes moved and
 //! transfers avoided; the tests assert on them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::host::HostBytes;
 use super::residency::{Residency, Transfer, Use};
-use crate::device::{lock, GpuContext, PoolKind, PooledBuffer};
+use crate::device::{GpuContext, PoolKind, PooledBuffer, TransferCounters};
 use crate::error::{Error, Result};
-
-/// Runtime-wide transfer counters, as returned by
-/// [`Runtime::transfer_stats`](crate::Runtime::transfer_stats).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TransferStats {
-    /// Bytes copied host → device.
-    pub bytes_uploaded: u64,
-    /// Bytes copied device → host.
-    pub bytes_downloaded: u64,
-    /// Host → device copies made.
-    pub uploads: u64,
-    /// Device → host copies made.
-    pub downloads: u64,
-    /// GPU uses that found the device copy already valid.
-    pub uploads_avoided: u64,
-    /// Host uses that found the host copy already valid after GPU work.
-    pub downloads_avoided: u64,
-}
-
-impl std::ops::Sub for TransferStats {
-    type Output = TransferStats;
-    fn sub(self, earlier: TransferStats) -> TransferStats {
-        TransferStats {
-            bytes_uploaded: self.bytes_uploaded - earlier.bytes_uploaded,
-            bytes_downloaded: self.bytes_downloaded - earlier.bytes_downloaded,
-            uploads: self.uploads - earlier.uploads,
-            downloads: self.downloads - earlier.downloads,
-            uploads_avoided: self.uploads_avoided - earlier.uploads_avoided,
-            downloads_avoided: self.downloads_avoided - earlier.downloads_avoided,
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct TransferCounters {
-    bytes_uploaded: AtomicU64,
-    bytes_downloaded: AtomicU64,
-    uploads: AtomicU64,
-    downloads: AtomicU64,
-    uploads_avoided: AtomicU64,
-    downloads_avoided: AtomicU64,
-    /// Recent readbacks as `(bytes, seconds)`, for the dispatcher to learn
-    /// from at its next decision.
-    measured_downloads: Mutex<Vec<(u64, f64)>>,
-}
-
-/// Readbacks kept for the dispatcher between decisions; older ones are dropped.
-const MEASURED_DOWNLOADS_KEPT: usize = 64;
-
-impl TransferCounters {
-    /// Takes the readback timings measured since the last call.
-    pub fn take_measured_downloads(&self) -> Vec<(u64, f64)> {
-        std::mem::take(&mut *lock(&self.measured_downloads))
-    }
-
-    fn measured_download(&self, bytes: u64, seconds: f64) {
-        let mut measured = lock(&self.measured_downloads);
-        if measured.len() < MEASURED_DOWNLOADS_KEPT {
-            measured.push((bytes, seconds));
-        }
-    }
-
-    pub fn snapshot(&self) -> TransferStats {
-        TransferStats {
-            bytes_uploaded: self.bytes_uploaded.load(Ordering::Relaxed),
-            bytes_downloaded: self.bytes_downloaded.load(Ordering::Relaxed),
-            uploads: self.uploads.load(Ordering::Relaxed),
-            downloads: self.downloads.load(Ordering::Relaxed),
-            uploads_avoided: self.uploads_avoided.load(Ordering::Relaxed),
-            downloads_avoided: self.downloads_avoided.load(Ordering::Relaxed),
-        }
-    }
-
-    fn uploaded(&self, bytes: u64) {
-        self.bytes_uploaded.fetch_add(bytes, Ordering::Relaxed);
-        self.uploads.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn downloaded(&self, bytes: u64) {
-        self.bytes_downloaded.fetch_add(bytes, Ordering::Relaxed);
-        self.downloads.fetch_add(1, Ordering::Relaxed);
-    }
-}
+use crate::memory::HostBytes;
 
 /// `offset` rounded down to the GPU's copy alignment.
 fn align_down(offset: usize) -> usize {
@@ -185,7 +101,7 @@ impl BufferState {
             }
             Transfer::None | Transfer::Download => {
                 if usage != Use::Overwrite {
-                    counters.uploads_avoided.fetch_add(1, Ordering::Relaxed);
+                    counters.upload_avoided();
                 }
                 0
             }
@@ -216,7 +132,7 @@ impl BufferState {
     /// a write must be followed by [`finish_host`](Self::finish_host).
     ///
     /// # Errors
-    /// Readback failures, or [`Error::DeviceLost`] when the only valid copy
+    /// Readback failures, or [`Error::DeviceLost`](crate::Error::DeviceLost) when the only valid copy
     /// was on a device that is gone.
     pub fn prepare_host(
         &mut self,
@@ -242,7 +158,7 @@ impl BufferState {
             }
             Transfer::None | Transfer::Upload => {
                 if self.residency == Residency::Both && usage != Use::Overwrite {
-                    counters.downloads_avoided.fetch_add(1, Ordering::Relaxed);
+                    counters.download_avoided();
                 }
                 Ok(0)
             }
@@ -304,10 +220,10 @@ impl BufferState {
     ///
     /// A span written only to the device (the host copy was stale) cannot be
     /// replayed after device loss: the buffer then reports
-    /// [`Error::DeviceLost`], like any GPU result that was never read back.
+    /// [`Error::DeviceLost`](crate::Error::DeviceLost), like any GPU result that was never read back.
     ///
     /// # Errors
-    /// [`Error::DeviceLost`] when the only valid copy was on a device that
+    /// [`Error::DeviceLost`](crate::Error::DeviceLost) when the only valid copy was on a device that
     /// is gone (nothing is changed), and the errors of an upload or of the
     /// small download that fills a span not aligned to 4 bytes.
     pub fn write_span(

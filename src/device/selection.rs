@@ -24,7 +24,7 @@ impl BackendChoice {
     /// Parses `auto`, `vulkan`, `gl` or `none` (case-insensitive).
     ///
     /// # Errors
-    /// [`Error::Config`] naming `SWITCHYARD_BACKEND` for any other value.
+    /// [`Error::Config`](crate::Error::Config) naming `SWITCHYARD_BACKEND` for any other value.
     pub fn parse(value: &str) -> Result<Self> {
         match value.trim().to_ascii_lowercase().as_str() {
             "" | "auto" => Ok(BackendChoice::Auto),

@@ -16,9 +16,10 @@
 //! [`Reason`] (`reason`).
 //!
 //! Invariant: an explicit `Target::Gpu` or `Target::Cpu` is honoured or fails
-//! with [`Error::TargetUnavailable`]; it is never silently redirected.
+//! with [`Error::TargetUnavailable`](crate::Error::TargetUnavailable); it is never silently redirected.
 
 use crate::error::{Error, Result};
+pub use crate::target::Target;
 
 mod cost_model;
 pub(crate) mod persist;
@@ -32,28 +33,7 @@ pub(crate) use policy::{
 pub use reason::Reason;
 pub use report::{CostLine, DispatchReport, KernelReport};
 
-/// Where a launch should run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Target {
-    /// Let the runtime choose; the report says what it chose and why.
-    #[default]
-    Auto,
-    /// The GPU adapter (which may be a software one such as lavapipe).
-    Gpu,
-    /// The runtime's CPU pool, running the kernel's Rust twin.
-    Cpu,
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Target::Auto => "auto",
-            Target::Gpu => "gpu",
-            Target::Cpu => "cpu",
-        })
-    }
-}
-
+/// Parsing lives here, above the error layer that `Target` sits below.
 impl std::str::FromStr for Target {
     type Err = Error;
     fn from_str(value: &str) -> Result<Target> {
@@ -66,17 +46,6 @@ impl std::str::FromStr for Target {
                 value: value.into(),
                 message: "expected auto, gpu or cpu".into(),
             }),
-        }
-    }
-}
-
-impl Target {
-    /// The other concrete target: `Gpu` for `Cpu` and the reverse (`Auto`
-    /// counts as `Cpu`, the target that always exists).
-    pub(crate) fn other(self) -> Target {
-        match self {
-            Target::Gpu => Target::Cpu,
-            _ => Target::Gpu,
         }
     }
 }
@@ -177,7 +146,7 @@ fn gpu_unusable(input: &DecisionInput<'_>) -> Option<String> {
 /// Resolves the requested target for one launch, up to the learned choice.
 ///
 /// # Errors
-/// [`Error::TargetUnavailable`] when an explicit target cannot run the kernel,
+/// [`Error::TargetUnavailable`](crate::Error::TargetUnavailable) when an explicit target cannot run the kernel,
 /// or when neither target can.
 pub(crate) fn decide(input: &DecisionInput<'_>) -> Result<Resolution> {
     let unavailable = |target, reason: String| Error::TargetUnavailable {

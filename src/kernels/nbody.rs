@@ -18,7 +18,8 @@ use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
 use super::{builtin, runs_serially, PARALLEL_MIN_ELEMENTS};
-use crate::kernel::{CpuArgs, Kernel};
+use crate::cpu::CpuArgs;
+use crate::kernel::Kernel;
 use crate::{Error, Result};
 
 pub(crate) const ACCEL_SOURCE: &str = include_str!("../../shaders/nbody_accel.wgsl");
@@ -79,7 +80,7 @@ pub struct KickDriftParams {
 /// interactions.
 ///
 /// # Errors
-/// On the CPU, [`Error::CpuArgument`] when a buffer is shorter than `n`
+/// On the CPU, [`Error::CpuArgument`](crate::Error::CpuArgument) when a buffer is shorter than `n`
 /// bodies need; the shader then writes nothing.
 pub fn nbody_accel() -> Kernel {
     static KERNEL: OnceLock<Kernel> = OnceLock::new();
@@ -105,7 +106,7 @@ pub fn nbody_accel() -> Kernel {
 /// block's own sum, in the same order on the CPU and the GPU.
 ///
 /// # Errors
-/// On the CPU, [`Error::CpuArgument`] when a buffer is shorter than the
+/// On the CPU, [`Error::CpuArgument`](crate::Error::CpuArgument) when a buffer is shorter than the
 /// counts need; the shader then writes nothing.
 pub fn nbody_accel_from() -> Kernel {
     static KERNEL: OnceLock<Kernel> = OnceLock::new();

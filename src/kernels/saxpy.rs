@@ -6,7 +6,8 @@ use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 
 use super::{builtin, runs_serially, PARALLEL_MIN_ELEMENTS};
-use crate::kernel::{CpuArgs, Kernel};
+use crate::cpu::CpuArgs;
+use crate::kernel::Kernel;
 use crate::Result;
 
 pub(crate) const SOURCE: &str = include_str!("../../shaders/saxpy.wgsl");

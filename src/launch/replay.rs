@@ -1,16 +1,12 @@
-//! Re-running lost GPU work on the CPU after the device is lost.
+//! How a GPU launch logged in a sequence is re-run on the CPU after device
+//! loss (the log and the settling are the `recovery` layer's).
 //!
-//! A GPU launch inside a [`Sequence`](crate::Sequence) is recorded, not
-//! waited for, and what it writes then lives only in device memory. Each
-//! such launch leaves a [`ReplayEntry`] with the GPU context: the kernel, its
-//! uniforms and size, and for every argument the buffer's shared state, its
-//! access and the generation of the data it saw (see `BufferState`). A wait
-//! that shows the GPU finished the launch drops its entry. When the device
-//! is lost first, [`settle_device_loss`] takes the log and runs each entry's
-//! CPU twin over the host copies, in the order they were logged.
-//!
-//! An entry is re-run only when that reproduces what the GPU would have
-//! computed, so a replay never hands back wrong data:
+//! Each GPU launch recorded in a [`Sequence`](crate::Sequence) is logged
+//! with a [`LoggedLaunch`]: the kernel, its uniforms and size, and for every
+//! argument the buffer's shared state, its access and the generation of the
+//! data it saw (see `BufferState`). When settled, it runs the kernel's CPU
+//! twin over the host copies, but only when that reproduces what the GPU
+//! would have computed, so a replay never hands back wrong data:
 //! - every argument it reads holds, on the host, the generation the launch
 //!   read: the host copy was current when the launch was logged and has not
 //!   changed since, or an earlier replayed entry brought it there;
@@ -20,22 +16,22 @@
 //! An entry whose every write is superseded on the host (the caller
 //! overwrote those buffers since) has nothing left to contribute and is
 //! skipped. Any other entry that fails the checks, has no twin, or whose twin
-//! fails is lost: its buffers keep reporting [`Error::DeviceLost`], and the
-//! summary names the kernel and why.
+//! fails is lost: its buffers keep reporting [`Error::DeviceLost`](crate::Error::DeviceLost),
+//! and the summary names the kernel and why.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::cpu::twin_slots;
 use crate::buffer::residency::Use;
 use crate::buffer::transfer::BufferState;
-use crate::device::lock;
-use crate::error::{Error, Result};
-use crate::kernel::{CpuArgs, CpuSlot, Kernel};
-use crate::runtime::RuntimeShared;
-
-use super::twin_slots;
+use crate::cpu::{CpuArgs, CpuPool, CpuSlot, CpuTwin};
+use crate::error::Result;
+use crate::kernel::Kernel;
+use crate::recovery::{ReplayEntry, Replayed};
+use crate::sync::lock;
 
 /// One argument of a logged launch.
-pub(crate) struct ReplayArgument {
+pub(super) struct ReplayArgument {
     pub id: u64,
     pub state: Arc<Mutex<BufferState>>,
     pub usage: Use,
@@ -44,29 +40,16 @@ pub(crate) struct ReplayArgument {
     pub generation: u64,
 }
 
-/// A GPU launch recorded in a sequence and not yet known to have finished.
-pub(crate) struct ReplayEntry {
+/// A GPU launch recorded in a sequence, as the replay needs it.
+struct LoggedLaunch {
     kernel: Kernel,
     uniforms: Vec<Vec<u8>>,
     invocations: [u32; 3],
     arguments: Vec<ReplayArgument>,
+    cpu: CpuPool,
 }
 
-impl ReplayEntry {
-    pub fn new(
-        kernel: Kernel,
-        uniforms: Vec<Vec<u8>>,
-        invocations: [u32; 3],
-        arguments: Vec<ReplayArgument>,
-    ) -> Self {
-        ReplayEntry {
-            kernel,
-            uniforms,
-            invocations,
-            arguments,
-        }
-    }
-
+impl LoggedLaunch {
     /// The name of argument `index`, for messages.
     fn argument_name(&self, index: usize) -> String {
         self.kernel
@@ -76,97 +59,27 @@ impl ReplayEntry {
     }
 }
 
-/// What [`settle_device_loss`] did.
-#[derive(Debug, Default)]
-pub(crate) struct ReplaySummary {
-    /// Entries re-run on the CPU (also counted in
-    /// `RuntimeShared::replayed_launches`).
-    pub replayed: usize,
-    /// Entries whose writes had all been overwritten on the host since.
-    pub superseded: usize,
-    /// Entries that could not be re-run, each as "`kernel`: why".
-    pub lost: Vec<String>,
-}
-
-impl ReplaySummary {
-    /// The error to report when some lost work could not be re-run.
-    pub fn error(&self) -> Option<Error> {
-        if self.lost.is_empty() {
-            return None;
-        }
-        Some(Error::DeviceLost {
-            reason: "Replay".into(),
-            message: format!(
-                "{} GPU launch(es) lost with the device could not be re-run on the CPU, so \
-                 what they wrote is gone: {}",
-                self.lost.len(),
-                self.lost.join("; ")
-            ),
-        })
-    }
-}
-
-/// If the device is lost, re-runs the GPU work it took with it on the CPU
-/// (see the module docs); a no-op otherwise, costing one atomic load.
-///
-/// Call it before locking any buffer: the replay locks the buffers its
-/// entries use.
-pub(crate) fn settle_device_loss(shared: &RuntimeShared) -> ReplaySummary {
-    let Some(gpu) = shared.gpu() else {
-        return ReplaySummary::default();
+/// The replay-log entry of a GPU launch just recorded in a sequence.
+pub(super) fn replay_entry(
+    kernel: Kernel,
+    uniforms: Vec<Vec<u8>>,
+    invocations: [u32; 3],
+    arguments: Vec<ReplayArgument>,
+    cpu: CpuPool,
+) -> ReplayEntry {
+    let name = kernel.name().to_string();
+    let launch = LoggedLaunch {
+        kernel,
+        uniforms,
+        invocations,
+        arguments,
+        cpu,
     };
-    if !gpu.is_lost() {
-        return ReplaySummary::default();
-    }
-    // One replay at a time, so a thread that finds the log empty knows
-    // that the work in it has been settled.
-    let _replaying = lock(shared.replay_lock());
-    let entries = gpu.take_replay_log();
-    let mut summary = ReplaySummary::default();
-    if entries.is_empty() {
-        return summary;
-    }
-    for entry in &entries {
-        match replay(shared, entry) {
-            Ok(Replayed::Ran) => {
-                summary.replayed += 1;
-                shared
-                    .replayed_launches
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            Ok(Replayed::Superseded) => summary.superseded += 1,
-            Err(why) => summary
-                .lost
-                .push(format!("`{}`: {why}", entry.kernel.name())),
-        }
-    }
-    if summary.lost.is_empty() {
-        log::warn!(
-            "switchyard: the GPU was lost with {} unfinished launch(es); {} were re-run on the \
-             CPU from the host copies",
-            entries.len(),
-            summary.replayed
-        );
-    } else {
-        log::warn!(
-            "switchyard: the GPU was lost with {} unfinished launch(es); {} were re-run on the \
-             CPU, {} could not be: {}",
-            entries.len(),
-            summary.replayed,
-            summary.lost.len(),
-            summary.lost.join("; ")
-        );
-    }
-    summary
-}
-
-enum Replayed {
-    Ran,
-    Superseded,
+    ReplayEntry::new(name, Box::new(move || replay(&launch)))
 }
 
 /// Re-runs one entry if it can be reproduced exactly; else says why not.
-fn replay(shared: &RuntimeShared, entry: &ReplayEntry) -> std::result::Result<Replayed, String> {
+fn replay(entry: &LoggedLaunch) -> std::result::Result<Replayed, String> {
     // Every distinct buffer, locked in id order like `run_cpu` does, so a
     // replay and a CPU launch on another thread cannot deadlock.
     let mut order: Vec<usize> = (0..entry.arguments.len()).collect();
@@ -228,7 +141,7 @@ fn replay(shared: &RuntimeShared, entry: &ReplayEntry) -> std::result::Result<Re
             .collect(),
         &arguments,
     );
-    run_twin_replay(shared, entry, twin, slots).map_err(|error| error.to_string())?;
+    run_twin_replay(entry, twin, slots).map_err(|error| error.to_string())?;
     for (index, guard) in &mut guards {
         let argument = &entry.arguments[*index];
         if argument.usage != Use::Read {
@@ -239,12 +152,11 @@ fn replay(shared: &RuntimeShared, entry: &ReplayEntry) -> std::result::Result<Re
 }
 
 fn run_twin_replay(
-    shared: &RuntimeShared,
-    entry: &ReplayEntry,
-    twin: &Arc<crate::kernel::CpuTwin>,
+    entry: &LoggedLaunch,
+    twin: &Arc<CpuTwin>,
     slots: Vec<CpuSlot<'_>>,
 ) -> Result<()> {
-    let cpu = shared.cpu();
+    let cpu = &entry.cpu;
     let name = entry.kernel.name();
     let uniforms: Vec<&[u8]> = entry.uniforms.iter().map(Vec::as_slice).collect();
     let inline = entry.kernel.twin_runs_inline(entry.invocations);

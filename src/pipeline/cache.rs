@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::device::lock;
+use crate::sync::lock;
 
 /// A pipeline's identity: BLAKE3 of the WGSL source, entry point, override
 /// constants and adapter fingerprint. Stable across runs and compiler versions.
@@ -37,7 +37,7 @@ pub enum CacheOutcome {
     Miss,
 }
 
-/// Hit and miss counts of a [`PipelineCache`].
+/// Hit and miss counts of the pipeline cache.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PipelineCacheStats {
     /// Lookups that found a ready pipeline.

@@ -1,4 +1,4 @@
-//! Compiled kernels: reflection, the pipeline cache and its on-disk driver data.
+//! Compiled kernels: reflection, validated WGSL, and the pipeline cache.
 //!
 //! A kernel's WGSL is parsed and validated once, when the [`Kernel`](crate::Kernel)
 //! is made ([`reflect`]); its GPU pipeline is built on first GPU launch and
@@ -10,19 +10,19 @@
 //! exactly what the pipeline will bind.
 
 pub(crate) mod cache;
-pub(crate) mod disk;
 pub(crate) mod reflect;
 pub(crate) mod split;
+mod wgsl;
 
 use std::borrow::Cow;
 
 pub use cache::{CacheOutcome, PipelineCacheStats};
 pub(crate) use cache::{PipelineCache, PipelineKey};
 pub use reflect::{BindingInfo, BindingKind, BindingShape, KernelLayout};
+pub(crate) use wgsl::WgslKernel;
 
 use crate::device::GpuContext;
 use crate::error::{Access, Result};
-use crate::kernel::WgslKernel;
 
 /// A compute pipeline with the bind group layouts it was built from.
 #[derive(Debug)]

@@ -85,8 +85,8 @@ impl KernelLayout {
 /// Parses and validates `source`, returning the module and `entry_point`'s layout.
 ///
 /// # Errors
-/// [`Error::InvalidShader`] with naga's message (line and column) for a parse
-/// or validation failure; [`Error::UnsupportedKernel`] when the entry point is
+/// [`Error::InvalidShader`](crate::Error::InvalidShader) with naga's message (line and column) for a parse
+/// or validation failure; [`Error::UnsupportedKernel`](crate::Error::UnsupportedKernel) when the entry point is
 /// missing, is not a compute shader, or uses bindings switchyard cannot feed.
 pub fn reflect(
     kernel: &str,

@@ -52,7 +52,7 @@ pub struct PoolStats {
     /// Requests that created a new allocation.
     pub misses: u64,
     /// Released allocations dropped because the idle limit was reached, or
-    /// freed by [`SizeClassPool::trim`].
+    /// freed by the pool when it trims its idle buffers.
     pub evictions: u64,
 }
 

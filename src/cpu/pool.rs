@@ -9,7 +9,7 @@
 //! more than they compute.
 //!
 //! Invariant: a panic in a twin is caught here and becomes
-//! [`Error::CpuKernelPanicked`]; it never unwinds into the caller or poisons
+//! [`Error::CpuKernelPanicked`](crate::Error::CpuKernelPanicked); it never unwinds into the caller or poisons
 //! the pool.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 
 /// A rayon pool owned by one runtime.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct CpuPool {
     /// Shared with the GPU context, which copies large readbacks on it.
     pool: Arc<rayon::ThreadPool>,
@@ -28,7 +28,7 @@ impl CpuPool {
     /// A pool of `threads` workers (0 = one per available core).
     ///
     /// # Errors
-    /// [`Error::ThreadPool`] when the OS refuses to start the threads.
+    /// [`Error::ThreadPool`](crate::Error::ThreadPool) when the OS refuses to start the threads.
     pub fn new(threads: usize) -> Result<Self> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

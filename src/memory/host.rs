@@ -26,7 +26,7 @@
 //!
 //! Invariants: [`HostBytes::bytes`] starts on a 64-byte boundary and has
 //! exactly the requested length; the padding before and after it is never
-//! exposed. Allocation failure is an [`Error::HostOutOfMemory`], never an
+//! exposed. Allocation failure is an [`Error::HostOutOfMemory`](crate::Error::HostOutOfMemory), never an
 //! abort.
 
 use bytemuck::{Pod, Zeroable};
@@ -57,7 +57,7 @@ pub(crate) const PARALLEL_COPY_MIN_BYTES: usize = 4 << 20;
 /// The piece of a parallel copy one task takes.
 pub(crate) const COPY_CHUNK_BYTES: usize = 1 << 20;
 
-/// A zeroed vector of `len` elements, or [`Error::HostOutOfMemory`] naming
+/// A zeroed vector of `len` elements, or [`Error::HostOutOfMemory`](crate::Error::HostOutOfMemory) naming
 /// `purpose`.
 pub(crate) fn try_zeroed_vec<T: Zeroable>(
     len: usize,
@@ -110,7 +110,7 @@ impl HostBytes {
     /// `type_name` names the element type in the error.
     ///
     /// # Errors
-    /// [`Error::HostOutOfMemory`] when the allocator refuses.
+    /// [`Error::HostOutOfMemory`](crate::Error::HostOutOfMemory) when the allocator refuses.
     pub fn zeroed(len: usize, buffer_id: u64, type_name: &str) -> Result<Self> {
         let staggered = len >= STAGGER_MIN_BYTES;
         // Room to move the start to any line of a page, or to the next line.
@@ -134,7 +134,7 @@ impl HostBytes {
     /// [`zeroed`](Self::zeroed).
     ///
     /// # Errors
-    /// [`Error::HostOutOfMemory`] when the allocator refuses.
+    /// [`Error::HostOutOfMemory`](crate::Error::HostOutOfMemory) when the allocator refuses.
     pub fn from_bytes(
         bytes: &[u8],
         buffer_id: u64,

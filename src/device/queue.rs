@@ -1,0 +1,181 @@
+//! The queue of recorded-but-unsubmitted work, submission, and waiting.
+//!
+//! Work is recorded into one pending command encoder and submitted at a sync
+//! point (a wait, a readback, an upload that must follow pending work).
+//! Sequence launches recorded or in flight are logged beside the encoder in a
+//! [`ReplayLog`] until a wait shows they finished; after device loss the log
+//! is handed to the recovery layer, which re-runs them on the CPU.
+//!
+//! Invariants:
+//! - Queue order is program order: `queue.write_buffer` is only issued with no
+//!   recorded-but-unsubmitted work (see `transfer`), because wgpu applies such
+//!   writes before the next submission.
+//! - The pending lock is held until `queue.submit` returns, so a thread that
+//!   finds nothing pending knows everything recorded before was submitted.
+
+use std::sync::atomic::Ordering;
+
+use super::GpuContext;
+use crate::error::{Error, Result};
+use crate::recovery::{ReplayEntry, ReplayLog};
+use crate::sync::lock;
+
+/// The command encoder being recorded, and the log of sequence launches
+/// recorded into it or in flight, kept for replay on the CPU should the
+/// device be lost first.
+#[derive(Default)]
+pub(super) struct Pending {
+    pub encoder: Option<wgpu::CommandEncoder>,
+    pub log: ReplayLog,
+}
+
+impl GpuContext {
+    /// Records commands into the pending encoder.
+    pub fn record<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
+        let mut pending = lock(&self.pending);
+        let encoder = pending.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("switchyard batch"),
+                })
+        });
+        f(encoder)
+    }
+
+    /// Command submissions made so far.
+    pub fn submissions(&self) -> u64 {
+        self.submissions.load(Ordering::Relaxed)
+    }
+
+    /// Whether commands are waiting for submission.
+    pub fn has_pending(&self) -> bool {
+        lock(&self.pending).encoder.is_some()
+    }
+
+    /// Keeps `entry`, a sequence launch just recorded, until a wait shows
+    /// that the GPU finished it; [`take_replay_log`](Self::take_replay_log)
+    /// hands it back if the device is lost first. Called after recording,
+    /// so an entry whose commands another thread has submitted meanwhile
+    /// goes with the latest submission: it may be kept longer than needed,
+    /// never dropped too early.
+    pub fn log_for_replay(&self, entry: ReplayEntry) {
+        let mut pending = lock(&self.pending);
+        if pending.encoder.is_some() {
+            pending.log.log_recorded(entry);
+        } else {
+            let latest = self.submissions.load(Ordering::Acquire);
+            pending.log.log_submitted(latest, entry);
+        }
+    }
+
+    /// Whether logged launches wait for a submission or for a wait.
+    pub fn has_unfinished_log(&self) -> bool {
+        !lock(&self.pending).log.is_empty()
+    }
+
+    /// After device loss: every logged launch not known to have finished, in
+    /// the order they were logged (a thread's own launches in program
+    /// order). The unsubmitted commands are discarded.
+    pub fn take_replay_log(&self) -> Vec<ReplayEntry> {
+        let mut pending = lock(&self.pending);
+        pending.encoder = None;
+        pending.log.take_all()
+    }
+
+    /// Drops the logged launches of submissions up to `number`, which a wait
+    /// has just shown to be finished.
+    fn forget_finished(&self, number: u64) {
+        let finished = lock(&self.pending).log.take_finished(number);
+        // Dropped outside the lock: the last hold on a buffer's state gives
+        // its device copy back to the pool.
+        drop(finished);
+    }
+
+    /// Submits the pending commands, if any, without waiting.
+    ///
+    /// # Errors
+    /// A validation error caught while finishing or submitting, or device loss.
+    pub fn submit_pending(&self, operation: &str) -> Result<Option<wgpu::SubmissionIndex>> {
+        Ok(self.submit_numbered(operation)?.map(|(index, _)| index))
+    }
+
+    /// [`submit_pending`](Self::submit_pending), also returning the
+    /// submission's number (1 for the first).
+    pub(super) fn submit_numbered(
+        &self,
+        operation: &str,
+    ) -> Result<Option<(wgpu::SubmissionIndex, u64)>> {
+        // The lock is held until the queue has the commands: a thread that
+        // finds nothing pending may then rely on everything recorded before
+        // being submitted (a readback maps its staging buffer right after,
+        // and wgpu refuses a submission that uses a mapped buffer).
+        let mut pending = lock(&self.pending);
+        let Some(encoder) = pending.encoder.take() else {
+            return Ok(None);
+        };
+        // On an error the commands are gone but their log stays: it goes
+        // with the next submission, or to a replay if the device was lost.
+        let index = self.scoped(operation, 0, || self.queue.submit([encoder.finish()]))?;
+        let number = self.submissions.fetch_add(1, Ordering::AcqRel) + 1;
+        pending.log.submitted(number);
+        drop(pending);
+        Ok(Some((index, number)))
+    }
+
+    /// Submits pending commands, with the queue's writes (uploads) that
+    /// have no command after them yet, and blocks until the GPU has finished
+    /// them all.
+    ///
+    /// # Errors
+    /// As [`flush_and_wait`](Self::flush_and_wait).
+    pub fn apply_writes_and_wait(&self, operation: &str) -> Result<()> {
+        // The queue applies writes at the next submission; an empty command
+        // makes sure there is one.
+        self.record(|_| {});
+        self.flush_and_wait(operation)
+    }
+
+    /// Submits pending commands and blocks until the GPU has finished them.
+    ///
+    /// # Errors
+    /// As [`submit_pending`](Self::submit_pending), and [`Error::Poll`](crate::Error::Poll).
+    pub fn flush_and_wait(&self, operation: &str) -> Result<()> {
+        let submitted = self.submit_numbered(operation)?;
+        self.wait(submitted, operation)
+    }
+
+    /// Blocks until `submission` (and all before it) has finished, or all
+    /// submitted work when `None`.
+    pub(super) fn wait(
+        &self,
+        submission: Option<(wgpu::SubmissionIndex, u64)>,
+        operation: &str,
+    ) -> Result<()> {
+        let (index, number) = match submission {
+            Some((index, number)) => (Some(index), number),
+            None => (None, self.submissions.load(Ordering::Acquire)),
+        };
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: index,
+                timeout: None,
+            })
+            .map_err(|source| {
+                self.check_healthy().err().unwrap_or(Error::Poll {
+                    operation: operation.into(),
+                    source,
+                })
+            })?;
+        self.check_healthy()?;
+        self.forget_finished(number);
+        Ok(())
+    }
+
+    /// Blocks until all submitted work is done (pending work is submitted too).
+    ///
+    /// # Errors
+    /// As [`flush_and_wait`](Self::flush_and_wait).
+    pub fn sync(&self) -> Result<()> {
+        self.flush_and_wait("synchronize")
+    }
+}

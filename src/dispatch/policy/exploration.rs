@@ -1,0 +1,100 @@
+//! Budgeted exploration: measuring the target predicted to lose.
+//!
+//! A target not yet measured near this size is tried when it is predicted to
+//! lose little; a losing target is re-checked once per `recheck_every`
+//! launches of a size bucket (8× sooner while its bucket holds fewer than
+//! three samples, 8× later when its time at a smaller size already exceeds
+//! the best's prediction here, since larger launches are not faster; an
+//! unmeasured target with such a floor is not tried at all). Either happens
+//! only while the extra time of all explorations stays within
+//! `explore_share` of the kernel's total time plus a small fixed allowance.
+//! That extra time counts what an exploration leaves behind as well: until
+//! the kernel is back on the target it explored from, its launches' cost
+//! beyond that target's bare execution is charged too.
+
+use super::super::cost_model::SETTLED_SAMPLES;
+use super::super::Target;
+use super::record::{slot, BucketChoices, KernelRecord};
+use super::{ChoiceInput, PolicyConfig, Predictions};
+
+/// Why a launch goes to the target predicted to lose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Explore {
+    /// Not yet measured near this size.
+    Unmeasured,
+    /// The periodic re-check of the slower target.
+    Recheck,
+}
+
+impl KernelRecord {
+    /// Whether to explore the loser (`best.other()`) on this launch.
+    pub(super) fn exploration(
+        &self,
+        config: &PolicyConfig,
+        input: &ChoiceInput<'_>,
+        predictions: &Predictions,
+        best: Target,
+        choices: BucketChoices,
+        switched: bool,
+    ) -> Option<Explore> {
+        let loser = best.other();
+        if loser == Target::Gpu && !input.gpu_measurable {
+            return None;
+        }
+        let extra = (predictions.of(loser) - predictions.of(best)).max(0.0);
+        let within_budget = self.explore_seconds + extra
+            <= config.explore_share * self.total_seconds + config.explore_allowance;
+        if !within_budget {
+            return None;
+        }
+        let loser_model = &self.models[slot(loser)];
+        // Within an octave either way counts as measured at this size.
+        let unmeasured_here = !loser_model.measured_near(input.work, 2);
+        // What the loser took at a smaller size bounds what it takes here.
+        let cannot_win = loser_model.floor_below(input.work).is_some_and(|floor| {
+            floor + KernelRecord::transfers_of(predictions, loser) > predictions.of(best)
+        });
+        if unmeasured_here {
+            let cheap_enough = predictions.of(loser)
+                <= predictions.of(best) * config.explore_max_ratio
+                || extra <= config.explore_allowance;
+            return (!cannot_win && cheap_enough).then_some(Explore::Unmeasured);
+        }
+        // A bucket with few samples may rest on one unlucky measurement:
+        // re-check it sooner; one bounded below by a smaller size, later.
+        let unsettled = loser_model.samples_at(input.work) < SETTLED_SAMPLES;
+        let recheck_every = if cannot_win {
+            config.recheck_every.saturating_mul(8)
+        } else if unsettled {
+            (config.recheck_every / 8).max(2)
+        } else {
+            config.recheck_every
+        };
+        let waited = choices.since_ran[slot(loser)];
+        (!switched && waited + 1 >= recheck_every).then_some(Explore::Recheck)
+    }
+
+    /// Charges what launches after an exploration cost beyond the bare
+    /// execution of the target it explored from, until the kernel is back.
+    pub(super) fn charge_aftermath(
+        &mut self,
+        predictions: &Predictions,
+        target: Target,
+        explored_from: Option<Target>,
+    ) {
+        match explored_from {
+            Some(best) => {
+                self.explored_from.get_or_insert(best);
+            }
+            None => {
+                if let Some(home) = self.explored_from {
+                    self.explore_seconds +=
+                        (predictions.of(target) - predictions.exec(home)).max(0.0);
+                    if target == home {
+                        self.explored_from = None;
+                    }
+                }
+            }
+        }
+    }
+}
