@@ -3,9 +3,9 @@
 //!
 //! A GPU launch inside a [`Sequence`](crate::Sequence) is recorded, not
 //! waited for, and what it writes then lives only in device memory. The
-//! launch path logs a [`ReplayEntry`] for each: the kernel's name and a
-//! closure that re-runs the launch on the host copies if that reproduces
-//! exactly what the GPU would have computed (see `launch::replay`). The
+//! launch path logs a [`ReplayEntry`] for each: a boxed [`Replay`] that
+//! names the kernel and re-runs the launch on the host copies if that
+//! reproduces exactly what the GPU would have computed (see `launch::replay`). The
 //! device keeps the entries in a [`ReplayLog`] beside its pending commands,
 //! moves them to "in flight" with the submission that carries them, and
 //! drops them when a wait shows that submission finished.
@@ -15,8 +15,8 @@
 //! re-run, what had been superseded by newer host data and what is lost.
 //!
 //! This layer sits below the device and the buffers and knows neither: an
-//! entry is opaque work with a name, so the log and the settling rules are
-//! tested without a GPU. Invariant: one settle runs at a time, so a thread
+//! entry is opaque work behind the [`Replay`] trait, so the log and the
+//! settling rules are tested without a GPU. Invariant: one settle runs at a time, so a thread
 //! that finds the log empty knows every logged launch has been settled.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,28 +35,22 @@ pub(crate) enum Replayed {
     Superseded,
 }
 
-/// Re-runs one logged launch, or says why it cannot be reproduced.
-pub(crate) type ReplayWork = Box<dyn FnOnce() -> std::result::Result<Replayed, String> + Send>;
-
-/// A GPU launch recorded and not yet known to have finished.
-pub(crate) struct ReplayEntry {
-    kernel: String,
-    replay: ReplayWork,
+/// A GPU launch recorded and not yet known to have finished, as the layer
+/// that logged it knows how to re-run it.
+pub(crate) trait Replay: Send {
+    /// The kernel's name, for the summary.
+    fn kernel(&self) -> &str;
+    /// Re-runs the launch, or says why it cannot be reproduced.
+    fn replay(self: Box<Self>) -> std::result::Result<Replayed, String>;
 }
 
-impl ReplayEntry {
-    pub fn new(kernel: impl Into<String>, replay: ReplayWork) -> Self {
-        ReplayEntry {
-            kernel: kernel.into(),
-            replay,
-        }
-    }
-}
+/// One logged launch (one allocation per launch: this box).
+pub(crate) type ReplayEntry = Box<dyn Replay>;
 
-impl std::fmt::Debug for ReplayEntry {
+impl std::fmt::Debug for dyn Replay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReplayEntry")
-            .field("kernel", &self.kernel)
+            .field("kernel", &self.kernel())
             .finish_non_exhaustive()
     }
 }
@@ -172,13 +166,14 @@ impl Recovery {
         }
         let logged = entries.len();
         for entry in entries {
-            match (entry.replay)() {
+            let kernel = entry.kernel().to_string();
+            match entry.replay() {
                 Ok(Replayed::Ran) => {
                     summary.replayed += 1;
                     self.replayed.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(Replayed::Superseded) => summary.superseded += 1,
-                Err(why) => summary.lost.push(format!("`{}`: {why}", entry.kernel)),
+                Err(why) => summary.lost.push(format!("`{kernel}`: {why}")),
             }
         }
         if summary.lost.is_empty() {
@@ -210,21 +205,32 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    struct Logged {
+        name: String,
+        ran: Arc<Mutex<Vec<String>>>,
+        outcome: Result<Replayed, String>,
+    }
+
+    impl Replay for Logged {
+        fn kernel(&self) -> &str {
+            &self.name
+        }
+        fn replay(self: Box<Self>) -> Result<Replayed, String> {
+            lock(&self.ran).push(self.name.clone());
+            self.outcome
+        }
+    }
+
     fn entry(
         name: &str,
         ran: &Arc<Mutex<Vec<String>>>,
         outcome: Result<Replayed, &str>,
     ) -> ReplayEntry {
-        let ran = Arc::clone(ran);
-        let name_owned = name.to_string();
-        let outcome = outcome.map_err(str::to_string);
-        ReplayEntry::new(
-            name,
-            Box::new(move || {
-                lock(&ran).push(name_owned);
-                outcome
-            }),
-        )
+        Box::new(Logged {
+            name: name.to_string(),
+            ran: Arc::clone(ran),
+            outcome: outcome.map_err(str::to_string),
+        })
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub(crate) struct RuntimeShared {
     default_target: Target,
     dispatcher: Mutex<Dispatcher>,
     pins: Mutex<HashMap<String, Target>>,
+    /// Whether `pins` holds any: read on every launch, without the lock.
+    any_pins: AtomicBool,
     /// The machine the dispatch model is learned for (adapter and threads).
     machine_identity: String,
     cache_dir: Option<PathBuf>,
@@ -57,6 +59,7 @@ impl RuntimeShared {
             default_target,
             dispatcher: Mutex::new(dispatcher),
             pins: Mutex::new(HashMap::new()),
+            any_pins: AtomicBool::new(false),
             machine_identity,
             cache_dir,
             transfers_probed: AtomicBool::new(false),
@@ -95,6 +98,9 @@ impl RuntimeShared {
 
     /// The kernel's pin, if any.
     pub fn pin_of(&self, kernel: &str) -> Option<Target> {
+        if !self.any_pins.load(Ordering::Acquire) {
+            return None;
+        }
         lock(&self.pins).get(kernel).copied()
     }
 
@@ -106,6 +112,7 @@ impl RuntimeShared {
         } else {
             pins.insert(kernel.to_string(), target);
         }
+        self.any_pins.store(!pins.is_empty(), Ordering::Release);
     }
 
     /// The file the learned dispatch model persists to, when persistence is on.

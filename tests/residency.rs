@@ -354,3 +354,47 @@ fn ranges_inside_four_byte_words_match_a_host_model_in_every_residency() {
         assert_eq!(buffer.to_vec().unwrap(), model, "{:?}", rt.gpu_info());
     }
 }
+
+#[test]
+fn reading_every_gpu_result_copies_each_once_and_stays_correct() {
+    let Some(rt) = gpu_runtime() else { return };
+    let n = N as usize;
+    let x = rt.buffer_from_slice(&vec![1.0f32; n]).unwrap();
+    let mut y = rt.buffer_from_slice(&vec![0.0f32; n]).unwrap();
+    let mut out = vec![0.0f32; n];
+
+    // The first read after a GPU write fills the host copy too.
+    saxpy(&rt, 1.0, &x, &mut y, Target::Gpu);
+    let before = rt.transfer_stats();
+    y.read_into(&mut out).unwrap();
+    assert!(out.iter().all(|&v| v == 1.0));
+    assert_eq!(y.residency(), Residency::Both);
+    assert_eq!((rt.transfer_stats() - before).bytes_downloaded, BYTES);
+
+    // A simulation's output loop: the host reads every GPU result, so each
+    // read copies into the caller's memory alone and the host copy stays
+    // stale; each result is downloaded exactly once and is right.
+    for step in 2..6 {
+        saxpy(&rt, 1.0, &x, &mut y, Target::Gpu);
+        let before = rt.transfer_stats();
+        let values = if step % 2 == 0 {
+            y.to_vec().unwrap()
+        } else {
+            y.read_into(&mut out).unwrap();
+            out.clone()
+        };
+        let t = rt.transfer_stats() - before;
+        assert_eq!((t.bytes_downloaded, t.downloads), (BYTES, 1), "step {step}");
+        assert!(values.iter().all(|&v| v == step as f32), "step {step}");
+        assert_eq!(y.residency(), Residency::DeviceOnly, "step {step}");
+    }
+
+    // Reading again before the next GPU write downloads again, and a CPU
+    // launch finds the device copy as the valid one.
+    assert!(y.to_vec().unwrap().iter().all(|&v| v == 5.0));
+    let before = rt.transfer_stats();
+    saxpy(&rt, 1.0, &x, &mut y, Target::Cpu);
+    assert_eq!((rt.transfer_stats() - before).bytes_downloaded, BYTES);
+    assert_eq!(y.residency(), Residency::HostOnly);
+    assert!(y.to_vec().unwrap().iter().all(|&v| v == 6.0));
+}

@@ -147,6 +147,14 @@ impl SwitchyardCase {
         })
     }
 
+    /// The buffer a saxpy case writes (`y`); `None` for the other kernels.
+    pub fn output(&self) -> Option<&Buffer<f32>> {
+        match self {
+            SwitchyardCase::Saxpy { y, .. } => Some(y),
+            _ => None,
+        }
+    }
+
     /// Runs the case once on `target`; returns the seconds it took and where
     /// it ran (`Auto` for a sum whose passes ran on both).
     pub fn run(&mut self, rt: &Runtime, target: Target) -> switchyard::Result<(f64, Target)> {
@@ -352,6 +360,11 @@ impl RawCase {
 }
 
 impl RawCase {
+    /// The buffer the launch writes (the last one bound).
+    pub fn output(&self) -> &wgpu::Buffer {
+        self._buffers.last().expect("a case binds buffers")
+    }
+
     /// Records one launch's passes into `encoder`.
     pub fn record_into(&self, encoder: &mut wgpu::CommandEncoder) {
         for pass in &self.passes {

@@ -298,6 +298,13 @@ impl<T: Pod> Buffer<T> {
 
     /// Copies the contents into `out`, downloading first if needed.
     ///
+    /// Reading GPU results costs one copy out of the mapped readback, as in
+    /// hand-written wgpu: the first read after a GPU write fills the host
+    /// copy and `out` in one pass; a buffer the host reads after every GPU
+    /// write (a simulation's output) is copied into `out` alone, its host
+    /// copy left stale, since the next GPU launch would overwrite it anyway
+    /// (a second read before that downloads again).
+    ///
     /// # Errors
     /// [`Error::LengthMismatch`](crate::Error::LengthMismatch), or as [`to_vec`](Self::to_vec).
     pub fn read_into(&self, out: &mut [T]) -> Result<()> {
@@ -307,7 +314,14 @@ impl<T: Pod> Buffer<T> {
                 slice_len: out.len(),
             });
         }
-        self.with_host(|host| self.copy_out(out, bytemuck::cast_slice(host)))
+        let home = &self.raw.home;
+        home.settle_device_loss();
+        lock(&self.raw.state).read_latest_into(
+            home.gpu(),
+            &home.counters,
+            home.host_copies(),
+            bytemuck::cast_slice_mut(out),
+        )
     }
 
     /// Copies elements `start..start + out.len()` into `out`.

@@ -140,13 +140,35 @@ impl BufferState {
         counters: &TransferCounters,
         usage: Use,
     ) -> Result<u64> {
+        self.prepare_host_also(gpu, counters, usage, None)
+    }
+
+    /// As [`prepare_host`](Self::prepare_host); when it downloads, `also`
+    /// (as long as the buffer) receives the same bytes in the same pass over
+    /// the mapped data, so a whole-buffer read costs one copy, not two. When
+    /// it returns 0, nothing was downloaded and `also` is untouched.
+    ///
+    /// # Errors
+    /// As [`prepare_host`](Self::prepare_host).
+    pub fn prepare_host_also(
+        &mut self,
+        gpu: Option<&Arc<GpuContext>>,
+        counters: &TransferCounters,
+        usage: Use,
+        also: Option<&mut [u8]>,
+    ) -> Result<u64> {
         match self.residency.before_host(usage) {
             Transfer::Download => {
                 let (Some(gpu), Some(device)) = (gpu, &self.device) else {
                     return Err(only_copy_lost());
                 };
                 let started = Instant::now();
-                gpu.download(device.buffer(), self.host.bytes_mut())?;
+                match also {
+                    Some(also) => {
+                        gpu.download_twice(device.buffer(), self.host.bytes_mut(), also)?
+                    }
+                    None => gpu.download(device.buffer(), self.host.bytes_mut())?,
+                }
                 let bytes = self.host.len() as u64;
                 counters.downloaded(bytes);
                 counters.measured_download(bytes, started.elapsed().as_secs_f64());
@@ -163,6 +185,42 @@ impl BufferState {
                 Ok(0)
             }
         }
+    }
+
+    /// Copies the latest data into `out` (as long as the buffer), on `pool`
+    /// when large: from the host copy when it is current; else from the
+    /// readback, straight into `out` alone when the host reads this
+    /// buffer's results after every GPU write (the host copy stays stale;
+    /// the next GPU write would make it so anyway), or into the host copy
+    /// and `out` in one pass.
+    ///
+    /// # Errors
+    /// As [`prepare_host`](Self::prepare_host).
+    pub fn read_latest_into(
+        &mut self,
+        gpu: Option<&Arc<GpuContext>>,
+        counters: &TransferCounters,
+        pool: &rayon::ThreadPool,
+        out: &mut [u8],
+    ) -> Result<()> {
+        if self.residency == Residency::DeviceOnly && self.host_reads_gpu_results {
+            let (Some(gpu), Some(device)) = (gpu, &self.device) else {
+                return Err(only_copy_lost());
+            };
+            let started = Instant::now();
+            gpu.download(device.buffer(), out)?;
+            let bytes = out.len() as u64;
+            counters.downloaded(bytes);
+            counters.measured_download(bytes, started.elapsed().as_secs_f64());
+            self.note_host_read_of_gpu_results();
+            return Ok(());
+        }
+        if self.prepare_host_also(gpu, counters, Use::Read, Some(&mut *out))? > 0 {
+            self.note_host_read_of_gpu_results();
+        } else {
+            crate::memory::copy_bytes(pool, out, self.host.bytes());
+        }
+        Ok(())
     }
 
     /// Records that the host modified the buffer as `usage`.

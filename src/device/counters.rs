@@ -52,6 +52,9 @@ pub(crate) struct TransferCounters {
     /// Recent readbacks as `(bytes, seconds)`, for the dispatcher to learn
     /// from at its next decision.
     measured_downloads: Mutex<Vec<(u64, f64)>>,
+    /// Whether `measured_downloads` may hold any: read on every decision,
+    /// without the lock.
+    any_measured: std::sync::atomic::AtomicBool,
 }
 
 /// Readbacks kept for the dispatcher between decisions; older ones are dropped.
@@ -60,6 +63,9 @@ const MEASURED_DOWNLOADS_KEPT: usize = 64;
 impl TransferCounters {
     /// Takes the readback timings measured since the last call.
     pub fn take_measured_downloads(&self) -> Vec<(u64, f64)> {
+        if !self.any_measured.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
         std::mem::take(&mut *lock(&self.measured_downloads))
     }
 
@@ -68,6 +74,7 @@ impl TransferCounters {
         if measured.len() < MEASURED_DOWNLOADS_KEPT {
             measured.push((bytes, seconds));
         }
+        self.any_measured.store(true, Ordering::Release);
     }
 
     pub fn snapshot(&self) -> TransferStats {

@@ -110,6 +110,8 @@ struct Health {
     uncaptured: Mutex<Vec<String>>,
     /// Why a launch failed on this device; `Auto` avoids it from then on.
     unhealthy: Mutex<Option<String>>,
+    /// Whether `unhealthy` is set: read on every launch, without the lock.
+    any_unhealthy: AtomicBool,
 }
 
 impl Health {
@@ -316,11 +318,15 @@ impl GpuContext {
         let mut unhealthy = lock(&self.health.unhealthy);
         let first = unhealthy.is_none();
         unhealthy.get_or_insert(why);
+        self.health.any_unhealthy.store(true, Ordering::Release);
         first
     }
 
     /// Why the device was marked unhealthy, if it was.
     pub fn unhealthy_reason(&self) -> Option<String> {
+        if !self.health.any_unhealthy.load(Ordering::Acquire) {
+            return None;
+        }
         lock(&self.health.unhealthy).clone()
     }
 

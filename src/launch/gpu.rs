@@ -15,21 +15,20 @@
 use std::sync::Arc;
 
 use super::plan::{GpuPlan, GridPlan};
-use super::replay::{replay_entry, ReplayArgument};
+use super::replay::ReplayArgument;
 use super::Arg;
 use crate::device::{BindGroupKey, BoundBuffer, GpuContext};
 use crate::dispatch::Target;
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
 use crate::pipeline::{
-    build_gpu_pipeline, pipeline_key, split, BindingInfo, CacheOutcome, GpuPipeline, WgslKernel,
+    build_gpu_pipeline, pipeline_key, split, CacheOutcome, GpuPipeline, WgslKernel,
 };
 use crate::shared::RuntimeShared;
 use crate::sync::lock;
 
 /// What [`run_gpu`] dispatches.
 pub(super) struct GpuLaunch<'a> {
-    pub kernel: &'a Kernel,
     pub wgsl: &'a WgslKernel,
     pub uniforms: &'a [Vec<u8>],
     pub invocations: [u32; 3],
@@ -46,9 +45,8 @@ pub(super) fn run_gpu(
     gpu: &Arc<GpuContext>,
     launch: &GpuLaunch<'_>,
     buffers: &mut [Arg<'_>],
-) -> Result<CacheOutcome> {
+) -> Result<GpuRun> {
     let GpuLaunch {
-        kernel,
         wgsl,
         uniforms,
         invocations,
@@ -67,7 +65,7 @@ pub(super) fn run_gpu(
             .grid_offset_variant()
             .map_err(|why| launch_size(why.to_string()))?,
     };
-    let key = pipeline_key(compiled, &gpu.info.fingerprint());
+    let key = pipeline_key(compiled);
     let (pipeline, outcome) = shared
         .pipelines()
         .get_or_build(key, || build_gpu_pipeline(gpu, compiled))?;
@@ -90,74 +88,39 @@ pub(super) fn run_gpu(
         drop(state);
         device_buffers.push(buffer);
     }
-    let uniform_buffers = uniforms
-        .iter()
-        .map(|value| gpu.uniform_buffer(value))
-        .collect::<Result<Vec<_>>>()?;
 
-    // Each dispatch group: the byte range of every buffer it binds, and its
-    // grid. One group unless the buffers are sliced.
-    let whole: Vec<(u64, u64)> = buffers
-        .iter()
-        .map(|arg| (0, arg.raw().byte_len()))
-        .collect();
-    let groups: Vec<(Vec<(u64, u64)>, GridPlan)> = match &plan.slices {
-        None => vec![(whole, plan.grid)],
+    // One dispatch group (bind groups and grid pieces) unless the buffers
+    // are sliced; ranges are (offset, bytes) of each buffer it binds. The
+    // common case allocates no list of groups.
+    match &plan.slices {
+        None => {
+            let whole = |index: usize| (0, buffers[index].raw().byte_len());
+            let bind_groups =
+                kernel_bind_groups(gpu, &pipeline, wgsl, &device_buffers, whole, uniforms)?;
+            let pieces = dispatch_pieces(gpu, &pipeline, wgsl, plan.grid)?;
+            record_pass(gpu, &pipeline, wgsl, &[(bind_groups, pieces)]);
+        }
         Some(slices) => {
             let total = u64::from(invocations[0]);
-            (0..total.div_ceil(slices.per_slice))
-                .map(|k| {
-                    let start = k * slices.per_slice;
-                    let len = slices.per_slice.min(total - start);
-                    let ranges = slices
-                        .strides
-                        .iter()
-                        .map(|stride| (start * stride, len * stride))
-                        .collect();
-                    let grid = plan
-                        .grid
-                        .resized(gpu, wgsl, [len as u32, 1, 1])
-                        .map_err(launch_size)?;
-                    Ok((ranges, grid))
-                })
-                .collect::<Result<_>>()?
+            let mut dispatches = Vec::new();
+            for k in 0..total.div_ceil(slices.per_slice) {
+                let start = k * slices.per_slice;
+                let len = slices.per_slice.min(total - start);
+                let range = |index: usize| {
+                    let stride = slices.strides[index];
+                    (start * stride, len * stride)
+                };
+                let grid = plan
+                    .grid
+                    .resized(gpu, wgsl, [len as u32, 1, 1])
+                    .map_err(launch_size)?;
+                let bind_groups =
+                    kernel_bind_groups(gpu, &pipeline, wgsl, &device_buffers, range, uniforms)?;
+                dispatches.push((bind_groups, dispatch_pieces(gpu, &pipeline, wgsl, grid)?));
+            }
+            record_pass(gpu, &pipeline, wgsl, &dispatches);
         }
-    };
-    let mut dispatches = Vec::with_capacity(groups.len());
-    for (ranges, grid) in groups {
-        let bind_groups = kernel_bind_groups(
-            gpu,
-            &pipeline,
-            wgsl,
-            &device_buffers,
-            &ranges,
-            &uniform_buffers,
-            uniforms,
-        )?;
-        dispatches.push((bind_groups, dispatch_pieces(gpu, &pipeline, wgsl, grid)?));
     }
-    // Recording needs no error scope of its own: wgpu keeps a pass's
-    // errors in the encoder and reports them when it is finished, inside
-    // the submission's scopes. What it would reject (grid and binding
-    // sizes, access modes) was checked before this point.
-    gpu.record(|encoder| {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(&wgsl.name),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&pipeline.pipeline);
-        for (bind_groups, pieces) in &dispatches {
-            for (group, bind_group) in bind_groups.iter().enumerate() {
-                pass.set_bind_group(group as u32, bind_group, &[]);
-            }
-            for (offset, workgroups) in pieces {
-                if let Some(offset) = offset {
-                    pass.set_bind_group(wgsl.layout.group_count(), offset, &[]);
-                }
-                pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
-            }
-        }
-    });
     gpu.check_healthy()?;
     if wait {
         gpu.flush_and_wait(&format!("launch of kernel `{}`", wgsl.name))?;
@@ -167,68 +130,101 @@ pub(super) fn run_gpu(
             lock(&raw.state).finish_device(*usage);
         }
     }
-    if !wait {
-        gpu.log_for_replay(replay_entry(
-            kernel.clone(),
-            uniforms.to_vec(),
-            invocations,
-            logged,
-            shared.cpu().clone(),
-        ));
-    }
-    Ok(outcome)
+    Ok(GpuRun {
+        outcome,
+        logged: (!wait).then_some(logged),
+    })
 }
 
-/// The bind groups of the kernel's own groups, binding `ranges` (offset and
-/// length) of `buffers` and the uniforms, from the cache where possible.
+/// Records one compute pass with every dispatch group's bind groups and
+/// dispatches into the pending encoder.
+///
+/// Recording needs no error scope of its own: wgpu keeps a pass's errors in
+/// the encoder and reports them when it is finished, inside the submission's
+/// scopes. What it would reject (grid and binding sizes, access modes) was
+/// checked before this point.
+fn record_pass(
+    gpu: &GpuContext,
+    pipeline: &GpuPipeline,
+    wgsl: &WgslKernel,
+    dispatches: &[(Vec<wgpu::BindGroup>, Pieces)],
+) {
+    gpu.record(|encoder| {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(&wgsl.name),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&pipeline.pipeline);
+        for (bind_groups, pieces) in dispatches {
+            for (group, bind_group) in bind_groups.iter().enumerate() {
+                pass.set_bind_group(group as u32, bind_group, &[]);
+            }
+            for (offset, workgroups) in pieces.iter() {
+                if let Some(offset) = offset {
+                    pass.set_bind_group(wgsl.layout.group_count(), offset, &[]);
+                }
+                pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+            }
+        }
+    });
+}
+
+/// What [`run_gpu`] did: whether the pipeline was cached, and for a launch
+/// only recorded, its arguments as the replay log needs them (the caller
+/// logs it, handing over the uniforms it no longer needs).
+pub(super) struct GpuRun {
+    pub outcome: CacheOutcome,
+    pub logged: Option<Vec<ReplayArgument>>,
+}
+
+/// The bind groups of the kernel's own groups, binding `range(i)` (offset
+/// and length) of buffer `i` and the uniforms, from the cache where possible.
 fn kernel_bind_groups(
     gpu: &GpuContext,
     pipeline: &GpuPipeline,
     wgsl: &WgslKernel,
     buffers: &[wgpu::Buffer],
-    ranges: &[(u64, u64)],
-    uniform_buffers: &[wgpu::Buffer],
+    range: impl Fn(usize) -> (u64, u64),
     uniforms: &[Vec<u8>],
 ) -> Result<Vec<wgpu::BindGroup>> {
     let layout = &wgsl.layout;
-    let bindings: Vec<(&BindingInfo, &wgpu::Buffer, u64, u64)> = layout
-        .buffers
-        .iter()
-        .zip(buffers)
-        .zip(ranges)
-        .map(|((info, buffer), &(offset, bytes))| (info, buffer, offset, bytes))
-        .chain(
-            layout
-                .uniforms
-                .iter()
-                .zip(uniform_buffers)
-                .zip(uniforms)
-                .map(|((info, buffer), value)| (info, buffer, 0, value.len() as u64)),
-        )
-        .collect();
-    pipeline
+    let mut bind_groups = Vec::with_capacity(layout.group_count() as usize);
+    for (group, group_layout) in pipeline
         .group_layouts
         .iter()
         .take(layout.group_count() as usize)
         .enumerate()
-        .map(|(group, group_layout)| {
-            let entries = bindings
-                .iter()
-                .filter(|(info, ..)| info.group == group as u32)
-                .map(|(info, buffer, offset, bytes)| BoundBuffer {
+    {
+        let group = group as u32;
+        let mut entries = Vec::with_capacity(layout.buffers.len() + layout.uniforms.len());
+        for (index, info) in layout.buffers.iter().enumerate() {
+            if info.group == group {
+                let (offset, bytes) = range(index);
+                entries.push(BoundBuffer {
                     binding: info.binding,
-                    buffer: (*buffer).clone(),
-                    offset: *offset,
-                    bytes: *bytes,
-                })
-                .collect();
-            let key = BindGroupKey {
-                layout: group_layout.clone(),
-                entries,
-            };
-            gpu.bind_group(key, &wgsl.name)
-        })
-        .collect()
+                    buffer: buffers[index].clone(),
+                    offset,
+                    bytes,
+                });
+            }
+        }
+        for (info, value) in layout.uniforms.iter().zip(uniforms) {
+            if info.group == group {
+                entries.push(BoundBuffer {
+                    binding: info.binding,
+                    buffer: gpu.uniform_buffer(value)?,
+                    offset: 0,
+                    bytes: value.len() as u64,
+                });
+            }
+        }
+        let key = BindGroupKey {
+            layout: group_layout.clone(),
+            entries,
+        };
+        bind_groups.push(gpu.bind_group(key, &wgsl.name)?);
+    }
+    Ok(bind_groups)
 }
 
 /// The dispatches of `grid`, each with the bind group of its grid offset
@@ -238,9 +234,9 @@ fn dispatch_pieces(
     pipeline: &GpuPipeline,
     wgsl: &WgslKernel,
     grid: GridPlan,
-) -> Result<Vec<(Option<wgpu::BindGroup>, [u32; 3])>> {
+) -> Result<Pieces> {
     let (workgroups, max_per_dimension) = match grid {
-        GridPlan::Single(workgroups) => return Ok(vec![(None, workgroups)]),
+        GridPlan::Single(workgroups) => return Ok(Pieces::One([(None, workgroups)])),
         GridPlan::Split {
             workgroups,
             max_per_dimension,
@@ -270,7 +266,24 @@ fn dispatch_pieces(
             };
             Ok((Some(gpu.bind_group(key, &wgsl.name)?), size))
         })
-        .collect()
+        .collect::<Result<_>>()
+        .map(Pieces::Split)
+}
+
+/// A dispatch group's dispatches, each with the bind group of its grid
+/// offset when the grid is split; one dispatch needs no allocation.
+enum Pieces {
+    One([(Option<wgpu::BindGroup>, [u32; 3]); 1]),
+    Split(Vec<(Option<wgpu::BindGroup>, [u32; 3])>),
+}
+
+impl Pieces {
+    fn iter(&self) -> std::slice::Iter<'_, (Option<wgpu::BindGroup>, [u32; 3])> {
+        match self {
+            Pieces::One(one) => one.iter(),
+            Pieces::Split(pieces) => pieces.iter(),
+        }
+    }
 }
 
 /// [`Runtime::prepare_gpu`](crate::Runtime::prepare_gpu): the pipeline lookup
@@ -295,7 +308,7 @@ pub(crate) fn prepare_pipeline(
     if !missing.is_empty() {
         return Err(unavailable(format!("the adapter lacks {missing:?}")));
     }
-    let key = pipeline_key(wgsl, &gpu.info.fingerprint());
+    let key = pipeline_key(wgsl);
     let (_, outcome) = shared
         .pipelines()
         .get_or_build(key, || build_gpu_pipeline(gpu, wgsl))?;

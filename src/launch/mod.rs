@@ -68,8 +68,9 @@ use crate::shared::RuntimeShared;
 use crate::sync::lock;
 use check::check_launch;
 use cpu::run_cpu;
-use gpu::{run_gpu, GpuLaunch};
+use gpu::{run_gpu, GpuLaunch, GpuRun};
 use plan::{gpu_plan, GpuPlan, GridPlan};
+use replay::replay_entry;
 
 /// A buffer argument of a launch.
 pub(super) enum Arg<'a> {
@@ -321,7 +322,6 @@ impl<'a> Launch<'a> {
                 let wait = sequence.is_none();
                 let gpu_started = Instant::now();
                 let gpu_launch = GpuLaunch {
-                    kernel,
                     wgsl,
                     uniforms: &uniforms,
                     invocations,
@@ -329,7 +329,16 @@ impl<'a> Launch<'a> {
                     wait,
                 };
                 match run_gpu(shared, gpu, &gpu_launch, &mut buffers) {
-                    Ok(outcome) => {
+                    Ok(GpuRun { outcome, logged }) => {
+                        if let Some(arguments) = logged {
+                            gpu.log_for_replay(replay_entry(
+                                kernel.clone(),
+                                uniforms,
+                                invocations,
+                                arguments,
+                                shared.cpu().clone(),
+                            ));
+                        }
                         report.pipeline = Some(outcome);
                         report.workgroups =
                             Some(plan.workgroups(invocations, wgsl.layout.workgroup_size));

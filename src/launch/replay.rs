@@ -27,7 +27,7 @@ use crate::buffer::transfer::BufferState;
 use crate::cpu::{CpuArgs, CpuPool, CpuSlot, CpuTwin};
 use crate::error::Result;
 use crate::kernel::Kernel;
-use crate::recovery::{ReplayEntry, Replayed};
+use crate::recovery::{Replay, ReplayEntry, Replayed};
 use crate::sync::lock;
 
 /// One argument of a logged launch.
@@ -67,15 +67,23 @@ pub(super) fn replay_entry(
     arguments: Vec<ReplayArgument>,
     cpu: CpuPool,
 ) -> ReplayEntry {
-    let name = kernel.name().to_string();
-    let launch = LoggedLaunch {
+    Box::new(LoggedLaunch {
         kernel,
         uniforms,
         invocations,
         arguments,
         cpu,
-    };
-    ReplayEntry::new(name, Box::new(move || replay(&launch)))
+    })
+}
+
+impl Replay for LoggedLaunch {
+    fn kernel(&self) -> &str {
+        self.kernel.name()
+    }
+
+    fn replay(self: Box<Self>) -> std::result::Result<Replayed, String> {
+        replay(&self)
+    }
 }
 
 /// Re-runs one entry if it can be reproduced exactly; else says why not.

@@ -86,6 +86,51 @@ pub(crate) fn copy_bytes(pool: &rayon::ThreadPool, dst: &mut [u8], src: &[u8]) {
     });
 }
 
+/// The piece of [`copy_bytes_twice`] copied to both destinations before
+/// the next: small enough that the second copy reads it from cache.
+const TWICE_PIECE_BYTES: usize = 128 << 10;
+
+/// `first.copy_from_slice(src); second.copy_from_slice(src)` in one pass
+/// over `src`: each cache-sized piece is copied to `first`, then from there
+/// (still in cache) to `second`, so the source is read from memory once.
+/// Split over `pool` when large. A readback that fills a buffer's host copy
+/// and the caller's vector costs about one copy this way, not two.
+///
+/// # Panics
+/// When the lengths differ; callers check them first.
+pub(crate) fn copy_bytes_twice(
+    pool: &rayon::ThreadPool,
+    first: &mut [u8],
+    second: &mut [u8],
+    src: &[u8],
+) {
+    assert!(
+        first.len() == src.len() && second.len() == src.len(),
+        "copy_bytes_twice between unequal lengths"
+    );
+    let copy = |first: &mut [u8], second: &mut [u8], src: &[u8]| {
+        for ((a, b), s) in first
+            .chunks_mut(TWICE_PIECE_BYTES)
+            .zip(second.chunks_mut(TWICE_PIECE_BYTES))
+            .zip(src.chunks(TWICE_PIECE_BYTES))
+        {
+            a.copy_from_slice(s);
+            b.copy_from_slice(a);
+        }
+    };
+    if src.len() < PARALLEL_COPY_MIN_BYTES {
+        copy(first, second, src);
+        return;
+    }
+    pool.install(|| {
+        first
+            .par_chunks_mut(COPY_CHUNK_BYTES)
+            .zip(second.par_chunks_mut(COPY_CHUNK_BYTES))
+            .zip(src.par_chunks(COPY_CHUNK_BYTES))
+            .for_each(|((a, b), s)| copy(a, b, s));
+    });
+}
+
 /// The allocation unit. Its alignment stays at the allocator's guaranteed
 /// 16 bytes because Rust's system allocator zeroes larger-aligned memory with
 /// a `memset` on the calling thread instead of `calloc`'s untouched pages.

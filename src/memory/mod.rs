@@ -15,7 +15,8 @@ pub(crate) mod host;
 pub(crate) mod pool;
 
 pub(crate) use host::{
-    copy_bytes, try_zeroed_vec, HostBytes, COPY_CHUNK_BYTES, PARALLEL_COPY_MIN_BYTES,
+    copy_bytes, copy_bytes_twice, try_zeroed_vec, HostBytes, COPY_CHUNK_BYTES,
+    PARALLEL_COPY_MIN_BYTES,
 };
 pub use pool::PoolStats;
 pub(crate) use pool::SizeClassPool;

@@ -8,7 +8,7 @@
 //! the key absent, so a later launch retries (the failure may have been an
 //! out-of-memory that the pool has since relieved) and is counted as a miss.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -51,7 +51,7 @@ pub struct PipelineCacheStats {
 /// Built pipelines by key.
 #[derive(Debug)]
 pub struct PipelineCache<P> {
-    ready: Mutex<HashMap<PipelineKey, Arc<P>>>,
+    ready: Mutex<FxHashMap<PipelineKey, Arc<P>>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -59,7 +59,7 @@ pub struct PipelineCache<P> {
 impl<P> Default for PipelineCache<P> {
     fn default() -> Self {
         PipelineCache {
-            ready: Mutex::new(HashMap::new()),
+            ready: Mutex::new(FxHashMap::default()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }

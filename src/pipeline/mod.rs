@@ -32,12 +32,12 @@ pub(crate) struct GpuPipeline {
     pub group_layouts: Vec<wgpu::BindGroupLayout>,
 }
 
-/// The cache key of `kernel` on the adapter with `fingerprint`.
-pub(crate) fn pipeline_key(kernel: &WgslKernel, fingerprint: &str) -> PipelineKey {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(kernel.content_hash.as_bytes());
-    hasher.update(fingerprint.as_bytes());
-    PipelineKey(*hasher.finalize().as_bytes())
+/// The cache key of `kernel`: its content hash (source, entry point,
+/// constants). Each runtime keeps its own cache for its one adapter, so the
+/// adapter need not be part of the key (and hashing it on every launch was
+/// a visible share of recording one).
+pub(crate) fn pipeline_key(kernel: &WgslKernel) -> PipelineKey {
+    PipelineKey(*kernel.content_hash.as_bytes())
 }
 
 /// Builds the pipeline for `kernel` on `gpu`, inside error scopes.

@@ -20,19 +20,25 @@
 //!   the driver's has it) against finding it in the cache.
 //! - **Auto**: each built-in kernel at 2^10, 2^16 and 2^22 work on Cpu, Gpu
 //!   and Auto after warm-up; the worst `auto / min(cpu, gpu)` of the three.
+//! - **Hot path** (`hot_path.rs`): the CPU time to record a GPU launch in a
+//!   sequence, Auto's decision over an explicit launch, and a 16 MiB
+//!   readback of GPU-written data against raw wgpu.
 //!
 //! With `--json`, the last line is one JSON object: `adapter`,
 //! `gpu_over_raw_wgpu`, `gpu_seq_over_raw_wgpu`, `cpu_over_rayon` (keyed by
-//! kernel), `cache_cold_over_hit` and `auto_over_best` (keyed by kernel);
+//! kernel), `cache_cold_over_hit`, `auto_over_best` (keyed by kernel),
+//! `sequence_record_us`, `auto_decision_us` and
+//! `readback_16mib_over_raw_wgpu` (the worse of `to_vec` and `read_into`);
 //! GPU entries are `null` without a GPU.
 
-#[path = "support/cli.rs"]
+#[path = "../support/cli.rs"]
 mod cli;
-#[path = "../benches/support/raw_wgpu.rs"]
+mod hot_path;
+#[path = "../../benches/support/raw_wgpu.rs"]
 mod raw_wgpu;
-#[path = "../benches/support/timing.rs"]
+#[path = "../../benches/support/timing.rs"]
 mod timing;
-#[path = "../benches/support/workloads.rs"]
+#[path = "../../benches/support/workloads.rs"]
 mod workloads;
 
 use std::time::Instant;
@@ -95,6 +101,9 @@ struct Results {
     cpu_over_rayon: Vec<(&'static str, f64)>,
     cache_cold_over_hit: Option<f64>,
     auto_over_best: Vec<(&'static str, f64)>,
+    sequence_record_us: Option<f64>,
+    auto_decision_us: Option<f64>,
+    readback_over_raw: Option<f64>,
 }
 
 /// Errors of the library and of the report itself.
@@ -127,10 +136,13 @@ fn run(options: &Options) -> Fallible<()> {
 
     if let (Some(raw), true) = (&raw, rt.gpu_available()) {
         gpu_launches(&rt, raw, options.rounds, &mut results)?;
+        hot_path::record(&rt, raw, options.rounds, &mut results)?;
+        hot_path::readback(&rt, raw, options.rounds, &mut results)?;
         pipeline_cache(&rt, &mut results)?;
     }
     cpu_kernels(&rt, &pool, options.rounds, &mut results)?;
     auto_choices(&rt, options.rounds, &mut results)?;
+    hot_path::auto_decision(&rt, options.rounds, &mut results)?;
 
     if options.json {
         println!("{}", to_json(&adapter, &results));
@@ -423,12 +435,15 @@ fn to_json(adapter: &str, results: &Results) -> String {
         format!("{{{}}}", fields.join(","))
     };
     format!(
-        "{{\"adapter\":{},\"gpu_over_raw_wgpu\":{},\"gpu_seq_over_raw_wgpu\":{},\"cpu_over_rayon\":{},\"cache_cold_over_hit\":{},\"auto_over_best\":{}}}",
+        "{{\"adapter\":{},\"gpu_over_raw_wgpu\":{},\"gpu_seq_over_raw_wgpu\":{},\"cpu_over_rayon\":{},\"cache_cold_over_hit\":{},\"auto_over_best\":{},\"sequence_record_us\":{},\"auto_decision_us\":{},\"readback_16mib_over_raw_wgpu\":{}}}",
         json_string(adapter),
         number(results.gpu_over_raw),
         number(results.gpu_seq_over_raw),
         object(&results.cpu_over_rayon),
         number(results.cache_cold_over_hit),
-        object(&results.auto_over_best)
+        object(&results.auto_over_best),
+        number(results.sequence_record_us),
+        number(results.auto_decision_us),
+        number(results.readback_over_raw)
     )
 }
