@@ -142,7 +142,7 @@ fn run(options: &Options) -> Fallible<()> {
     }
     cpu_kernels(&rt, &pool, options.rounds, &mut results)?;
     auto_choices(&rt, options.rounds, &mut results)?;
-    hot_path::auto_decision(&rt, options.rounds, &mut results)?;
+    hot_path::auto_decision(options.rounds, &mut results)?;
 
     if options.json {
         println!("{}", to_json(&adapter, &results));

@@ -174,9 +174,17 @@ pub(crate) struct SizeHistory {
     /// through them; rebuilt whenever a sample is added.
     points: Vec<(f64, f64)>,
     fit: Option<LinearFit>,
+    /// Bumped whenever what the history predicts may have changed, so a
+    /// choice made from it can be kept until then (see `policy::choose`).
+    version: u64,
 }
 
 impl SizeHistory {
+    /// Changes whenever a prediction from this history may change.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     /// Learns one measurement, unless it is an outlier.
     pub fn observe(&mut self, size: u64, seconds: f64) -> Learned {
         if !seconds.is_finite() || seconds < 0.0 {
@@ -211,6 +219,7 @@ impl SizeHistory {
     }
 
     fn refresh(&mut self) {
+        self.version += 1;
         self.points.clear();
         self.points.extend(
             self.buckets

@@ -26,6 +26,17 @@ pub(super) enum Explore {
     Recheck,
 }
 
+/// What [`KernelRecord::exploration`] decided, and when an exploration can
+/// next fall due with the models as they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Verdict {
+    pub explore: Option<Explore>,
+    /// `None`: no exploration can fall due until a model changes.
+    /// `Some(k)`: the next `k` launches cannot explore; after them, each
+    /// launch explores when the budget allows.
+    pub due_in: Option<u32>,
+}
+
 impl KernelRecord {
     /// Whether to explore the loser (`best.other()`) on this launch.
     pub(super) fn exploration(
@@ -36,17 +47,17 @@ impl KernelRecord {
         best: Target,
         choices: BucketChoices,
         switched: bool,
-    ) -> Option<Explore> {
+    ) -> Verdict {
         let loser = best.other();
+        let never = Verdict {
+            explore: None,
+            due_in: None,
+        };
         if loser == Target::Gpu && !input.gpu_measurable {
-            return None;
+            return never;
         }
         let extra = (predictions.of(loser) - predictions.of(best)).max(0.0);
-        let within_budget = self.explore_seconds + extra
-            <= config.explore_share * self.total_seconds + config.explore_allowance;
-        if !within_budget {
-            return None;
-        }
+        let within_budget = self.within_explore_budget(config, extra);
         let loser_model = &self.models[slot(loser)];
         // Within an octave either way counts as measured at this size.
         let unmeasured_here = !loser_model.measured_near(input.work, 2);
@@ -58,7 +69,13 @@ impl KernelRecord {
             let cheap_enough = predictions.of(loser)
                 <= predictions.of(best) * config.explore_max_ratio
                 || extra <= config.explore_allowance;
-            return (!cannot_win && cheap_enough).then_some(Explore::Unmeasured);
+            if cannot_win || !cheap_enough {
+                return never;
+            }
+            return Verdict {
+                explore: within_budget.then_some(Explore::Unmeasured),
+                due_in: Some(0),
+            };
         }
         // A bucket with few samples may rest on one unlucky measurement:
         // re-check it sooner; one bounded below by a smaller size, later.
@@ -70,8 +87,33 @@ impl KernelRecord {
         } else {
             config.recheck_every
         };
+        if switched {
+            return Verdict {
+                explore: None,
+                due_in: Some(0),
+            };
+        }
         let waited = choices.since_ran[slot(loser)];
-        (!switched && waited + 1 >= recheck_every).then_some(Explore::Recheck)
+        if waited + 1 >= recheck_every {
+            return Verdict {
+                explore: within_budget.then_some(Explore::Recheck),
+                due_in: Some(0),
+            };
+        }
+        // After this launch the loser has waited `waited + 1`; the launch
+        // that finds it at `recheck_every - 1` is the first that may
+        // re-check.
+        Verdict {
+            explore: None,
+            due_in: Some(recheck_every - waited - 2),
+        }
+    }
+
+    /// Whether an exploration that costs `extra` seconds more than the best
+    /// target fits the budget.
+    pub(super) fn within_explore_budget(&self, config: &PolicyConfig, extra: f64) -> bool {
+        self.explore_seconds + extra
+            <= config.explore_share * self.total_seconds + config.explore_allowance
     }
 
     /// Charges what launches after an exploration cost beyond the bare

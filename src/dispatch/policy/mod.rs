@@ -61,6 +61,10 @@ pub(crate) struct PolicyConfig {
     /// An unmeasured target is tried when its prediction is at most this
     /// factor above the best, or at most `explore_allowance` above it.
     pub explore_max_ratio: f64,
+    /// Keep choices that cannot change for a while and hand them back
+    /// without predicting again (see `choose`); off only to test that this
+    /// changes no choice.
+    pub keep_settled: bool,
 }
 
 impl Default for PolicyConfig {
@@ -71,6 +75,7 @@ impl Default for PolicyConfig {
             explore_share: 0.05,
             explore_allowance: 2e-3,
             explore_max_ratio: 2.0,
+            keep_settled: true,
         }
     }
 }

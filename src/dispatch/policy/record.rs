@@ -4,7 +4,9 @@
 use rustc_hash::FxHashMap;
 
 use super::super::cost_model::SizeHistory;
+use super::super::reason::Reason;
 use super::super::Target;
+use super::{ChoiceInput, NeededTransfer, Predictions};
 
 /// What [`KernelRecord`] remembers per size bucket.
 #[derive(Clone, Copy, Debug, Default)]
@@ -12,6 +14,43 @@ pub(super) struct BucketChoices {
     pub last_choice: Option<Target>,
     /// `[cpu, gpu]`: Auto launches since the target last ran here.
     pub since_ran: [u32; 2],
+}
+
+/// A choice that repeats until something it was made from changes: the
+/// same work and transfers, the same models (by version), and no
+/// exploration due (or due, but outside the budget).
+#[derive(Clone, Debug)]
+pub(crate) struct SettledChoice {
+    pub target: Target,
+    pub reason: Reason,
+    pub predictions: Predictions,
+    pub work: u64,
+    pub cpu_transfers: Vec<NeededTransfer>,
+    pub gpu_transfers: Vec<NeededTransfer>,
+    pub repeats_previous: bool,
+    pub gpu_measurable: bool,
+    /// `[cpu model, gpu model, upload link, download link]` versions.
+    pub versions: [u64; 4],
+    /// Launches left before an exploration can fall due; once 0, each launch
+    /// explores when the budget allows (unless `never_explores`).
+    pub due_in: u32,
+    pub never_explores: bool,
+    /// The exploration's predicted cost over the best target's, for the
+    /// budget check.
+    pub extra: f64,
+}
+
+impl SettledChoice {
+    /// Whether `input`, with the models at `versions`, is the launch this
+    /// choice was made for.
+    pub fn fits(&self, input: &ChoiceInput<'_>, versions: [u64; 4]) -> bool {
+        self.work == input.work
+            && self.versions == versions
+            && self.repeats_previous == input.repeats_previous
+            && self.gpu_measurable == input.gpu_measurable
+            && self.cpu_transfers == input.cpu_transfers
+            && self.gpu_transfers == input.gpu_transfers
+    }
 }
 
 /// Failed switches stop doubling the regret a switch needs here (64×).
@@ -53,6 +92,11 @@ pub(crate) struct KernelRecord {
     /// Per size bucket: the last non-exploring choice and, per target, the
     /// Auto launches since it last ran there.
     pub(super) buckets: FxHashMap<u16, BucketChoices>,
+    /// Per size bucket: the last choice, while it is known to stay the same
+    /// (see `choose`).
+    pub(super) settled: FxHashMap<u16, SettledChoice>,
+    /// Choices handed back from `settled`.
+    pub(super) settled_hits: u64,
     pub(super) explore_seconds: f64,
     pub(super) total_seconds: f64,
     /// Time lost so far by staying on a target that runs slower but needs no

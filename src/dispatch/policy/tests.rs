@@ -463,3 +463,80 @@ fn a_software_gpu_can_be_learned_to_be_fast() {
     measure_both(&mut d, n, 5e-3, 1e-3);
     assert_eq!(d.choose(&input(n)).target, Target::Gpu);
 }
+
+/// A pseudo-random sequence, the same on every run.
+fn lcg(state: &mut u64) -> u64 {
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    *state >> 33
+}
+
+#[test]
+fn settled_choices_change_no_decision() {
+    // Two dispatchers fed the same launches and timings, one keeping
+    // settled choices: every choice, prediction and reason must agree,
+    // through learning, transfers appearing and going, repeated launches
+    // and explorations.
+    let names: Arc<[String]> = Arc::from(["x".to_string(), "y".to_string()]);
+    let upload = [NeededTransfer {
+        argument: 1,
+        bytes: 1 << 20,
+        direction: Direction::Upload,
+    }];
+    let mut kept = Dispatcher::new(PolicyConfig::default(), SOFTWARE);
+    let mut recomputed = Dispatcher::new(
+        PolicyConfig {
+            keep_settled: false,
+            ..PolicyConfig::default()
+        },
+        SOFTWARE,
+    );
+    // Tiny launches (a learning interval spans many of them, so the models
+    // stay unchanged for runs of launches) up to ones that learn each time.
+    let sizes = [1u64 << 8, 1 << 10, 1 << 12, 1 << 16, 1 << 22];
+    let cpu = |n: u64| 0.3e-6 + 0.5e-9 * n as f64;
+    let gpu = |n: u64| 60e-6 + 0.01e-9 * n as f64;
+    let mut state = 7;
+    for launch in 0..20_000 {
+        // Mostly long runs of one size, as a simulation loop makes.
+        let n = sizes[(launch / 400 + lcg(&mut state).is_multiple_of(8) as usize) % sizes.len()];
+        let with_upload = lcg(&mut state).is_multiple_of(16);
+        let input = ChoiceInput {
+            key: "k#1",
+            work: n,
+            gpu_transfers: if with_upload { &upload } else { &[] },
+            cpu_transfers: &[],
+            argument_names: Some(&names),
+            gpu_measurable: !lcg(&mut state).is_multiple_of(32),
+            repeats_previous: !lcg(&mut state).is_multiple_of(4),
+        };
+        let a = kept.choose(&input);
+        let b = recomputed.choose(&input);
+        assert_eq!(
+            (a.target, a.explored, a.predictions),
+            (b.target, b.explored, b.predictions),
+            "launch {launch}, n={n}"
+        );
+        assert_eq!(a.reason.as_str(), b.reason.as_str(), "launch {launch}");
+        // Noisy timings, so the models keep learning now and then.
+        let noise = 1.0 + (lcg(&mut state) % 100) as f64 * 1e-3;
+        let t = match a.target {
+            Target::Gpu => gpu(n),
+            _ => cpu(n),
+        } * noise;
+        for d in [&mut kept, &mut recomputed] {
+            d.observe(
+                "k#1",
+                &Outcome {
+                    predicted: Some(a.predictions.of(a.target)),
+                    explored: a.exploration(),
+                    ..Outcome::measured(a.target, n, t)
+                },
+            );
+        }
+    }
+    let hits = kept.kernels["k#1"].settled_hits;
+    assert!(hits > 4_000, "settled choices were used {hits} times");
+    assert_eq!(recomputed.kernels["k#1"].settled_hits, 0);
+}
