@@ -32,7 +32,6 @@ mod workloads;
 
 use std::time::Instant;
 
-use cli::json_string;
 use switchyard::Runtime;
 use workloads::{time_targets, Problem, KERNELS};
 
@@ -50,21 +49,16 @@ fn parse_options() -> Result<Options, String> {
         max_log2: 24,
         reps: 15,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| -> Result<u32, String> {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| format!("{name} needs a whole number"))
-        };
-        match arg.as_str() {
+    cli::for_each_arg("examples/dispatch_report.rs", |arg, value| {
+        match arg {
             "--json" => options.json = true,
-            "--min-log2" => options.min_log2 = value("--min-log2")?,
-            "--max-log2" => options.max_log2 = value("--max-log2")?,
-            "--reps" => options.reps = value("--reps")?.max(1) as usize,
-            other => return Err(format!("unknown argument `{other}`")),
+            "--min-log2" => options.min_log2 = cli::number(arg, &value()?)?,
+            "--max-log2" => options.max_log2 = cli::number(arg, &value()?)?,
+            "--reps" => options.reps = cli::number::<usize>(arg, &value()?)?.max(1),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if options.min_log2 > options.max_log2 || options.max_log2 > 26 {
         return Err("need min-log2 <= max-log2 <= 26".into());
     }
@@ -139,25 +133,27 @@ fn run(options: &Options) -> switchyard::Result<()> {
     let worst = ratios.iter().copied().fold(0.0, f64::max);
     let geomean = timing::geomean(ratios.iter().copied());
     if options.json {
-        let rows_json: Vec<String> = rows
+        // A GPU time is NaN without a GPU; serde_json writes it as null.
+        let rows_json: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| {
-                format!(
-                    "{{\"kernel\":{},\"n\":{},\"cpu_s\":{:e},\"gpu_s\":{},\"auto_s\":{:e},\"auto_target\":{}}}",
-                    json_string(r.kernel),
-                    r.n,
-                    r.cpu_s,
-                    if r.gpu_s.is_nan() { "null".to_string() } else { format!("{:e}", r.gpu_s) },
-                    r.auto_s,
-                    json_string(&r.auto_target)
-                )
+                serde_json::json!({
+                    "kernel": r.kernel,
+                    "n": r.n,
+                    "cpu_s": r.cpu_s,
+                    "gpu_s": r.gpu_s,
+                    "auto_s": r.auto_s,
+                    "auto_target": r.auto_target,
+                })
             })
             .collect();
-        println!(
-            "{{\"adapter\":{},\"worst_ratio\":{worst:.4},\"geomean_ratio\":{geomean:.4},\"rows\":[{}]}}",
-            json_string(&adapter),
-            rows_json.join(",")
-        );
+        let summary = serde_json::json!({
+            "adapter": adapter,
+            "worst_ratio": worst,
+            "geomean_ratio": geomean,
+            "rows": rows_json,
+        });
+        println!("{summary}");
     } else {
         println!();
         println!(

@@ -47,7 +47,7 @@ mod ring;
 #[path = "nbody/sim.rs"]
 mod sim;
 
-use cli::{json_string, number, target_name};
+use cli::{number, target_name};
 use mpi_ranks::{MpiRanks, RankOptions};
 use ranks::Ranks;
 use sim::{InitialConditions, Simulation};
@@ -156,21 +156,24 @@ fn run(options: &Options, ranks: &MpiRanks) -> Result<(), String> {
     let interactions = (options.bodies as f64).powi(2) * (steps as f64);
     let rate = interactions / summary.times.seconds / 1e9;
     if common.json {
-        println!(
-            "{{\"example\":\"nbody_mpi\",\"ranks\":{},\"bodies\":{},\"steps\":{steps},\
-             \"target\":{},\"threads_per_rank\":{threads},\"seconds\":{},\"exchange_seconds\":{},\
-             \"ginteractions_per_s\":{rate},\"energy_start\":{e0},\"energy_end\":{energy},\
-             \"relative_energy_drift\":{drift},\"single_process_energy\":{},\"gpu_launches\":{},\
-             \"cpu_launches\":{}}}",
-            ranks.size(),
-            options.bodies,
-            json_string(target_name(target)),
-            summary.times.seconds,
-            summary.times.exchange_seconds,
-            single_energy.map_or("null".to_string(), |e| e.to_string()),
-            summary.times.gpu_launches,
-            summary.times.cpu_launches,
-        );
+        let line = serde_json::json!({
+            "example": "nbody_mpi",
+            "ranks": ranks.size(),
+            "bodies": options.bodies,
+            "steps": steps,
+            "target": target_name(target),
+            "threads_per_rank": threads,
+            "seconds": summary.times.seconds,
+            "exchange_seconds": summary.times.exchange_seconds,
+            "ginteractions_per_s": rate,
+            "energy_start": e0,
+            "energy_end": energy,
+            "relative_energy_drift": drift,
+            "single_process_energy": single_energy,
+            "gpu_launches": summary.times.gpu_launches,
+            "cpu_launches": summary.times.cpu_launches,
+        });
+        println!("{line}");
     } else {
         println!(
             "{} bodies, {steps} steps on {} rank(s): {:.3} s (slowest rank; {:.3} s of it passing \

@@ -1,15 +1,36 @@
 //! The smallest complete switchyard program: y = a·x + y on whatever runs it best.
 //!
-//! Run: `cargo run --release --example saxpy [-- n]`
+//! Run: `cargo run --release --example saxpy [-- N]` (N elements, default 2^20)
 
 use switchyard::{kernels, Runtime, Target};
 
+/// The element count: the one positional argument, if any.
+fn parse_count() -> Result<u32, String> {
+    let mut parser = lexopt::Parser::from_env();
+    let mut n = 1 << 20;
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            lexopt::Arg::Value(value) => {
+                let text = value.to_string_lossy();
+                n = text
+                    .parse()
+                    .map_err(|_| format!("`{text}` is not a whole number of elements"))?;
+            }
+            other => return Err(format!("{}; usage: saxpy [N]", other.unexpected())),
+        }
+    }
+    Ok(n)
+}
+
 fn main() -> switchyard::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let n: u32 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1 << 20);
+    let n = match parse_count() {
+        Ok(n) => n,
+        Err(message) => {
+            eprintln!("saxpy: {message}");
+            std::process::exit(2);
+        }
+    };
 
     let rt = Runtime::new()?;
     let x = rt.buffer_from_slice(&vec![1.0f32; n as usize])?;

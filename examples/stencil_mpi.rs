@@ -37,7 +37,7 @@ mod sim;
 #[path = "stencil/slab.rs"]
 mod slab;
 
-use cli::{json_string, number, target_name};
+use cli::{number, target_name};
 use mpi_ranks::{MpiRanks, RankOptions};
 use ranks::Ranks;
 
@@ -131,20 +131,23 @@ fn run(options: &Options, ranks: &MpiRanks) -> Result<(), String> {
     let updates = (size * size * steps) as f64;
     let mlups = updates / summary.times.seconds / 1e6;
     if options.common.json {
-        println!(
-            "{{\"example\":\"stencil_mpi\",\"ranks\":{},\"size\":{size},\"steps\":{steps},\
-             \"target\":{},\"threads_per_rank\":{threads},\"seconds\":{},\"exchange_seconds\":{},\
-             \"mlups\":{mlups},\"max_error\":{},\"error_bound\":{bound},\"gpu_launches\":{},\
-             \"cpu_launches\":{},\"bit_equal_to_single_process\":{}}}",
-            ranks.size(),
-            json_string(target_name(target)),
-            summary.times.seconds,
-            summary.times.exchange_seconds,
-            summary.max_error,
-            summary.times.gpu_launches,
-            summary.times.cpu_launches,
-            bit_equal.map_or("null".to_string(), |b| b.to_string()),
-        );
+        let line = serde_json::json!({
+            "example": "stencil_mpi",
+            "ranks": ranks.size(),
+            "size": size,
+            "steps": steps,
+            "target": target_name(target),
+            "threads_per_rank": threads,
+            "seconds": summary.times.seconds,
+            "exchange_seconds": summary.times.exchange_seconds,
+            "mlups": mlups,
+            "max_error": summary.max_error,
+            "error_bound": bound,
+            "gpu_launches": summary.times.gpu_launches,
+            "cpu_launches": summary.times.cpu_launches,
+            "bit_equal_to_single_process": bit_equal,
+        });
+        println!("{line}");
     } else {
         println!(
             "{size}×{size} grid, {steps} steps on {} rank(s): {:.3} s (slowest rank; {:.3} s of it \

@@ -43,7 +43,6 @@ mod workloads;
 
 use std::time::Instant;
 
-use cli::json_string;
 use raw_wgpu::RawGpu;
 use switchyard::kernels::{self, SaxpyParams};
 use switchyard::{CacheOutcome, Kernel, Runtime, RuntimeConfig, Target};
@@ -60,17 +59,14 @@ fn parse_options() -> Result<Options, String> {
         json: false,
         rounds: 15,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
+    cli::for_each_arg("examples/bench_report/main.rs", |arg, value| {
+        match arg {
             "--json" => options.json = true,
-            "--rounds" => {
-                let value = args.next().ok_or("--rounds needs a value")?;
-                options.rounds = cli::number::<usize>("--rounds", &value)?.max(1);
-            }
-            other => return Err(format!("unknown argument `{other}`")),
+            "--rounds" => options.rounds = cli::number::<usize>(arg, &value()?)?.max(1),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     Ok(options)
 }
 
@@ -425,25 +421,22 @@ fn duration(seconds: f64) -> String {
 }
 
 fn to_json(adapter: &str, results: &Results) -> String {
-    let number =
-        |value: Option<f64>| value.map_or_else(|| "null".to_string(), |v| format!("{v:.4}"));
-    let object = |pairs: &[(&str, f64)]| {
-        let fields: Vec<String> = pairs
+    let by_kernel = |pairs: &[(&str, f64)]| -> serde_json::Map<String, serde_json::Value> {
+        pairs
             .iter()
-            .map(|(kernel, ratio)| format!("{}:{ratio:.4}", json_string(kernel)))
-            .collect();
-        format!("{{{}}}", fields.join(","))
+            .map(|(kernel, ratio)| (kernel.to_string(), serde_json::json!(ratio)))
+            .collect()
     };
-    format!(
-        "{{\"adapter\":{},\"gpu_over_raw_wgpu\":{},\"gpu_seq_over_raw_wgpu\":{},\"cpu_over_rayon\":{},\"cache_cold_over_hit\":{},\"auto_over_best\":{},\"sequence_record_us\":{},\"auto_decision_us\":{},\"readback_16mib_over_raw_wgpu\":{}}}",
-        json_string(adapter),
-        number(results.gpu_over_raw),
-        number(results.gpu_seq_over_raw),
-        object(&results.cpu_over_rayon),
-        number(results.cache_cold_over_hit),
-        object(&results.auto_over_best),
-        number(results.sequence_record_us),
-        number(results.auto_decision_us),
-        number(results.readback_over_raw)
-    )
+    serde_json::json!({
+        "adapter": adapter,
+        "gpu_over_raw_wgpu": results.gpu_over_raw,
+        "gpu_seq_over_raw_wgpu": results.gpu_seq_over_raw,
+        "cpu_over_rayon": by_kernel(&results.cpu_over_rayon),
+        "cache_cold_over_hit": results.cache_cold_over_hit,
+        "auto_over_best": by_kernel(&results.auto_over_best),
+        "sequence_record_us": results.sequence_record_us,
+        "auto_decision_us": results.auto_decision_us,
+        "readback_16mib_over_raw_wgpu": results.readback_over_raw,
+    })
+    .to_string()
 }

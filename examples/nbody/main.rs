@@ -28,7 +28,7 @@ mod sim;
 
 use std::time::Instant;
 
-use cli::{json_string, number, parse_args, progress_bar, target_name, RunOptions};
+use cli::{f32_json, number, parse_args, progress_bar, target_name, RunOptions};
 use picture::Picture;
 use sim::{InitialConditions, Simulation, State};
 use switchyard::Runtime;
@@ -170,20 +170,23 @@ fn run(options: &Options) -> Result<(), String> {
         density_picture(&final_state, 512).save(path)?;
     }
     if options.run.json {
-        println!(
-            "{{\"bodies\":{n},\"steps\":{},\"target\":\"{}\",\"ran_on\":\"{}\",\
-             \"adapter\":{},\"ic\":\"{}\",\"dt\":{},\"softening\":{},\"wall_s\":{wall:.6},\
-             \"interactions_per_s\":{interactions_per_s:.6e},\"energy_start\":{energy_start:.12e},\
-             \"energy_end\":{energy_end:.12e},\"rel_energy_drift\":{rel_energy_drift:.6e},\
-             \"momentum_drift\":{momentum_drift:.6e}}}",
-            options.run.steps,
-            target_name(requested),
-            placement.ran_on(),
-            json_string(&adapter),
-            options.ic.name(),
-            options.dt,
-            options.softening,
-        );
+        let summary = serde_json::json!({
+            "bodies": n,
+            "steps": options.run.steps,
+            "target": target_name(requested),
+            "ran_on": placement.ran_on(),
+            "adapter": adapter,
+            "ic": options.ic.name(),
+            "dt": f32_json(options.dt),
+            "softening": f32_json(options.softening),
+            "wall_s": wall,
+            "interactions_per_s": interactions_per_s,
+            "energy_start": energy_start,
+            "energy_end": energy_end,
+            "rel_energy_drift": rel_energy_drift,
+            "momentum_drift": momentum_drift,
+        });
+        println!("{summary}");
     } else {
         println!(
             "ran on {}: {} GPU and {} CPU launches, {} GPU submissions",

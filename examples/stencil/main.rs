@@ -27,7 +27,7 @@ mod sim;
 
 use std::time::Instant;
 
-use cli::{json_string, number, parse_args, progress_bar, target_name, RunOptions};
+use cli::{f32_json, number, parse_args, progress_bar, target_name, RunOptions};
 use picture::Picture;
 use rayon::prelude::*;
 use sim::HeatGrid;
@@ -135,17 +135,22 @@ fn run(options: &Options) -> Result<(), String> {
         picture.save(path)?;
     }
     if options.run.json {
-        println!(
-            "{{\"size\":{size},\"steps\":{},\"target\":\"{}\",\"ran_on\":\"{ran_on}\",\
-             \"adapter\":{},\"alpha\":{},\"wall_s\":{wall:.6},\"mlups\":{mlups:.3},\
-             \"gbps\":{gbps:.3},\"bytes_per_update\":{BYTES_PER_UPDATE},\
-             \"copy_gbps\":{copy_gbps:.3},\"max_error\":{max_error:.6e},\
-             \"error_bound\":{bound:.6e}}}",
-            options.run.steps,
-            target_name(requested),
-            json_string(&adapter),
-            options.alpha,
-        );
+        let summary = serde_json::json!({
+            "size": size,
+            "steps": options.run.steps,
+            "target": target_name(requested),
+            "ran_on": ran_on,
+            "adapter": adapter,
+            "alpha": f32_json(options.alpha),
+            "wall_s": wall,
+            "mlups": mlups,
+            "gbps": gbps,
+            "bytes_per_update": BYTES_PER_UPDATE,
+            "copy_gbps": copy_gbps,
+            "max_error": max_error,
+            "error_bound": bound,
+        });
+        println!("{summary}");
     } else {
         println!(
             "ran on {ran_on}: {gpu_launches} GPU and {cpu_launches} CPU launches, \

@@ -1,5 +1,6 @@
-//! Command-line pieces the examples share through `#[path]`: target names,
-//! JSON strings and the progress bar.
+//! Command-line pieces the examples share through `#[path]`: the argument
+//! loop (over `lexopt`), target names and the progress bar. JSON output is
+//! `serde_json`'s.
 
 #![allow(dead_code)] // each example uses its own part
 
@@ -27,25 +28,16 @@ pub fn target_name(target: Target) -> &'static str {
     }
 }
 
+/// `value` as JSON shows it: the shortest decimal that reads back as the
+/// same `f32` (`0.24`, not `0.23999999463558197`).
+pub fn f32_json(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
+}
+
 /// Parses a number option's value, naming the option when it is not one.
 pub fn number<T: std::str::FromStr>(option: &str, text: &str) -> Result<T, String> {
     text.parse()
         .map_err(|_| format!("{option}: `{text}` is not a valid number"))
-}
-
-/// `text` as a JSON string literal.
-pub fn json_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A bar counting `steps`, hidden for machine-readable output or when
@@ -139,21 +131,37 @@ pub fn parse_args(
 /// took it, reading the option's value through the second argument);
 /// `--help` points to `help_file`, whose header documents the options, and
 /// anything not taken is an error.
+///
+/// Options come as `--name value` or `--name=value`; a value that is not
+/// text, a stray positional argument or a value given to a flag is an error
+/// naming it.
 pub fn for_each_arg(
     help_file: &str,
     mut take: impl FnMut(&str, NextValue<'_>) -> Result<bool, String>,
 ) -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        if take(&arg, &mut value)? {
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        let name = match arg {
+            lexopt::Arg::Long(name) => format!("--{name}"),
+            lexopt::Arg::Short(letter) => format!("-{letter}"),
+            lexopt::Arg::Value(value) => {
+                return Err(format!("unexpected argument `{}`", value.to_string_lossy()))
+            }
+        };
+        let mut value = || -> Result<String, String> {
+            let value = parser.value().map_err(|e| format!("{name}: {e}"))?;
+            value
+                .into_string()
+                .map_err(|v| format!("{name}: `{}` is not valid text", v.to_string_lossy()))
+        };
+        if take(&name, &mut value)? {
             continue;
         }
-        if arg == "--help" || arg == "-h" {
+        if name == "--help" || name == "-h" {
             println!("see the table at the top of {help_file}");
             std::process::exit(0);
         }
-        return Err(format!("unknown argument `{arg}`"));
+        return Err(format!("unknown argument `{name}`"));
     }
     Ok(())
 }
