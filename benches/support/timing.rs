@@ -98,7 +98,13 @@ impl Comparison {
     /// that lasts longer than that (they last tens of milliseconds on this
     /// VM, and move a contender's median by up to 3×) divides out.
     pub fn ratio(&self, ours: usize, baselines: &[usize]) -> f64 {
-        let mut ratios: Vec<f64> = (0..self.per_round[ours].len())
+        median(&mut self.round_ratios(ours, baselines))
+    }
+
+    /// The per-round ratios [`ratio`](Self::ratio) takes the median of, for
+    /// pooling the rounds of several measurements of one thing.
+    pub fn round_ratios(&self, ours: usize, baselines: &[usize]) -> Vec<f64> {
+        (0..self.per_round[ours].len())
             .map(|round| {
                 let best = baselines
                     .iter()
@@ -106,8 +112,7 @@ impl Comparison {
                     .fold(f64::INFINITY, f64::min);
                 self.per_round[ours][round] / best
             })
-            .collect();
-        median(&mut ratios)
+            .collect()
     }
 }
 

@@ -19,7 +19,7 @@ use switchyard::kernels::{self, Jacobi2dParams, NbodyParams, ReduceParams, Saxpy
 use switchyard::{wgpu, Buffer, Runtime, Target};
 
 use super::raw_wgpu::{fold_groups, RawGpu, RawLaunch};
-use super::timing::{Blocks, Contender};
+use super::timing::{median, Blocks, Contender};
 
 /// The built-in kernels, in report order.
 pub const KERNELS: [&str; 4] = ["saxpy", "reduce_sum", "jacobi2d", "nbody_accel"];
@@ -554,6 +554,8 @@ pub struct TargetTimes {
     pub auto_target: String,
     /// `auto / min(cpu, gpu)`, paired by round (see `Comparison::ratio`).
     pub auto_over_best: f64,
+    /// The per-round ratios it is the median of.
+    pub round_ratios: Vec<f64>,
 }
 
 /// Each target runs for at least this long per round...
@@ -615,7 +617,8 @@ pub fn time_targets(
     drop(contenders);
     let medians = &comparison.medians;
     let auto = targets.len() - 1;
-    let auto_over_best = comparison.ratio(auto, &(0..auto).collect::<Vec<_>>());
+    let round_ratios = comparison.round_ratios(auto, &(0..auto).collect::<Vec<_>>());
+    let auto_over_best = median(&mut round_ratios.clone());
     let auto_ran = auto_ran.into_inner();
     let gpus = auto_ran.iter().filter(|&&t| t == Target::Gpu).count();
     let cpus = auto_ran.iter().filter(|&&t| t == Target::Cpu).count();
@@ -638,5 +641,6 @@ pub fn time_targets(
         auto_s,
         auto_target,
         auto_over_best,
+        round_ratios,
     })
 }
