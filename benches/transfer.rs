@@ -4,8 +4,9 @@
 //!   copy was just modified; `upload/raw_wgpu`: `queue.write_buffer`,
 //!   submit, wait;
 //! - `readback/switchyard`: `Buffer::read_into` of a buffer a GPU launch
-//!   just wrote; `readback/raw_wgpu`: copy to a staging buffer, `map_async`,
-//!   wait, copy out.
+//!   just wrote, every element of it, as a simulation's output loop does;
+//!   `readback/raw_wgpu`: copy to a staging buffer, `map_async`, wait, copy
+//!   out into the same vector.
 //!
 //! Nothing is measured without an adapter. See `benches/README.md`.
 
@@ -20,11 +21,14 @@ use switchyard::{Kernel, Runtime, RuntimeConfig, Target};
 
 const SIZES: [u64; 5] = [4 << 10, 64 << 10, 1 << 20, 16 << 20, 256 << 20];
 
-/// Writes one element, so the device copy becomes the only current one.
+/// Adds 1 to every element, as a simulation step writes its whole field.
 const TOUCH: &str = r#"
 @group(0) @binding(0) var<storage, read_write> v: array<f32>;
-@compute @workgroup_size(1)
-fn main() { v[0] = v[0] + 1.0; }"#;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = id.x + id.y * groups.x * 256u;
+    if (i < arrayLength(&v)) { v[i] = v[i] + 1.0; }
+}"#;
 
 fn transfer(c: &mut Criterion) {
     let rt = Runtime::with_config(RuntimeConfig::default().cache_dir(None)).expect("runtime");
@@ -61,9 +65,10 @@ fn transfer(c: &mut Criterion) {
 
         let mut out = vec![0.0f32; floats];
         let touch_on_gpu = |buffer: &mut switchyard::Buffer<f32>| {
+            let n = buffer.len() as u32;
             rt.launch(&touch)
                 .write(buffer)
-                .invocations(1)
+                .invocations(n)
                 .on(Target::Gpu)
                 .run()
                 .map(|_| ())
