@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::cpu::CpuPool;
@@ -38,7 +38,13 @@ pub(crate) struct RuntimeShared {
     /// Signature (kernel and buffers) of the latest launch; see
     /// [`repeats_previous_launch`](Self::repeats_previous_launch).
     previous_launch: AtomicU64,
+    /// Launches in the latest finished sequence: a new sequence reserves
+    /// room for as many reports, since programs repeat their sequences.
+    sequence_length: AtomicUsize,
 }
+
+/// The most reports a new sequence reserves room for.
+const MAX_RESERVED_REPORTS: usize = 4096;
 
 impl RuntimeShared {
     /// The state of a new runtime; see [`Runtime::with_config`](crate::Runtime::with_config).
@@ -64,7 +70,20 @@ impl RuntimeShared {
             cache_dir,
             transfers_probed: AtomicBool::new(false),
             previous_launch: AtomicU64::new(0),
+            sequence_length: AtomicUsize::new(0),
         }
+    }
+
+    /// How many reports a new sequence should have room for.
+    pub fn expected_sequence_length(&self) -> usize {
+        self.sequence_length
+            .load(Ordering::Relaxed)
+            .min(MAX_RESERVED_REPORTS)
+    }
+
+    /// Notes the length of a sequence just finished.
+    pub fn finished_sequence(&self, launches: usize) {
+        self.sequence_length.store(launches, Ordering::Relaxed);
     }
 
     /// The part buffers share; see [`RuntimeHandle`].

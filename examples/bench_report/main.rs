@@ -27,7 +27,8 @@
 //! With `--json`, the last line is one JSON object: `adapter`,
 //! `gpu_over_raw_wgpu`, `gpu_seq_over_raw_wgpu`, `cpu_over_rayon` (keyed by
 //! kernel), `cache_cold_over_hit`, `auto_over_best` (keyed by kernel),
-//! `sequence_record_us`, `auto_decision_us` and
+//! `sequence_record_us`, `sequence_batch_cpu_over_raw_wgpu` (the CPU time
+//! of recording, submitting and waiting for the batch), `auto_decision_us` and
 //! `readback_16mib_over_raw_wgpu` (the worse of `to_vec` and `read_into`);
 //! GPU entries are `null` without a GPU.
 
@@ -98,6 +99,7 @@ struct Results {
     cache_cold_over_hit: Option<f64>,
     auto_over_best: Vec<(&'static str, f64)>,
     sequence_record_us: Option<f64>,
+    sequence_batch_cpu_over_raw: Option<f64>,
     auto_decision_us: Option<f64>,
     readback_over_raw: Option<f64>,
 }
@@ -435,6 +437,7 @@ fn to_json(adapter: &str, results: &Results) -> String {
         "cache_cold_over_hit": results.cache_cold_over_hit,
         "auto_over_best": by_kernel(&results.auto_over_best),
         "sequence_record_us": results.sequence_record_us,
+        "sequence_batch_cpu_over_raw_wgpu": results.sequence_batch_cpu_over_raw,
         "auto_decision_us": results.auto_decision_us,
         "readback_16mib_over_raw_wgpu": results.readback_over_raw,
     })

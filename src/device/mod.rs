@@ -47,7 +47,10 @@ pub use selection::{AdapterKind, BackendChoice};
 use crate::error::{Error, Result};
 use crate::memory::SizeClassPool;
 use crate::sync::lock;
-use bind_groups::{BoundedCache, BIND_GROUP_CACHE_ENTRIES};
+use bind_groups::{BoundedCache, RecentBindSets, BIND_GROUP_CACHE_ENTRIES};
+
+/// A launch's bind groups, one per group, by pipeline, buffers and uniforms.
+type RecentSets = RecentBindSets<wgpu::ComputePipeline, wgpu::Buffer, Arc<[wgpu::BindGroup]>>;
 use driver_cache::DriverPipelineCache;
 use queue::Pending;
 use selection::Candidate;
@@ -144,6 +147,8 @@ pub(crate) struct GpuContext {
     uniforms: Mutex<FxHashMap<Box<[u8]>, wgpu::Buffer>>,
     /// Bind groups by layout and bound buffers; see `bind_groups`.
     bind_groups: Mutex<BoundedCache<BindGroupKey, wgpu::BindGroup>>,
+    /// The last few launches' sets of bind groups; see `bind_groups`.
+    recent_bind_sets: Mutex<RecentSets>,
     submissions: AtomicU64,
     pub driver_cache: Option<DriverPipelineCache>,
     /// See [`DeviceOptions::host_copies`].
@@ -288,6 +293,7 @@ impl GpuContext {
             pending: Mutex::new(Pending::default()),
             uniforms: Mutex::new(FxHashMap::default()),
             bind_groups: Mutex::new(BoundedCache::new(BIND_GROUP_CACHE_ENTRIES)),
+            recent_bind_sets: Mutex::new(RecentBindSets::new()),
             submissions: AtomicU64::new(0),
             driver_cache,
             host_copies: options.host_copies.clone(),
@@ -429,8 +435,41 @@ impl GpuContext {
         })
     }
 
+    /// The bind groups of a recent launch of `pipeline` that bound
+    /// `buffers` (buffer `i` at `bytes(i)` bytes) and `uniforms`, if one of
+    /// the last few did (see `bind_groups`).
+    pub fn recent_bind_set(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[wgpu::Buffer],
+        bytes: impl Fn(usize) -> u64,
+        uniforms: &[Vec<u8>],
+    ) -> Option<Arc<[wgpu::BindGroup]>> {
+        lock(&self.recent_bind_sets).find(pipeline, buffers, bytes, uniforms)
+    }
+
+    /// Remembers a launch's bind groups for [`recent_bind_set`](Self::recent_bind_set).
+    pub fn remember_bind_set(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[wgpu::Buffer],
+        bytes: impl Fn(usize) -> u64,
+        uniforms: &[Vec<u8>],
+        bind_groups: Arc<[wgpu::BindGroup]>,
+    ) {
+        lock(&self.recent_bind_sets).remember(
+            pipeline.clone(),
+            buffers,
+            bytes,
+            uniforms,
+            bind_groups,
+        );
+    }
+
     /// Bind-group reuse so far.
     pub fn bind_group_stats(&self) -> BindGroupCacheStats {
-        lock(&self.bind_groups).stats()
+        let mut stats = lock(&self.bind_groups).stats();
+        stats.hits += lock(&self.recent_bind_sets).hits();
+        stats
     }
 }

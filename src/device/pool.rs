@@ -147,6 +147,7 @@ impl GpuContext {
     /// Drops the cached bind groups, and with them their hold on buffers.
     pub(super) fn forget_bind_groups(&self) {
         lock(&self.bind_groups).clear();
+        lock(&self.recent_bind_sets).clear();
     }
 
     /// The buffer pool's counters and footprint.

@@ -2,6 +2,10 @@
 //!
 //! Work is recorded into one pending command encoder and submitted at a sync
 //! point (a wait, a readback, an upload that must follow pending work).
+//! Dispatches recorded back to back share one open compute pass: beginning
+//! and ending a pass per launch cost about as much as the rest of recording
+//! one. wgpu still orders the dispatches of a pass (each is a usage scope
+//! of its own, with the barriers its storage writes need).
 //! Sequence launches recorded or in flight are logged beside the encoder in a
 //! [`ReplayLog`] until a wait shows they finished; after device loss the log
 //! is handed to the recovery layer, which re-runs them on the CPU.
@@ -12,6 +16,8 @@
 //!   writes before the next submission.
 //! - The pending lock is held until `queue.submit` returns, so a thread that
 //!   finds nothing pending knows everything recorded before was submitted.
+//! - An open compute pass is ended before anything else is recorded into
+//!   its encoder, and before the encoder is finished or dropped.
 
 use std::sync::atomic::Ordering;
 
@@ -25,6 +31,9 @@ use crate::sync::lock;
 /// device be lost first.
 #[derive(Default)]
 pub(super) struct Pending {
+    /// The compute pass dispatches are being recorded into, open on
+    /// `encoder`. Declared first so that it is dropped (ended) first.
+    pass: Option<wgpu::ComputePass<'static>>,
     pub encoder: Option<wgpu::CommandEncoder>,
     /// An empty encoder made while the GPU ran the last submission, for
     /// the next launch to record into (see [`GpuContext::flush_and_wait`]).
@@ -32,15 +41,46 @@ pub(super) struct Pending {
     pub log: ReplayLog,
 }
 
+impl Pending {
+    /// Ends the open compute pass, if any, so its encoder can be used.
+    fn end_pass(&mut self) {
+        self.pass = None;
+    }
+}
+
 impl GpuContext {
     /// Records commands into the pending encoder.
     pub fn record<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
         let mut pending = lock(&self.pending);
+        pending.end_pass();
+        let encoder = self.pending_encoder(&mut pending);
+        f(encoder)
+    }
+
+    /// Records dispatches into the open compute pass of the pending
+    /// encoder, beginning one if none is open.
+    pub fn record_compute<R>(&self, f: impl FnOnce(&mut wgpu::ComputePass<'static>) -> R) -> R {
+        let mut pending = lock(&self.pending);
+        let pass = match pending.pass.take() {
+            Some(pass) => pass,
+            None => self
+                .pending_encoder(&mut pending)
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("switchyard launches"),
+                    timestamp_writes: None,
+                })
+                .forget_lifetime(),
+        };
+        f(pending.pass.insert(pass))
+    }
+
+    /// The pending encoder, made (or taken from the spare) if there is none.
+    fn pending_encoder<'p>(&self, pending: &'p mut Pending) -> &'p mut wgpu::CommandEncoder {
         if pending.encoder.is_none() {
             pending.encoder = Some(pending.spare.take().unwrap_or_else(|| self.new_encoder()));
         }
         // Present: set just above.
-        f(pending.encoder.as_mut().expect("an encoder to record into"))
+        pending.encoder.as_mut().expect("an encoder to record into")
     }
 
     fn new_encoder(&self) -> wgpu::CommandEncoder {
@@ -86,6 +126,7 @@ impl GpuContext {
     /// order). The unsubmitted commands are discarded.
     pub fn take_replay_log(&self) -> Vec<ReplayEntry> {
         let mut pending = lock(&self.pending);
+        pending.end_pass();
         pending.encoder = None;
         pending.spare = None;
         pending.log.take_all()
@@ -119,6 +160,7 @@ impl GpuContext {
         // being submitted (a readback maps its staging buffer right after,
         // and wgpu refuses a submission that uses a mapped buffer).
         let mut pending = lock(&self.pending);
+        pending.end_pass();
         let Some(encoder) = pending.encoder.take() else {
             return Ok(None);
         };

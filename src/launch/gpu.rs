@@ -94,9 +94,25 @@ pub(super) fn run_gpu(
     // common case allocates no list of groups.
     match &plan.slices {
         None => {
-            let whole = |index: usize| (0, buffers[index].raw().byte_len());
-            let bind_groups =
-                kernel_bind_groups(gpu, &pipeline, wgsl, &device_buffers, whole, uniforms)?;
+            let bytes = |index: usize| buffers[index].raw().byte_len();
+            let recent = gpu.recent_bind_set(&pipeline.pipeline, &device_buffers, bytes, uniforms);
+            let bind_groups = match recent {
+                Some(bind_groups) => bind_groups,
+                None => {
+                    let whole = |index: usize| (0, bytes(index));
+                    let built: Arc<[wgpu::BindGroup]> =
+                        kernel_bind_groups(gpu, &pipeline, wgsl, &device_buffers, whole, uniforms)?
+                            .into();
+                    gpu.remember_bind_set(
+                        &pipeline.pipeline,
+                        &device_buffers,
+                        bytes,
+                        uniforms,
+                        Arc::clone(&built),
+                    );
+                    built
+                }
+            };
             let pieces = dispatch_pieces(gpu, &pipeline, wgsl, plan.grid)?;
             record_pass(gpu, &pipeline, wgsl, &[(bind_groups, pieces)]);
         }
@@ -114,8 +130,9 @@ pub(super) fn run_gpu(
                     .grid
                     .resized(gpu, wgsl, [len as u32, 1, 1])
                     .map_err(launch_size)?;
-                let bind_groups =
-                    kernel_bind_groups(gpu, &pipeline, wgsl, &device_buffers, range, uniforms)?;
+                let bind_groups: Arc<[wgpu::BindGroup]> =
+                    kernel_bind_groups(gpu, &pipeline, wgsl, &device_buffers, range, uniforms)?
+                        .into();
                 dispatches.push((bind_groups, dispatch_pieces(gpu, &pipeline, wgsl, grid)?));
             }
             record_pass(gpu, &pipeline, wgsl, &dispatches);
@@ -136,8 +153,8 @@ pub(super) fn run_gpu(
     })
 }
 
-/// Records one compute pass with every dispatch group's bind groups and
-/// dispatches into the pending encoder.
+/// Records every dispatch group's bind groups and dispatches into the
+/// pending encoder's open compute pass (see `device::queue`).
 ///
 /// Recording needs no error scope of its own: wgpu keeps a pass's errors in
 /// the encoder and reports them when it is finished, inside the submission's
@@ -147,13 +164,9 @@ fn record_pass(
     gpu: &GpuContext,
     pipeline: &GpuPipeline,
     wgsl: &WgslKernel,
-    dispatches: &[(Vec<wgpu::BindGroup>, Pieces)],
+    dispatches: &[(Arc<[wgpu::BindGroup]>, Pieces)],
 ) {
-    gpu.record(|encoder| {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(&wgsl.name),
-            timestamp_writes: None,
-        });
+    gpu.record_compute(|pass| {
         pass.set_pipeline(&pipeline.pipeline);
         for (bind_groups, pieces) in dispatches {
             for (group, bind_group) in bind_groups.iter().enumerate() {

@@ -315,12 +315,14 @@ impl<'a> Launch<'a> {
             let other = decision.target.other();
             report.alternative = Some((other, Duration::from_secs_f64(predictions.of(other))));
         }
-        let mut exec_seconds = None;
+        let exec_seconds: Option<f64>;
         let mut cold_pipeline = false;
         match (decision.target, gpu, kernel.wgsl_part(), grid) {
             (Target::Gpu, Some(gpu), Some(wgsl), Ok(plan)) => {
                 let wait = sequence.is_none();
-                let gpu_started = Instant::now();
+                // Only a launch that waits measures its execution; a
+                // recorded one saves reading the clock.
+                let gpu_started = wait.then(Instant::now);
                 let gpu_launch = GpuLaunch {
                     wgsl,
                     uniforms: &uniforms,
@@ -343,10 +345,8 @@ impl<'a> Launch<'a> {
                         report.workgroups =
                             Some(plan.workgroups(invocations, wgsl.layout.workgroup_size));
                         cold_pipeline = outcome == CacheOutcome::Miss;
-                        if wait {
-                            // Uploads included: the dispatcher splits them off.
-                            exec_seconds = Some(gpu_started.elapsed().as_secs_f64());
-                        }
+                        // Uploads included: the dispatcher splits them off.
+                        exec_seconds = gpu_started.map(|started| started.elapsed().as_secs_f64());
                     }
                     Err(error)
                         if requested == Target::Auto

@@ -79,7 +79,7 @@ impl<'rt> Sequence<'rt> {
         Sequence {
             shared,
             target: None,
-            reports: Vec::new(),
+            reports: Vec::with_capacity(shared.expected_sequence_length()),
             started: Instant::now(),
             transfers_before: shared.counters().snapshot(),
             submissions_before: shared.gpu().map_or(0, |g| g.submissions()),
@@ -129,6 +129,7 @@ impl<'rt> Sequence<'rt> {
             }
         }
         let reports = std::mem::take(&mut self.reports);
+        self.shared.finished_sequence(reports.len());
         Ok(SequenceReport {
             replayed_on_cpu: (self.shared.handle().replayed_launches() - self.replayed_before)
                 as usize,
@@ -147,6 +148,7 @@ impl Drop for Sequence<'_> {
         if self.finished {
             return;
         }
+        self.shared.finished_sequence(self.reports.len());
         if let Some(gpu) = self.shared.gpu() {
             if let Err(e) = gpu.submit_pending("unfinished sequence") {
                 log::warn!("switchyard: submitting an unfinished sequence failed: {e}");
