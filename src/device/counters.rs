@@ -63,7 +63,11 @@ const MEASURED_DOWNLOADS_KEPT: usize = 64;
 impl TransferCounters {
     /// Takes the readback timings measured since the last call.
     pub fn take_measured_downloads(&self) -> Vec<(u64, f64)> {
-        if !self.any_measured.swap(false, Ordering::AcqRel) {
+        // Read first: a swap on every launch would write the flag's cache
+        // line even when nothing was measured.
+        if !self.any_measured.load(Ordering::Acquire)
+            || !self.any_measured.swap(false, Ordering::AcqRel)
+        {
             return Vec::new();
         }
         std::mem::take(&mut *lock(&self.measured_downloads))

@@ -20,6 +20,7 @@
 //!   its encoder, and before the encoder is finished or dropped.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::GpuContext;
 use crate::error::{Error, Result};
@@ -33,12 +34,59 @@ use crate::sync::lock;
 pub(super) struct Pending {
     /// The compute pass dispatches are being recorded into, open on
     /// `encoder`. Declared first so that it is dropped (ended) first.
-    pass: Option<wgpu::ComputePass<'static>>,
+    pass: Option<OpenPass>,
     pub encoder: Option<wgpu::CommandEncoder>,
     /// An empty encoder made while the GPU ran the last submission, for
     /// the next launch to record into (see [`GpuContext::flush_and_wait`]).
     spare: Option<wgpu::CommandEncoder>,
     pub log: ReplayLog,
+}
+
+/// A compute pass kept open across launches, which skips setting again
+/// the pipeline and the bind groups the previous dispatch left bound.
+pub(crate) struct OpenPass {
+    pass: wgpu::ComputePass<'static>,
+    pipeline: Option<wgpu::ComputePipeline>,
+    /// The kernel's own groups `0..n`, as one launch bound them.
+    groups: Option<Arc<[wgpu::BindGroup]>>,
+}
+
+impl OpenPass {
+    /// Binds `pipeline`, unless it is bound already.
+    pub fn set_pipeline(&mut self, pipeline: &wgpu::ComputePipeline) {
+        if self.pipeline.as_ref() != Some(pipeline) {
+            self.pass.set_pipeline(pipeline);
+            self.pipeline = Some(pipeline.clone());
+            // Another layout may have disturbed what was bound.
+            self.groups = None;
+        }
+    }
+
+    /// Binds `groups[i]` at group `i`, unless this very set is bound
+    /// already (sets are shared, so the same set is the same `Arc`).
+    pub fn set_bind_groups(&mut self, groups: &Arc<[wgpu::BindGroup]>) {
+        if self
+            .groups
+            .as_ref()
+            .is_some_and(|bound| Arc::ptr_eq(bound, groups))
+        {
+            return;
+        }
+        for (index, group) in groups.iter().enumerate() {
+            self.pass.set_bind_group(index as u32, group, &[]);
+        }
+        self.groups = Some(Arc::clone(groups));
+    }
+
+    /// Binds `group` at `index`, past the kernel's own groups (a split
+    /// grid's offset).
+    pub fn set_extra_bind_group(&mut self, index: u32, group: &wgpu::BindGroup) {
+        self.pass.set_bind_group(index, group, &[]);
+    }
+
+    pub fn dispatch_workgroups(&mut self, [x, y, z]: [u32; 3]) {
+        self.pass.dispatch_workgroups(x, y, z);
+    }
 }
 
 impl Pending {
@@ -59,17 +107,21 @@ impl GpuContext {
 
     /// Records dispatches into the open compute pass of the pending
     /// encoder, beginning one if none is open.
-    pub fn record_compute<R>(&self, f: impl FnOnce(&mut wgpu::ComputePass<'static>) -> R) -> R {
+    pub fn record_compute<R>(&self, f: impl FnOnce(&mut OpenPass) -> R) -> R {
         let mut pending = lock(&self.pending);
         let pass = match pending.pass.take() {
             Some(pass) => pass,
-            None => self
-                .pending_encoder(&mut pending)
-                .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("switchyard launches"),
-                    timestamp_writes: None,
-                })
-                .forget_lifetime(),
+            None => OpenPass {
+                pass: self
+                    .pending_encoder(&mut pending)
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("switchyard launches"),
+                        timestamp_writes: None,
+                    })
+                    .forget_lifetime(),
+                pipeline: None,
+                groups: None,
+            },
         };
         f(pending.pass.insert(pass))
     }

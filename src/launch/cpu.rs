@@ -11,7 +11,7 @@
 use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
-use super::Arg;
+use super::Args;
 use crate::buffer::residency::Use;
 use crate::buffer::transfer::BufferState;
 use crate::buffer::RawBuffer;
@@ -27,7 +27,7 @@ use crate::sync::lock;
 pub(super) fn run_cpu(
     shared: &Arc<RuntimeShared>,
     kernel: &Kernel,
-    buffers: Vec<Arg<'_>>,
+    buffers: Args<'_>,
     uniforms: &[Vec<u8>],
     invocations: [u32; 3],
 ) -> Result<f64> {

@@ -14,9 +14,11 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use super::plan::{GpuPlan, GridPlan};
-use super::replay::ReplayArgument;
-use super::Arg;
+use super::replay::{ReplayArgument, ReplayArguments};
+use super::{Arg, INLINE_ARGS};
 use crate::device::{BindGroupKey, BoundBuffer, GpuContext};
 use crate::dispatch::Target;
 use crate::error::{Error, Result};
@@ -70,8 +72,8 @@ pub(super) fn run_gpu(
         .pipelines()
         .get_or_build(key, || build_gpu_pipeline(gpu, compiled))?;
 
-    let mut device_buffers = Vec::with_capacity(buffers.len());
-    let mut logged = Vec::with_capacity(if wait { 0 } else { buffers.len() });
+    let mut device_buffers: SmallVec<[wgpu::Buffer; INLINE_ARGS]> = SmallVec::new();
+    let mut logged = ReplayArguments::new();
     for arg in buffers.iter() {
         let usage = arg.usage();
         let raw = arg.raw();
@@ -169,14 +171,12 @@ fn record_pass(
     gpu.record_compute(|pass| {
         pass.set_pipeline(&pipeline.pipeline);
         for (bind_groups, pieces) in dispatches {
-            for (group, bind_group) in bind_groups.iter().enumerate() {
-                pass.set_bind_group(group as u32, bind_group, &[]);
-            }
+            pass.set_bind_groups(bind_groups);
             for (offset, workgroups) in pieces.iter() {
                 if let Some(offset) = offset {
-                    pass.set_bind_group(wgsl.layout.group_count(), offset, &[]);
+                    pass.set_extra_bind_group(wgsl.layout.group_count(), offset);
                 }
-                pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+                pass.dispatch_workgroups(*workgroups);
             }
         }
     });
@@ -187,7 +187,7 @@ fn record_pass(
 /// logs it, handing over the uniforms it no longer needs).
 pub(super) struct GpuRun {
     pub outcome: CacheOutcome,
-    pub logged: Option<Vec<ReplayArgument>>,
+    pub logged: Option<ReplayArguments>,
 }
 
 /// The bind groups of the kernel's own groups, binding `range(i)` (offset

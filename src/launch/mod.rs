@@ -53,6 +53,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
+use smallvec::SmallVec;
 
 use crate::buffer::residency::{Transfer, Use};
 use crate::buffer::{Buffer, RawBuffer};
@@ -71,6 +72,13 @@ use cpu::run_cpu;
 use gpu::{run_gpu, GpuLaunch, GpuRun};
 use plan::{gpu_plan, GpuPlan, GridPlan};
 use replay::replay_entry;
+
+/// A launch's buffer arguments, inline up to a count that covers the
+/// kernels one meets (the rest spill to the heap).
+pub(super) type Args<'a> = SmallVec<[Arg<'a>; INLINE_ARGS]>;
+
+/// How many buffer arguments a launch keeps without allocating.
+pub(super) const INLINE_ARGS: usize = 4;
 
 /// A buffer argument of a launch.
 pub(super) enum Arg<'a> {
@@ -111,7 +119,7 @@ impl Arg<'_> {
 pub struct Launch<'a> {
     shared: &'a Arc<RuntimeShared>,
     kernel: &'a Kernel,
-    buffers: Vec<Arg<'a>>,
+    buffers: Args<'a>,
     uniforms: Vec<Vec<u8>>,
     invocations: Option<[u32; 3]>,
     /// `None`: the kernel's pin, else the runtime's default.
@@ -130,7 +138,7 @@ impl<'a> Launch<'a> {
         Launch {
             shared,
             kernel,
-            buffers: Vec::new(),
+            buffers: SmallVec::new(),
             uniforms: Vec::new(),
             invocations: None,
             target,

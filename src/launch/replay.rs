@@ -21,7 +21,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use smallvec::SmallVec;
+
 use super::cpu::twin_slots;
+use super::INLINE_ARGS;
 use crate::buffer::residency::Use;
 use crate::buffer::transfer::BufferState;
 use crate::cpu::{CpuArgs, CpuPool, CpuSlot, CpuTwin};
@@ -40,12 +43,15 @@ pub(super) struct ReplayArgument {
     pub generation: u64,
 }
 
+/// A logged launch's arguments, inline as a launch's are.
+pub(super) type ReplayArguments = SmallVec<[ReplayArgument; INLINE_ARGS]>;
+
 /// A GPU launch recorded in a sequence, as the replay needs it.
 struct LoggedLaunch {
     kernel: Kernel,
     uniforms: Vec<Vec<u8>>,
     invocations: [u32; 3],
-    arguments: Vec<ReplayArgument>,
+    arguments: ReplayArguments,
     cpu: CpuPool,
 }
 
@@ -64,7 +70,7 @@ pub(super) fn replay_entry(
     kernel: Kernel,
     uniforms: Vec<Vec<u8>>,
     invocations: [u32; 3],
-    arguments: Vec<ReplayArgument>,
+    arguments: ReplayArguments,
     cpu: CpuPool,
 ) -> ReplayEntry {
     Box::new(LoggedLaunch {
