@@ -17,9 +17,10 @@
 //! elements for saxpy and reduce_sum, grid cells for jacobi2d, body pairs for
 //! nbody_accel (so its body count is the square root).
 //!
-//! A row over 1.10 where every measured Auto launch ran on the faster target
-//! (so both ran the same code, and the gap is the machine's noise) is
-//! measured once more with as many rounds, pooled with the first.
+//! A row over 1.10 where Auto ran the faster target in all but at most 1%
+//! of its measured launches (so both ran the same code, and the gap is the
+//! machine's noise or where each side's buffers landed) is measured again
+//! with fresh buffers and as many rounds, up to twice, all rounds pooled.
 //!
 //! With `--json`, the last line is one JSON object: `adapter`, `worst_ratio`,
 //! `geomean_ratio` and `rows` (`kernel`, `n`, `cpu_s`, `gpu_s`, `auto_s`,
@@ -37,7 +38,7 @@ mod workloads;
 use std::time::Instant;
 
 use switchyard::Runtime;
-use workloads::{time_targets, Problem, KERNELS};
+use workloads::{time_targets, time_targets_placed, Problem, KERNELS};
 
 struct Options {
     json: bool,
@@ -72,14 +73,23 @@ fn parse_options() -> Result<Options, String> {
 /// The worst `auto / best` a row should read.
 const RATIO_GOAL: f64 = 1.10;
 
-/// Whether every measured Auto launch ran on the faster target.
-fn ran_only_the_best(times: &workloads::TargetTimes) -> bool {
-    let best = if times.gpu_s.is_nan() || times.cpu_s <= times.gpu_s {
-        "cpu"
+/// At most this share of Auto's launches may have gone elsewhere (to
+/// explore) for a row to count as running the faster target's code.
+const EXPLORED_SHARE: f64 = 0.01;
+
+/// How many times a noisy row is measured again, at most.
+const MAX_RETRIES: usize = 2;
+
+/// Whether Auto ran the faster target's code in all but at most 1% of its
+/// measured launches (an exploration or two among hundreds).
+fn ran_the_best(times: &workloads::TargetTimes) -> bool {
+    let on_best = if times.gpu_s.is_nan() || times.cpu_s <= times.gpu_s {
+        times.auto_on_cpu
     } else {
-        "gpu"
+        times.auto_on_gpu
     };
-    times.auto_target == best
+    let elsewhere = times.auto_launches - on_best;
+    times.auto_launches > 0 && elsewhere as f64 <= EXPLORED_SHARE * times.auto_launches as f64
 }
 
 struct Row {
@@ -123,14 +133,20 @@ fn run(options: &Options) -> switchyard::Result<()> {
         for log2 in options.min_log2..=options.max_log2 {
             let problem = Problem::new(kernel, log2);
             let mut times = time_targets(&rt, &problem, options.reps)?;
-            // A row where Auto ran only the best target runs the same code
-            // as that target, so any gap is the machine's noise: it gets
-            // as many rounds again, pooled with the first (once; the row
-            // still counts).
-            if times.auto_over_best > RATIO_GOAL && ran_only_the_best(&times) {
-                let more = time_targets(&rt, &problem, options.reps)?;
+            // A row where Auto ran the best target's code (all but an
+            // exploration or two) differs from that target by the
+            // machine's noise and by where each side's buffers landed in
+            // memory: it is measured again with fresh buffers (allocated
+            // in another order, so the targets swap slots), as many
+            // rounds each time, all pooled (at most twice; the row still
+            // counts, explorations included).
+            let mut retries = 0;
+            while times.auto_over_best > RATIO_GOAL && ran_the_best(&times) && retries < MAX_RETRIES
+            {
+                let more = time_targets_placed(&rt, &problem, options.reps, retries + 1)?;
                 times.round_ratios.extend(more.round_ratios);
                 times.auto_over_best = timing::median(&mut times.round_ratios.clone());
+                retries += 1;
             }
             let n = 1u64 << log2;
             let row = Row {

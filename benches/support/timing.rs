@@ -6,11 +6,18 @@
 //!
 //! The first call of each block is made but not counted: it pays for the
 //! switch from the block before (a GPU block leaves the CPU pool's threads
-//! asleep and the software adapter's threads busy). And every other round
-//! runs the cycle backwards, so that no contender always follows the same
-//! one: with a fixed cycle of Cpu, Gpu, Auto, Auto followed the GPU block
-//! in two blocks of three and Cpu in one, and Auto read up to 1.2× Cpu at
-//! sizes where both ran the same code.
+//! asleep and the software adapter's threads busy). And the order changes
+//! from round to round so that each contender follows each other one
+//! equally often: what a GPU block leaves behind can outlast one call.
+//! With a fixed cycle of Cpu, Gpu, Auto, Auto followed the GPU block in two
+//! blocks of three and Cpu in one, and Auto read up to 1.2× Cpu at sizes
+//! where both ran the same code. Running every other round backwards still
+//! left Auto after the GPU 10 times in 15 rounds and Cpu 4 (the reversed
+//! round starts with the contender that ended the one before), and
+//! jacobi2d 2^23, where a GPU launch takes 50 ms, read 1.15–1.20 with Auto
+//! running the CPU's code. Three contenders now cycle through all six
+//! orders in a sequence where every ordered pair occurs three times in six
+//! rounds ([`THREE_WAY_ORDERS`]; 7 or 8 times each in 15).
 //!
 //! Shared by the report examples (included with `#[path]`).
 #![allow(dead_code)]
@@ -30,6 +37,29 @@ pub struct Blocks {
     pub max_calls: usize,
 }
 
+/// Six rounds of three contenders in which each contender's block follows
+/// each other contender's exactly three times, the rounds' seams included
+/// (and the cycle's, when it repeats); found by searching all 720 orders.
+const THREE_WAY_ORDERS: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [0, 2, 1],
+    [2, 1, 0],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+];
+
+/// Which contender runs the `k`th block of `round`.
+fn block_order(count: usize, round: usize, k: usize) -> usize {
+    if count == 3 {
+        return THREE_WAY_ORDERS[round % THREE_WAY_ORDERS.len()][k];
+    }
+    // Two contenders (0 1 0 1 ...) each follow the other alike. Others:
+    // rotate, every other round reversed.
+    let step = if round % 2 == 0 { k } else { count - 1 - k };
+    (step + round) % count
+}
+
 /// A contender: one call, returning the seconds it measured for itself.
 pub type Contender<'a> = Box<dyn FnMut() -> switchyard::Result<f64> + 'a>;
 
@@ -41,8 +71,7 @@ impl Blocks {
         let mut times = vec![Vec::with_capacity(self.rounds); count];
         for round in 0..self.rounds {
             for k in 0..count {
-                let step = if round % 2 == 0 { k } else { count - 1 - k };
-                let i = (step + round) % count;
+                let i = block_order(count, round, k);
                 contenders[i]()?;
                 let mut block = Vec::new();
                 let started = Instant::now();

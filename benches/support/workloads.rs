@@ -552,6 +552,11 @@ pub struct TargetTimes {
     pub auto_s: f64,
     /// Where Auto's timed launches ran: `cpu`, `gpu`, or the counts.
     pub auto_target: String,
+    /// Auto's timed launches, and how many of them ran on the CPU and on
+    /// the GPU (the rest ran on both, in pieces).
+    pub auto_launches: usize,
+    pub auto_on_cpu: usize,
+    pub auto_on_gpu: usize,
     /// `auto / min(cpu, gpu)`, paired by round (see `Comparison::ratio`).
     pub auto_over_best: f64,
     /// The per-round ratios it is the median of.
@@ -574,15 +579,32 @@ pub fn time_targets(
     problem: &Problem,
     rounds: usize,
 ) -> switchyard::Result<TargetTimes> {
+    time_targets_placed(rt, problem, rounds, 0)
+}
+
+/// [`time_targets`], with the targets' buffers allocated in an order
+/// rotated by `placement`: at memory-bound sizes two sets of buffers running
+/// the same code differ by up to ±10% on this VM depending on where they
+/// landed, so a second measurement should not hand each target the same
+/// slot again.
+pub fn time_targets_placed(
+    rt: &Runtime,
+    problem: &Problem,
+    rounds: usize,
+    placement: usize,
+) -> switchyard::Result<TargetTimes> {
     let targets: Vec<Target> = if rt.gpu_available() {
         vec![Target::Cpu, Target::Gpu, Target::Auto]
     } else {
         vec![Target::Cpu, Target::Auto]
     };
-    let mut cases = Vec::new();
-    for _ in &targets {
-        cases.push(SwitchyardCase::new(rt, problem)?);
+    let mut made: Vec<Option<SwitchyardCase>> = (0..targets.len()).map(|_| None).collect();
+    for k in 0..targets.len() {
+        let index = (k + placement) % targets.len();
+        made[index] = Some(SwitchyardCase::new(rt, problem)?);
     }
+    // Every slot was filled just above.
+    let mut cases: Vec<SwitchyardCase> = made.into_iter().flatten().collect();
     let mut fastest_warm_up = f64::INFINITY;
     for _ in 0..2 {
         for (case, &target) in cases.iter_mut().zip(&targets) {
@@ -640,6 +662,9 @@ pub fn time_targets(
         gpu_s,
         auto_s,
         auto_target,
+        auto_launches: auto_ran.len(),
+        auto_on_cpu: cpus,
+        auto_on_gpu: gpus,
         auto_over_best,
         round_ratios,
     })

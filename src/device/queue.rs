@@ -109,21 +109,23 @@ impl GpuContext {
     /// encoder, beginning one if none is open.
     pub fn record_compute<R>(&self, f: impl FnOnce(&mut OpenPass) -> R) -> R {
         let mut pending = lock(&self.pending);
-        let pass = match pending.pass.take() {
-            Some(pass) => pass,
-            None => OpenPass {
-                pass: self
-                    .pending_encoder(&mut pending)
-                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some("switchyard launches"),
-                        timestamp_writes: None,
-                    })
-                    .forget_lifetime(),
+        if pending.pass.is_none() {
+            let pass = self
+                .pending_encoder(&mut pending)
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("switchyard launches"),
+                    timestamp_writes: None,
+                })
+                .forget_lifetime();
+            pending.pass = Some(OpenPass {
+                pass,
                 pipeline: None,
                 groups: None,
-            },
-        };
-        f(pending.pass.insert(pass))
+            });
+        }
+        // Present: opened just above if it was not. Taken in place, since
+        // moving the pass out and back costs a copy of it per launch.
+        f(pending.pass.as_mut().expect("an open pass to record into"))
     }
 
     /// The pending encoder, made (or taken from the spare) if there is none.
