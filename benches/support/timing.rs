@@ -56,7 +56,11 @@ fn block_order(count: usize, round: usize, k: usize) -> usize {
     }
     // Two contenders (0 1 0 1 ...) each follow the other alike. Others:
     // rotate, every other round reversed.
-    let step = if round % 2 == 0 { k } else { count - 1 - k };
+    let step = if round.is_multiple_of(2) {
+        k
+    } else {
+        count - 1 - k
+    };
     (step + round) % count
 }
 
