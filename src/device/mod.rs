@@ -48,12 +48,12 @@ use crate::error::{Error, Result};
 use crate::memory::SizeClassPool;
 use crate::sync::lock;
 use bind_groups::{BoundedCache, RecentBindSets, BIND_GROUP_CACHE_ENTRIES};
-
-/// A launch's bind groups, one per group, by pipeline, buffers and uniforms.
-type RecentSets = RecentBindSets<wgpu::ComputePipeline, wgpu::Buffer, Arc<[wgpu::BindGroup]>>;
 use driver_cache::DriverPipelineCache;
 use queue::Pending;
 use selection::Candidate;
+
+/// A launch's bind groups, one per group, by pipeline, buffers and uniforms.
+type RecentSets = RecentBindSets<wgpu::ComputePipeline, wgpu::Buffer, Arc<[wgpu::BindGroup]>>;
 
 /// A description of the adapter a runtime opened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -435,35 +435,37 @@ impl GpuContext {
         })
     }
 
-    /// The bind groups of a recent launch of `pipeline` that bound
-    /// `buffers` (buffer `i` at `bytes(i)` bytes) and `uniforms`, if one of
-    /// the last few did (see `bind_groups`).
-    pub fn recent_bind_set(
+    /// The bind groups of a launch of `pipeline` binding `buffers` (buffer
+    /// `i` at `bytes(i)` bytes) and `uniforms`: a recent launch's, if one of
+    /// the last few bound the same (see `bind_groups`), else what `build`
+    /// makes, remembered for the next one.
+    ///
+    /// The lock is not held while `build` runs, so other threads' launches
+    /// do not wait for bind-group creation.
+    ///
+    /// # Errors
+    /// Whatever `build` returns; nothing is remembered then.
+    pub fn recent_bind_set_or(
         &self,
         pipeline: &wgpu::ComputePipeline,
         buffers: &[wgpu::Buffer],
         bytes: impl Fn(usize) -> u64,
         uniforms: &[Vec<u8>],
-    ) -> Option<Arc<[wgpu::BindGroup]>> {
-        lock(&self.recent_bind_sets).find(pipeline, buffers, bytes, uniforms)
-    }
-
-    /// Remembers a launch's bind groups for [`recent_bind_set`](Self::recent_bind_set).
-    pub fn remember_bind_set(
-        &self,
-        pipeline: &wgpu::ComputePipeline,
-        buffers: &[wgpu::Buffer],
-        bytes: impl Fn(usize) -> u64,
-        uniforms: &[Vec<u8>],
-        bind_groups: Arc<[wgpu::BindGroup]>,
-    ) {
+        build: impl FnOnce() -> Result<Arc<[wgpu::BindGroup]>>,
+    ) -> Result<Arc<[wgpu::BindGroup]>> {
+        if let Some(found) = lock(&self.recent_bind_sets).find(pipeline, buffers, &bytes, uniforms)
+        {
+            return Ok(found);
+        }
+        let built = build()?;
         lock(&self.recent_bind_sets).remember(
             pipeline.clone(),
             buffers,
             bytes,
             uniforms,
-            bind_groups,
+            Arc::clone(&built),
         );
+        Ok(built)
     }
 
     /// Bind-group reuse so far.

@@ -97,24 +97,17 @@ pub(super) fn run_gpu(
     match &plan.slices {
         None => {
             let bytes = |index: usize| buffers[index].raw().byte_len();
-            let recent = gpu.recent_bind_set(&pipeline.pipeline, &device_buffers, bytes, uniforms);
-            let bind_groups = match recent {
-                Some(bind_groups) => bind_groups,
-                None => {
+            let bind_groups = gpu.recent_bind_set_or(
+                &pipeline.pipeline,
+                &device_buffers,
+                bytes,
+                uniforms,
+                || {
                     let whole = |index: usize| (0, bytes(index));
-                    let built: Arc<[wgpu::BindGroup]> =
-                        kernel_bind_groups(gpu, &pipeline, wgsl, &device_buffers, whole, uniforms)?
-                            .into();
-                    gpu.remember_bind_set(
-                        &pipeline.pipeline,
-                        &device_buffers,
-                        bytes,
-                        uniforms,
-                        Arc::clone(&built),
-                    );
-                    built
-                }
-            };
+                    kernel_bind_groups(gpu, &pipeline, wgsl, &device_buffers, whole, uniforms)
+                        .map(Arc::from)
+                },
+            )?;
             let pieces = dispatch_pieces(gpu, &pipeline, wgsl, plan.grid)?;
             record_pass(gpu, &pipeline, wgsl, &[(bind_groups, pieces)]);
         }
