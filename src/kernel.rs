@@ -12,11 +12,19 @@
 //!
 //! A `Kernel` is cheap to clone (an `Arc`) and `Send + Sync`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use crate::cpu::wgsl::{self, Program};
 use crate::cpu::{CpuArgs, CpuTwin};
 use crate::error::Result;
 use crate::pipeline::{KernelLayout, WgslKernel};
+
+/// How a kernel runs on the CPU pool.
+#[derive(Clone)]
+pub(crate) enum CpuPath<'a> {
+    Twin(&'a Arc<CpuTwin>),
+    Wgsl(Arc<Program>),
+}
 
 /// The signature of a kernel's work measure: the launch's global size in,
 /// the amount of work the dispatcher should scale its predictions by out.
@@ -35,6 +43,11 @@ struct KernelInner {
     serial_below: u64,
     /// See [`Kernel::elementwise`].
     elementwise: bool,
+    /// See [`Kernel::prefer_wgsl_on_cpu`].
+    prefer_wgsl_on_cpu: bool,
+    /// The WGSL lowered for the CPU executor, or why it cannot be: made on
+    /// first need, reset whenever the kernel changes.
+    cpu_program: Arc<OnceLock<std::result::Result<Arc<Program>, String>>>,
     /// See [`Kernel::dispatch_key`]; derived from `name` and `wgsl`, and
     /// rebuilt whenever they change.
     dispatch_key: String,
@@ -43,6 +56,15 @@ struct KernelInner {
 impl KernelInner {
     fn derive_dispatch_key(&mut self) {
         self.dispatch_key = match &self.wgsl {
+            // The executor and a twin run at different speeds: a kernel
+            // that prefers its WGSL on the CPU learns a history of its own.
+            Some(wgsl) if self.prefer_wgsl_on_cpu => {
+                format!(
+                    "{}#{}+wgsl-cpu",
+                    self.name,
+                    &wgsl.content_hash.to_hex()[..12]
+                )
+            }
             Some(wgsl) => format!("{}#{}", self.name, &wgsl.content_hash.to_hex()[..12]),
             None => format!("{}#cpu", self.name),
         };
@@ -112,6 +134,8 @@ impl Kernel {
             declared_features: wgpu::Features::empty(),
             serial_below: 0,
             elementwise: false,
+            prefer_wgsl_on_cpu: false,
+            cpu_program: Arc::default(),
             dispatch_key: String::new(),
         };
         inner.derive_dispatch_key();
@@ -133,6 +157,8 @@ impl Kernel {
             declared_features: wgpu::Features::empty(),
             serial_below: 0,
             elementwise: false,
+            prefer_wgsl_on_cpu: false,
+            cpu_program: Arc::default(),
             dispatch_key: String::new(),
         };
         inner.derive_dispatch_key();
@@ -247,6 +273,7 @@ impl Kernel {
         let mut inner = Arc::unwrap_or_clone(self.inner);
         change(&mut inner);
         inner.derive_dispatch_key();
+        inner.cpu_program = Arc::default();
         Kernel {
             inner: Arc::new(inner),
         }
@@ -262,9 +289,44 @@ impl Kernel {
         self.inner.wgsl.is_some()
     }
 
-    /// Whether the kernel has a Rust twin.
+    /// Whether the kernel can run on the CPU pool: it has a Rust twin, or
+    /// WGSL that switchyard's executor runs (lowered on first call).
     pub fn has_cpu(&self) -> bool {
+        self.cpu_path().is_ok()
+    }
+
+    /// Whether the kernel has a Rust twin.
+    pub fn has_twin(&self) -> bool {
         self.inner.twin.is_some()
+    }
+
+    /// Runs the kernel's WGSL on switchyard's CPU executor even when it has
+    /// a Rust twin: to check the twin against it, or because the twin is
+    /// slower. Without this a twin, when there is one, is what runs on the
+    /// CPU.
+    pub fn prefer_wgsl_on_cpu(self) -> Kernel {
+        self.map_inner(|inner| inner.prefer_wgsl_on_cpu = true)
+    }
+
+    /// How the CPU pool runs this kernel, or why it cannot: the twin unless
+    /// [`prefer_wgsl_on_cpu`](Self::prefer_wgsl_on_cpu), else the WGSL on
+    /// the executor when it supports the shader.
+    pub(crate) fn cpu_path(&self) -> std::result::Result<CpuPath<'_>, String> {
+        match (&self.inner.twin, &self.inner.wgsl) {
+            (Some(twin), _) if !self.inner.prefer_wgsl_on_cpu => Ok(CpuPath::Twin(twin)),
+            (_, Some(source)) => self
+                .inner
+                .cpu_program
+                .get_or_init(|| wgsl::compile(source).map(Arc::new))
+                .clone()
+                .map(CpuPath::Wgsl)
+                .map_err(|why| match self.inner.twin {
+                    Some(_) => format!("it prefers WGSL on the CPU, but {why}"),
+                    None => format!("the kernel has no CPU twin, and {why}"),
+                }),
+            (None, None) => Err("the kernel has neither a CPU twin nor WGSL".into()),
+            (Some(_), None) => Err("it prefers WGSL on the CPU, but has no WGSL".into()),
+        }
     }
 
     /// The reflected interface of the WGSL implementation, if there is one.
@@ -274,9 +336,5 @@ impl Kernel {
 
     pub(crate) fn wgsl_part(&self) -> Option<&WgslKernel> {
         self.inner.wgsl.as_ref()
-    }
-
-    pub(crate) fn twin(&self) -> Option<&Arc<CpuTwin>> {
-        self.inner.twin.as_ref()
     }
 }

@@ -73,6 +73,7 @@ pub use pipeline::{
     BindingInfo, BindingKind, BindingShape, CacheOutcome, KernelLayout, PipelineCacheStats,
 };
 pub use runtime::{MemoryReport, Runtime, RuntimeConfig};
+pub use target::CpuImplementation;
 /// The wgpu version switchyard is built on, for its types in this API.
 pub use wgpu;
 

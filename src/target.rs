@@ -1,4 +1,5 @@
-//! [`Target`]: where a launch runs. The bottom layer, so the error type can
+//! [`Target`]: where a launch runs, and [`CpuImplementation`]: what ran
+//! there when it was the CPU. The bottom layer, so the error type can
 //! name targets; parsing one from text lives in `dispatch`, above the error
 //! layer it reports into.
 
@@ -10,8 +11,27 @@ pub enum Target {
     Auto,
     /// The GPU adapter (which may be a software one such as lavapipe).
     Gpu,
-    /// The runtime's CPU pool, running the kernel's Rust twin.
+    /// The runtime's CPU pool, running the kernel's Rust twin, or its WGSL
+    /// on the executor when it has no twin.
     Cpu,
+}
+
+/// How a launch ran on the CPU pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CpuImplementation {
+    /// The kernel's Rust twin.
+    Twin,
+    /// The kernel's WGSL, on switchyard's executor.
+    Wgsl,
+}
+
+impl std::fmt::Display for CpuImplementation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CpuImplementation::Twin => "twin",
+            CpuImplementation::Wgsl => "wgsl",
+        })
+    }
 }
 
 impl std::fmt::Display for Target {

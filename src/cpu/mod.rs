@@ -9,6 +9,7 @@
 
 mod pool;
 mod twin;
+pub(crate) mod wgsl;
 
 pub(crate) use pool::CpuPool;
 pub(crate) use twin::CpuSlot;

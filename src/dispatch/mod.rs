@@ -91,7 +91,9 @@ pub(crate) struct DecisionInput<'a> {
     pub requested: Target,
     pub source: RequestSource,
     pub has_wgsl: bool,
-    pub has_twin: bool,
+    /// `Err(why)` when the CPU pool cannot run the kernel (no twin, and
+    /// WGSL the executor does not support).
+    pub cpu: std::result::Result<(), String>,
     pub gpu: GpuStatus,
     /// Features the kernel needs that the device lacks.
     pub missing_features: wgpu::Features,
@@ -167,24 +169,22 @@ pub(crate) fn decide(input: &DecisionInput<'_>) -> Result<Resolution> {
             Some(why) => Err(unavailable(Target::Gpu, why)),
             None => fixed(Target::Gpu, how.into()),
         },
-        Target::Cpu if input.has_twin => fixed(Target::Cpu, how.into()),
-        Target::Cpu => Err(unavailable(
-            Target::Cpu,
-            "the kernel has no CPU twin".into(),
-        )),
+        Target::Cpu => match &input.cpu {
+            Ok(()) => fixed(Target::Cpu, how.into()),
+            Err(why) => Err(unavailable(Target::Cpu, why.clone())),
+        },
         Target::Auto => {
             let auto_blocker = gpu_blocker.or_else(|| match &input.gpu {
                 GpuStatus::Unhealthy(why) => Some(format!("the GPU is marked unhealthy: {why}")),
                 _ => None,
             });
-            match (auto_blocker, input.has_twin) {
-                (Some(why), true) => fixed(Target::Cpu, why.into()),
-                (Some(why), false) => Err(unavailable(
-                    Target::Auto,
-                    format!("the kernel has no CPU twin and {why}"),
-                )),
-                (None, false) => fixed(Target::Gpu, "the kernel has no CPU twin".into()),
-                (None, true) => Ok(Resolution::Learned),
+            match (auto_blocker, &input.cpu) {
+                (Some(why), Ok(())) => fixed(Target::Cpu, why.into()),
+                (Some(why), Err(cpu_why)) => {
+                    Err(unavailable(Target::Auto, format!("{cpu_why}; and {why}")))
+                }
+                (None, Err(cpu_why)) => fixed(Target::Gpu, cpu_why.clone().into()),
+                (None, Ok(())) => Ok(Resolution::Learned),
             }
         }
     }
@@ -246,7 +246,7 @@ mod tests {
             requested,
             source: RequestSource::Launch,
             has_wgsl: true,
-            has_twin: true,
+            cpu: Ok(()),
             gpu,
             missing_features: wgpu::Features::empty(),
             fits_gpu: Ok(()),
@@ -316,7 +316,7 @@ mod tests {
         let unhealthy = GpuStatus::Unhealthy("oom".into());
         assert_eq!(fixed(&input(Target::Gpu, unhealthy)).target, Target::Gpu);
         let mut no_twin = input(Target::Cpu, HW);
-        no_twin.has_twin = false;
+        no_twin.cpu = Err("the kernel has no CPU twin".into());
         assert!(matches!(
             decide(&no_twin),
             Err(Error::TargetUnavailable { .. })
@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn a_kernel_with_one_implementation_runs_where_it_can() {
         let mut gpu_only = input(Target::Auto, SW);
-        gpu_only.has_twin = false;
+        gpu_only.cpu = Err("the kernel has no CPU twin".into());
         assert_eq!(fixed(&gpu_only).target, Target::Gpu);
         gpu_only.gpu = GpuStatus::Absent("none".into());
         assert!(decide(&gpu_only).is_err());

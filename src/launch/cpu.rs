@@ -1,4 +1,5 @@
-//! Step 3 on the CPU: host copies made current, the twin run on the pool.
+//! Step 3 on the CPU: host copies made current, the kernel run on the pool
+//! (its twin, or its WGSL on the executor).
 //!
 //! [`run_cpu`] downloads each argument's host copy only if the GPU holds
 //! newer data, locks every distinct buffer once, in buffer-id order, and
@@ -15,27 +16,32 @@ use super::Args;
 use crate::buffer::residency::Use;
 use crate::buffer::transfer::BufferState;
 use crate::buffer::RawBuffer;
-use crate::cpu::{CpuArgs, CpuSlot};
+use crate::cpu::wgsl;
+use crate::cpu::{CpuArgs, CpuPool, CpuSlot};
 use crate::dispatch::Target;
 use crate::error::{Error, Result};
-use crate::kernel::Kernel;
+use crate::kernel::{CpuPath, Kernel};
 use crate::shared::RuntimeShared;
 use crate::sync::lock;
+use crate::target::CpuImplementation;
 
-/// Runs the kernel's twin on the pool over host copies made current; returns
-/// the twin's own run time (readbacks excluded).
+/// Runs the kernel on the pool (its twin, or its WGSL on the executor) over
+/// host copies made current; returns the run time (readbacks excluded) and
+/// what ran.
 pub(super) fn run_cpu(
     shared: &Arc<RuntimeShared>,
     kernel: &Kernel,
     buffers: Args<'_>,
     uniforms: &[Vec<u8>],
     invocations: [u32; 3],
-) -> Result<f64> {
-    let twin = kernel.twin().ok_or_else(|| Error::TargetUnavailable {
-        kernel: kernel.name().into(),
-        target: Target::Cpu,
-        reason: "the kernel has no CPU twin".into(),
-    })?;
+) -> Result<(f64, CpuImplementation)> {
+    let path = kernel
+        .cpu_path()
+        .map_err(|reason| Error::TargetUnavailable {
+            kernel: kernel.name().into(),
+            target: Target::Cpu,
+            reason,
+        })?;
     let gpu = shared.gpu();
 
     // Each distinct buffer is locked once (a read-only one may be passed
@@ -67,27 +73,53 @@ pub(super) fn run_cpu(
         &arguments,
     );
     let uniform_slices: Vec<&[u8]> = uniforms.iter().map(Vec::as_slice).collect();
-    let cpu = shared.cpu();
     let twin_started = Instant::now();
-    let inline = kernel.twin_runs_inline(invocations);
-    let result = cpu.run_twin(kernel.name(), inline, || {
-        let mut args = CpuArgs::new(
-            kernel.name(),
-            slots,
-            uniform_slices,
-            invocations,
-            cpu.pool(),
-        );
-        twin(&mut args)
-    });
+    let result = run_on_pool(
+        shared.cpu(),
+        kernel,
+        &path,
+        slots,
+        uniform_slices,
+        invocations,
+    );
     let twin_seconds = twin_started.elapsed().as_secs_f64();
-    result?;
+    let implementation = result?;
     for (guard, usage) in &mut guards {
         if *usage != Use::Read {
             guard.finish_host(*usage);
         }
     }
-    Ok(twin_seconds)
+    Ok((twin_seconds, implementation))
+}
+
+/// Runs `kernel` on the pool the way `path` says, over `slots`: the twin
+/// with its typed view, or the WGSL on the executor.
+pub(super) fn run_on_pool(
+    cpu: &CpuPool,
+    kernel: &Kernel,
+    path: &CpuPath<'_>,
+    slots: Vec<CpuSlot<'_>>,
+    uniforms: Vec<&[u8]>,
+    invocations: [u32; 3],
+) -> Result<CpuImplementation> {
+    let name = kernel.name();
+    match path {
+        CpuPath::Twin(twin) => {
+            let inline = kernel.twin_runs_inline(invocations);
+            cpu.run_twin(name, inline, || {
+                let mut args = CpuArgs::new(name, slots, uniforms, invocations, cpu.pool());
+                twin(&mut args)
+            })?;
+            Ok(CpuImplementation::Twin)
+        }
+        CpuPath::Wgsl(program) => {
+            let inline = wgsl::runs_inline(invocations);
+            cpu.run_twin(name, inline, || {
+                wgsl::run(program, name, slots, &uniforms, invocations)
+            })?;
+            Ok(CpuImplementation::Wgsl)
+        }
+    }
 }
 
 /// The twin's view of its arguments, in argument order, over the host

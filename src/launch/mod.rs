@@ -264,7 +264,7 @@ impl<'a> Launch<'a> {
             requested,
             source,
             has_wgsl: kernel.has_gpu(),
-            has_twin: kernel.has_cpu(),
+            cpu: kernel.cpu_path().map(|_| ()),
             gpu: gpu_status,
             missing_features: gpu.map_or(wgpu::Features::empty(), |gpu| {
                 kernel.required_features().difference(gpu.features)
@@ -315,6 +315,7 @@ impl<'a> Launch<'a> {
             invocations,
             workgroups: None,
             pipeline: None,
+            cpu_implementation: None,
             bytes_uploaded: 0,
             bytes_downloaded: 0,
             wall: Duration::ZERO,
@@ -379,13 +380,20 @@ impl<'a> Launch<'a> {
                         // If the device was lost, the unfinished work before
                         // this launch is re-run first.
                         shared.handle().settle_device_loss();
-                        exec_seconds =
-                            Some(run_cpu(shared, kernel, buffers, &uniforms, invocations)?);
+                        let (seconds, implementation) =
+                            run_cpu(shared, kernel, buffers, &uniforms, invocations)?;
+                        exec_seconds = Some(seconds);
+                        report.cpu_implementation = Some(implementation);
                     }
                     Err(error) => return Err(error),
                 }
             }
-            _ => exec_seconds = Some(run_cpu(shared, kernel, buffers, &uniforms, invocations)?),
+            _ => {
+                let (seconds, implementation) =
+                    run_cpu(shared, kernel, buffers, &uniforms, invocations)?;
+                exec_seconds = Some(seconds);
+                report.cpu_implementation = Some(implementation);
+            }
         }
         let moved: TransferStats = shared.counters().snapshot() - before;
         report.bytes_uploaded = moved.bytes_uploaded;

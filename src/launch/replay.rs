@@ -23,12 +23,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use smallvec::SmallVec;
 
-use super::cpu::twin_slots;
+use super::cpu::{run_on_pool, twin_slots};
 use super::INLINE_ARGS;
 use crate::buffer::residency::Use;
 use crate::buffer::transfer::BufferState;
-use crate::cpu::{CpuArgs, CpuPool, CpuSlot, CpuTwin};
-use crate::error::Result;
+use crate::cpu::CpuPool;
 use crate::kernel::Kernel;
 use crate::recovery::{Replay, ReplayEntry, Replayed};
 use crate::sync::lock;
@@ -135,10 +134,7 @@ fn replay(entry: &LoggedLaunch) -> std::result::Result<Replayed, String> {
             ));
         }
     }
-    let twin = entry
-        .kernel
-        .twin()
-        .ok_or_else(|| "the kernel has no CPU twin".to_string())?;
+    let path = entry.kernel.cpu_path()?;
 
     let arguments: Vec<(u64, Use)> = entry
         .arguments
@@ -155,7 +151,16 @@ fn replay(entry: &LoggedLaunch) -> std::result::Result<Replayed, String> {
             .collect(),
         &arguments,
     );
-    run_twin_replay(entry, twin, slots).map_err(|error| error.to_string())?;
+    let uniforms: Vec<&[u8]> = entry.uniforms.iter().map(Vec::as_slice).collect();
+    run_on_pool(
+        &entry.cpu,
+        &entry.kernel,
+        &path,
+        slots,
+        uniforms,
+        entry.invocations,
+    )
+    .map_err(|error| error.to_string())?;
     for (index, guard) in &mut guards {
         let argument = &entry.arguments[*index];
         if argument.usage != Use::Read {
@@ -163,19 +168,4 @@ fn replay(entry: &LoggedLaunch) -> std::result::Result<Replayed, String> {
         }
     }
     Ok(Replayed::Ran)
-}
-
-fn run_twin_replay(
-    entry: &LoggedLaunch,
-    twin: &Arc<CpuTwin>,
-    slots: Vec<CpuSlot<'_>>,
-) -> Result<()> {
-    let cpu = &entry.cpu;
-    let name = entry.kernel.name();
-    let uniforms: Vec<&[u8]> = entry.uniforms.iter().map(Vec::as_slice).collect();
-    let inline = entry.kernel.twin_runs_inline(entry.invocations);
-    cpu.run_twin(name, inline, || {
-        let mut args = CpuArgs::new(name, slots, uniforms, entry.invocations, cpu.pool());
-        twin(&mut args)
-    })
 }

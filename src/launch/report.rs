@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::dispatch::{Reason, Target};
 use crate::pipeline::CacheOutcome;
+use crate::target::CpuImplementation;
 
 /// What a launch did: where it ran, why, and what it cost.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +32,9 @@ pub struct LaunchReport {
     pub workgroups: Option<[u32; 3]>,
     /// Whether the pipeline was already built (GPU only).
     pub pipeline: Option<CacheOutcome>,
+    /// What ran on the CPU (CPU only): the kernel's Rust twin, or its WGSL
+    /// on switchyard's executor.
+    pub cpu_implementation: Option<CpuImplementation>,
     /// Bytes copied host → device for this launch.
     pub bytes_uploaded: u64,
     /// Bytes copied device → host for this launch.
@@ -44,9 +48,11 @@ impl std::fmt::Display for LaunchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} on {} in {:.3} ms ({}); up {} B, down {} B",
+            "{} on {}{} in {:.3} ms ({}); up {} B, down {} B",
             self.kernel,
             self.target,
+            self.cpu_implementation
+                .map_or(String::new(), |how| format!(" ({how})")),
             self.wall.as_secs_f64() * 1e3,
             self.reason,
             self.bytes_uploaded,

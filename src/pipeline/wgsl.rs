@@ -52,6 +52,11 @@ impl WgslKernel {
         Ok(wgsl)
     }
 
+    /// The WGSL source, for lines in messages.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Sets (or replaces) the `override` constant `name`.
     pub fn set_constant(&mut self, name: String, value: f64) {
         self.constants.retain(|(n, _)| *n != name);

@@ -1,0 +1,310 @@
+//! The lane loops: each arithmetic operation of a program over every lane
+//! of a batch, on registers of 32-bit words.
+//!
+//! Each function matches the operation once and then runs one plain loop
+//! over the lanes with the scalar rule inlined, so the compiler turns the
+//! common operations (float arithmetic, integer arithmetic, comparisons,
+//! selects, masked copies) into vector instructions. Floats live in the
+//! registers as their bit patterns: `from_bits`/`to_bits` cost nothing.
+//!
+//! Invariant: every slice handed in has the batch's lane count; nothing
+//! here looks at the active-lane mask except [`masked_copy`] and
+//! [`scatter`], which write only active lanes.
+
+use super::program::{BinaryOp, MathOp, Scalar, TernaryOp, UnaryOp};
+use super::semantics;
+
+fn f(bits: u32) -> f32 {
+    f32::from_bits(bits)
+}
+
+fn map1(dst: &mut [u32], a: &[u32], rule: impl Fn(u32) -> u32) {
+    for (d, &x) in dst.iter_mut().zip(a) {
+        *d = rule(x);
+    }
+}
+
+fn map2(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(u32, u32) -> u32) {
+    for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
+        *d = rule(x, y);
+    }
+}
+
+fn map3(dst: &mut [u32], [a, b, c]: [&[u32]; 3], rule: impl Fn(u32, u32, u32) -> u32) {
+    for (((d, &x), &y), &z) in dst.iter_mut().zip(a).zip(b).zip(c) {
+        *d = rule(x, y, z);
+    }
+}
+
+fn float1(dst: &mut [u32], a: &[u32], rule: impl Fn(f32) -> f32) {
+    map1(dst, a, |x| rule(f(x)).to_bits());
+}
+
+fn float2(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(f32, f32) -> f32) {
+    map2(dst, a, b, |x, y| rule(f(x), f(y)).to_bits());
+}
+
+fn float_compare(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(f32, f32) -> bool) {
+    map2(dst, a, b, |x, y| u32::from(rule(f(x), f(y))));
+}
+
+fn int2(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(i32, i32) -> i32) {
+    map2(dst, a, b, |x, y| rule(x as i32, y as i32) as u32);
+}
+
+fn int_compare(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(i32, i32) -> bool) {
+    map2(dst, a, b, |x, y| u32::from(rule(x as i32, y as i32)));
+}
+
+fn uint_compare(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(u32, u32) -> bool) {
+    map2(dst, a, b, |x, y| u32::from(rule(x, y)));
+}
+
+/// `dst = src`.
+pub(crate) fn copy(dst: &mut [u32], src: &[u32]) {
+    dst.copy_from_slice(src);
+}
+
+/// `dst = src` where `mask` is set.
+pub(crate) fn masked_copy(dst: &mut [u32], src: &[u32], mask: &[u32]) {
+    for ((d, &s), &m) in dst.iter_mut().zip(src).zip(mask) {
+        *d = if m != 0 { s } else { *d };
+    }
+}
+
+/// A unary operator.
+pub(crate) fn unary(op: UnaryOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
+    match (op, ty) {
+        (UnaryOp::Negate, Scalar::F32) => float1(dst, a, |x| -x),
+        (UnaryOp::Negate, _) => map1(dst, a, u32::wrapping_neg),
+        (UnaryOp::LogicalNot, _) => map1(dst, a, |x| u32::from(x == 0)),
+        (UnaryOp::BitNot, _) => map1(dst, a, |x| !x),
+    }
+}
+
+/// A binary operator or two-operand built-in; `ty` is the operands' type.
+pub(crate) fn binary(op: BinaryOp, ty: Scalar, dst: &mut [u32], a: &[u32], b: &[u32]) {
+    use BinaryOp as B;
+    match ty {
+        Scalar::F32 => match op {
+            B::Add => float2(dst, a, b, |x, y| x + y),
+            B::Subtract => float2(dst, a, b, |x, y| x - y),
+            B::Multiply => float2(dst, a, b, |x, y| x * y),
+            B::Divide => float2(dst, a, b, |x, y| x / y),
+            B::Modulo => float2(dst, a, b, |x, y| x % y),
+            B::Min => float2(dst, a, b, f32::min),
+            B::Max => float2(dst, a, b, f32::max),
+            B::Atan2 => float2(dst, a, b, f32::atan2),
+            B::Pow => float2(dst, a, b, f32::powf),
+            B::Step => float2(dst, a, b, |edge, x| if x >= edge { 1.0 } else { 0.0 }),
+            B::Equal => float_compare(dst, a, b, |x, y| x == y),
+            B::NotEqual => float_compare(dst, a, b, |x, y| x != y),
+            B::Less => float_compare(dst, a, b, |x, y| x < y),
+            B::LessEqual => float_compare(dst, a, b, |x, y| x <= y),
+            B::Greater => float_compare(dst, a, b, |x, y| x > y),
+            B::GreaterEqual => float_compare(dst, a, b, |x, y| x >= y),
+            // `ldexp(e1: f32, e2: i32)`: `b` holds integers.
+            B::Ldexp => map2(dst, a, b, |x, e| {
+                semantics::ldexp_f32(f(x), e as i32).to_bits()
+            }),
+            // Bitwise operators and shifts do not apply to floats; naga's
+            // validator refuses them before a program is lowered.
+            B::And | B::ExclusiveOr | B::InclusiveOr | B::ShiftLeft | B::ShiftRight => dst.fill(0),
+        },
+        Scalar::I32 => match op {
+            B::Add => map2(dst, a, b, u32::wrapping_add),
+            B::Subtract => map2(dst, a, b, u32::wrapping_sub),
+            B::Multiply => map2(dst, a, b, u32::wrapping_mul),
+            B::Divide => int2(dst, a, b, semantics::div_i32),
+            B::Modulo => int2(dst, a, b, semantics::rem_i32),
+            B::Min => int2(dst, a, b, i32::min),
+            B::Max => int2(dst, a, b, i32::max),
+            B::ShiftLeft => map2(dst, a, b, |x, s| x << (s & 31)),
+            B::ShiftRight => int2(dst, a, b, |x, s| x >> (s & 31)),
+            B::Less => int_compare(dst, a, b, |x, y| x < y),
+            B::LessEqual => int_compare(dst, a, b, |x, y| x <= y),
+            B::Greater => int_compare(dst, a, b, |x, y| x > y),
+            B::GreaterEqual => int_compare(dst, a, b, |x, y| x >= y),
+            _ => bits(op, dst, a, b),
+        },
+        Scalar::U32 | Scalar::Bool => match op {
+            B::Add => map2(dst, a, b, u32::wrapping_add),
+            B::Subtract => map2(dst, a, b, u32::wrapping_sub),
+            B::Multiply => map2(dst, a, b, u32::wrapping_mul),
+            B::Divide => map2(dst, a, b, semantics::div_u32),
+            B::Modulo => map2(dst, a, b, semantics::rem_u32),
+            B::Min => map2(dst, a, b, u32::min),
+            B::Max => map2(dst, a, b, u32::max),
+            B::ShiftLeft => map2(dst, a, b, |x, s| x << (s & 31)),
+            B::ShiftRight => map2(dst, a, b, |x, s| x >> (s & 31)),
+            B::Less => uint_compare(dst, a, b, |x, y| x < y),
+            B::LessEqual => uint_compare(dst, a, b, |x, y| x <= y),
+            B::Greater => uint_compare(dst, a, b, |x, y| x > y),
+            B::GreaterEqual => uint_compare(dst, a, b, |x, y| x >= y),
+            _ => bits(op, dst, a, b),
+        },
+    }
+}
+
+/// The operators that only look at bit patterns, the same for every
+/// integer type and `bool`.
+fn bits(op: BinaryOp, dst: &mut [u32], a: &[u32], b: &[u32]) {
+    match op {
+        BinaryOp::Equal => uint_compare(dst, a, b, |x, y| x == y),
+        BinaryOp::NotEqual => uint_compare(dst, a, b, |x, y| x != y),
+        BinaryOp::And => map2(dst, a, b, |x, y| x & y),
+        BinaryOp::InclusiveOr => map2(dst, a, b, |x, y| x | y),
+        BinaryOp::ExclusiveOr => map2(dst, a, b, |x, y| x ^ y),
+        // Float-only built-ins never reach an integer type (naga's
+        // validator), and the integer operators are matched before here.
+        _ => dst.fill(0),
+    }
+}
+
+/// A one-operand math built-in, per component.
+pub(crate) fn math(op: MathOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
+    use MathOp as M;
+    match ty {
+        Scalar::F32 => match op {
+            M::Abs => float1(dst, a, f32::abs),
+            M::Sign => float1(dst, a, semantics::sign_f32),
+            M::Floor => float1(dst, a, f32::floor),
+            M::Ceil => float1(dst, a, f32::ceil),
+            M::Round => float1(dst, a, f32::round_ties_even),
+            M::Trunc => float1(dst, a, f32::trunc),
+            M::Fract => float1(dst, a, |x| x - x.floor()),
+            M::Sqrt => float1(dst, a, f32::sqrt),
+            M::InverseSqrt => float1(dst, a, |x| 1.0 / x.sqrt()),
+            M::Exp => float1(dst, a, f32::exp),
+            M::Exp2 => float1(dst, a, f32::exp2),
+            M::Log => float1(dst, a, f32::ln),
+            M::Log2 => float1(dst, a, f32::log2),
+            M::Sin => float1(dst, a, f32::sin),
+            M::Cos => float1(dst, a, f32::cos),
+            M::Tan => float1(dst, a, f32::tan),
+            M::Asin => float1(dst, a, f32::asin),
+            M::Acos => float1(dst, a, f32::acos),
+            M::Atan => float1(dst, a, f32::atan),
+            M::Sinh => float1(dst, a, f32::sinh),
+            M::Cosh => float1(dst, a, f32::cosh),
+            M::Tanh => float1(dst, a, f32::tanh),
+            M::Asinh => float1(dst, a, f32::asinh),
+            M::Acosh => float1(dst, a, f32::acosh),
+            M::Atanh => float1(dst, a, f32::atanh),
+            M::Radians => float1(dst, a, f32::to_radians),
+            M::Degrees => float1(dst, a, f32::to_degrees),
+            M::Saturate => float1(dst, a, |x| x.clamp(0.0, 1.0)),
+            // Bit built-ins take integers only (naga's validator).
+            _ => dst.fill(0),
+        },
+        Scalar::I32 => match op {
+            M::Abs => map1(dst, a, |x| (x as i32).wrapping_abs() as u32),
+            M::Sign => map1(dst, a, |x| (x as i32).signum() as u32),
+            M::FirstLeadingBit => map1(dst, a, |x| {
+                semantics::first_leading_bit_i32(x as i32) as u32
+            }),
+            _ => integer_bits(op, dst, a),
+        },
+        Scalar::U32 | Scalar::Bool => match op {
+            M::Abs => copy(dst, a),
+            M::Sign => map1(dst, a, |x| u32::from(x != 0)),
+            M::FirstLeadingBit => map1(dst, a, semantics::first_leading_bit_u32),
+            _ => integer_bits(op, dst, a),
+        },
+    }
+}
+
+fn integer_bits(op: MathOp, dst: &mut [u32], a: &[u32]) {
+    match op {
+        MathOp::CountOneBits => map1(dst, a, u32::count_ones),
+        MathOp::CountLeadingZeros => map1(dst, a, u32::leading_zeros),
+        MathOp::CountTrailingZeros => map1(dst, a, u32::trailing_zeros),
+        MathOp::ReverseBits => map1(dst, a, u32::reverse_bits),
+        MathOp::FirstTrailingBit => map1(dst, a, semantics::first_trailing_bit),
+        // Float-only built-ins never reach an integer type (naga's validator).
+        _ => dst.fill(0),
+    }
+}
+
+/// A three-operand built-in, per component.
+pub(crate) fn ternary(op: TernaryOp, ty: Scalar, dst: &mut [u32], args: [&[u32]; 3]) {
+    match (op, ty) {
+        (TernaryOp::Fma, _) => map3(dst, args, |x, y, z| f(x).mul_add(f(y), f(z)).to_bits()),
+        (TernaryOp::Mix, _) => map3(dst, args, |x, y, t| {
+            (f(x) * (1.0 - f(t)) + f(y) * f(t)).to_bits()
+        }),
+        (TernaryOp::SmoothStep, _) => map3(dst, args, |low, high, x| {
+            semantics::smooth_step(f(low), f(high), f(x)).to_bits()
+        }),
+        (TernaryOp::Clamp, Scalar::F32) => map3(dst, args, |e, low, high| {
+            f(e).max(f(low)).min(f(high)).to_bits()
+        }),
+        (TernaryOp::Clamp, Scalar::I32) => map3(dst, args, |e, low, high| {
+            (e as i32).max(low as i32).min(high as i32) as u32
+        }),
+        (TernaryOp::Clamp, _) => map3(dst, args, |e, low, high| e.max(low).min(high)),
+        (TernaryOp::ExtractBits, Scalar::I32) => map3(dst, args, |e, offset, count| {
+            semantics::extract_bits_i32(e as i32, offset, count) as u32
+        }),
+        (TernaryOp::ExtractBits, _) => map3(dst, args, semantics::extract_bits_u32),
+    }
+}
+
+/// `insertBits(e, newbits, offset, count)`, per component.
+pub(crate) fn insert_bits(dst: &mut [u32], [e, newbits, offset, count]: [&[u32]; 4]) {
+    for (lane, d) in dst.iter_mut().enumerate() {
+        *d = semantics::insert_bits(e[lane], newbits[lane], offset[lane], count[lane]);
+    }
+}
+
+/// `dst = cond ? accept : reject`.
+pub(crate) fn select(dst: &mut [u32], cond: &[u32], accept: &[u32], reject: &[u32]) {
+    map3(
+        dst,
+        [cond, accept, reject],
+        |c, a, r| if c != 0 { a } else { r },
+    );
+}
+
+/// A value conversion between scalar types (floats to integers saturate;
+/// NaN gives 0, as Rust's `as`).
+pub(crate) fn convert(dst: &mut [u32], src: &[u32], from: Scalar, to: Scalar) {
+    use Scalar as S;
+    match (from, to) {
+        (S::F32, S::I32) => map1(dst, src, |x| f(x) as i32 as u32),
+        (S::F32, S::U32) => map1(dst, src, |x| f(x) as u32),
+        (S::F32, S::Bool) => map1(dst, src, |x| u32::from(f(x) != 0.0)),
+        (S::I32, S::F32) => map1(dst, src, |x| (x as i32 as f32).to_bits()),
+        (S::U32 | S::Bool, S::F32) => map1(dst, src, |x| (x as f32).to_bits()),
+        (S::I32 | S::U32 | S::Bool, S::Bool) => map1(dst, src, |x| u32::from(x != 0)),
+        // Between 32-bit integers (and from bool) the bits carry over.
+        (S::I32 | S::U32 | S::Bool, S::I32 | S::U32) | (S::F32, S::F32) => copy(dst, src),
+    }
+}
+
+/// `dst = choices[min(index, len - 1)]`, lane by lane.
+pub(crate) fn gather(dst: &mut [u32], index: &[u32], choices: &[&[u32]]) {
+    let last = choices.len().saturating_sub(1);
+    for (lane, d) in dst.iter_mut().enumerate() {
+        let chosen = (index[lane] as usize).min(last);
+        *d = choices.get(chosen).map_or(0, |c| c[lane]);
+    }
+}
+
+/// The lanes of `targets[k]` that a scatter of `index` writes: active and
+/// `min(index, len - 1) == k`.
+pub(crate) fn scatter_into(
+    target: &mut [u32],
+    k: usize,
+    len: usize,
+    index: &[u32],
+    src: &[u32],
+    mask: &[u32],
+) {
+    let last = len.saturating_sub(1);
+    for lane in 0..target.len() {
+        if mask[lane] != 0 && (index[lane] as usize).min(last) == k {
+            target[lane] = src[lane];
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! WGSL's built-in functions and matrix products, as per-leaf operations.
+//!
+//! Component-wise built-ins map to one lane operation per leaf; the
+//! geometric ones (`dot`, `cross`, `length`, `normalize`, `reflect`, …) and
+//! matrix products are written out as sums of products, left to right. The
+//! GPU may contract those into fused multiply-adds, so results agree within
+//! the few ulps WGSL allows, not always bit for bit.
+
+use naga::{Expression, Handle, MathFunction, TypeInner};
+
+use super::expr::{fold, per_leaf, scalar_type, type_of};
+use super::types::vector_len;
+use super::{Lowered, Lowerer, Lowering, Refused, Scope};
+use crate::cpu::wgsl::program::{BinaryOp, MathOp, Node, Op, Reg, Scalar, TernaryOp, UnaryOp};
+
+/// Lowers `fun(args…)`.
+pub(super) fn math(
+    l: &mut Lowerer<'_>,
+    scope: &mut Scope<'_>,
+    fun: MathFunction,
+    args: [Option<Handle<Expression>>; 4],
+    out: &mut Vec<Node>,
+) -> Lowering<Lowered> {
+    use MathFunction as F;
+    let first = args[0].ok_or_else(|| Refused::from("a built-in without arguments".to_string()))?;
+    let ty = scalar_type(l, scope, first)?;
+    let first_type = type_of(l, scope, first).clone();
+    let mut values: Vec<Vec<Reg>> = Vec::new();
+    for handle in args.into_iter().flatten() {
+        values.push(l.value(scope, handle, out)?);
+    }
+    let arg = |i: usize| values.get(i).cloned().unwrap_or_default();
+    let one = |l: &mut Lowerer<'_>, op: MathOp, out: &mut Vec<Node>| -> Vec<Reg> {
+        arg(0)
+            .iter()
+            .map(|&a| {
+                let dst = l.register();
+                out.push(Node::Op(Op::Math { op, ty, dst, a }));
+                dst
+            })
+            .collect()
+    };
+    let registers = match fun {
+        F::Abs => one(l, MathOp::Abs, out),
+        F::Sign => one(l, MathOp::Sign, out),
+        F::Floor => one(l, MathOp::Floor, out),
+        F::Ceil => one(l, MathOp::Ceil, out),
+        F::Round => one(l, MathOp::Round, out),
+        F::Trunc => one(l, MathOp::Trunc, out),
+        F::Fract => one(l, MathOp::Fract, out),
+        F::Sqrt => one(l, MathOp::Sqrt, out),
+        F::InverseSqrt => one(l, MathOp::InverseSqrt, out),
+        F::Exp => one(l, MathOp::Exp, out),
+        F::Exp2 => one(l, MathOp::Exp2, out),
+        F::Log => one(l, MathOp::Log, out),
+        F::Log2 => one(l, MathOp::Log2, out),
+        F::Sin => one(l, MathOp::Sin, out),
+        F::Cos => one(l, MathOp::Cos, out),
+        F::Tan => one(l, MathOp::Tan, out),
+        F::Asin => one(l, MathOp::Asin, out),
+        F::Acos => one(l, MathOp::Acos, out),
+        F::Atan => one(l, MathOp::Atan, out),
+        F::Sinh => one(l, MathOp::Sinh, out),
+        F::Cosh => one(l, MathOp::Cosh, out),
+        F::Tanh => one(l, MathOp::Tanh, out),
+        F::Asinh => one(l, MathOp::Asinh, out),
+        F::Acosh => one(l, MathOp::Acosh, out),
+        F::Atanh => one(l, MathOp::Atanh, out),
+        F::Radians => one(l, MathOp::Radians, out),
+        F::Degrees => one(l, MathOp::Degrees, out),
+        F::Saturate => one(l, MathOp::Saturate, out),
+        F::CountOneBits => one(l, MathOp::CountOneBits, out),
+        F::CountLeadingZeros => one(l, MathOp::CountLeadingZeros, out),
+        F::CountTrailingZeros => one(l, MathOp::CountTrailingZeros, out),
+        F::ReverseBits => one(l, MathOp::ReverseBits, out),
+        F::FirstLeadingBit => one(l, MathOp::FirstLeadingBit, out),
+        F::FirstTrailingBit => one(l, MathOp::FirstTrailingBit, out),
+        F::Min => per_leaf(l, BinaryOp::Min, ty, &arg(0), &arg(1), out),
+        F::Max => per_leaf(l, BinaryOp::Max, ty, &arg(0), &arg(1), out),
+        F::Atan2 => per_leaf(l, BinaryOp::Atan2, ty, &arg(0), &arg(1), out),
+        F::Pow => per_leaf(l, BinaryOp::Pow, ty, &arg(0), &arg(1), out),
+        F::Step => per_leaf(l, BinaryOp::Step, ty, &arg(0), &arg(1), out),
+        F::Ldexp => per_leaf(l, BinaryOp::Ldexp, ty, &arg(0), &arg(1), out),
+        F::Fma => ternary(l, TernaryOp::Fma, ty, [arg(0), arg(1), arg(2)], out),
+        F::Clamp => ternary(l, TernaryOp::Clamp, ty, [arg(0), arg(1), arg(2)], out),
+        F::Mix => ternary(l, TernaryOp::Mix, ty, [arg(0), arg(1), arg(2)], out),
+        F::SmoothStep => ternary(l, TernaryOp::SmoothStep, ty, [arg(0), arg(1), arg(2)], out),
+        F::ExtractBits => ternary(l, TernaryOp::ExtractBits, ty, [arg(0), arg(1), arg(2)], out),
+        F::InsertBits => {
+            let [e, newbits, offset, count] = [arg(0), arg(1), arg(2), arg(3)];
+            e.iter()
+                .zip(&newbits)
+                .map(|(&e, &n)| {
+                    let dst = l.register();
+                    out.push(Node::Op(Op::InsertBits {
+                        dst,
+                        args: [e, n, offset[0], count[0]],
+                    }));
+                    dst
+                })
+                .collect()
+        }
+        F::Dot => vec![dot(l, ty, &arg(0), &arg(1), out)],
+        F::Cross => {
+            let (a, b) = (arg(0), arg(1));
+            let component = |l: &mut Lowerer<'_>, i: usize, j: usize, out: &mut Vec<Node>| {
+                let ab = per_leaf(l, BinaryOp::Multiply, ty, &[a[i]], &[b[j]], out);
+                let ba = per_leaf(l, BinaryOp::Multiply, ty, &[a[j]], &[b[i]], out);
+                per_leaf(l, BinaryOp::Subtract, ty, &ab, &ba, out)[0]
+            };
+            vec![
+                component(l, 1, 2, out),
+                component(l, 2, 0, out),
+                component(l, 0, 1, out),
+            ]
+        }
+        F::Length => vec![length(l, ty, &arg(0), out)],
+        F::Distance => {
+            let difference = per_leaf(l, BinaryOp::Subtract, ty, &arg(0), &arg(1), out);
+            vec![length(l, ty, &difference, out)]
+        }
+        F::Normalize => {
+            let len = length(l, ty, &arg(0), out);
+            per_leaf(l, BinaryOp::Divide, ty, &arg(0), &[len], out)
+        }
+        F::FaceForward => {
+            // faceForward(n, i, nref) = dot(nref, i) < 0 ? n : -n
+            let d = dot(l, ty, &arg(2), &arg(1), out);
+            let zero = l.constant(0);
+            let less = per_leaf(l, BinaryOp::Less, ty, &[d], &[zero], out)[0];
+            arg(0)
+                .iter()
+                .map(|&n| {
+                    let negated = l.register();
+                    out.push(Node::Op(Op::Unary {
+                        op: UnaryOp::Negate,
+                        ty,
+                        dst: negated,
+                        a: n,
+                    }));
+                    let dst = l.register();
+                    out.push(Node::Op(Op::Select {
+                        dst,
+                        cond: less,
+                        accept: n,
+                        reject: negated,
+                    }));
+                    dst
+                })
+                .collect()
+        }
+        F::Reflect => {
+            // reflect(i, n) = i - 2 * dot(n, i) * n
+            let (i, n) = (arg(0), arg(1));
+            let d = dot(l, ty, &n, &i, out);
+            let two = l.constant(2.0f32.to_bits());
+            let twice = per_leaf(l, BinaryOp::Multiply, ty, &[two], &[d], out);
+            let scaled = per_leaf(l, BinaryOp::Multiply, ty, &twice, &n, out);
+            per_leaf(l, BinaryOp::Subtract, ty, &i, &scaled, out)
+        }
+        F::Transpose => {
+            let TypeInner::Matrix { columns, rows, .. } = first_type else {
+                return Err(Refused::from("`transpose` of a non-matrix".to_string()));
+            };
+            let (c, r) = (vector_len(columns) as usize, vector_len(rows) as usize);
+            let m = arg(0);
+            // Column j of the result is row j of the operand.
+            (0..r)
+                .flat_map(|j| (0..c).map(move |i| (i, j)))
+                .map(|(i, j)| m[i * r + j])
+                .collect()
+        }
+        F::Determinant => vec![determinant(l, ty, &first_type, &arg(0), out)?],
+        other => return Err(Refused::from(format!("the built-in function {other:?}"))),
+    };
+    Ok(Lowered::Value(registers))
+}
+
+/// A three-operand built-in per leaf; one-leaf operands are repeated.
+fn ternary(
+    l: &mut Lowerer<'_>,
+    op: TernaryOp,
+    ty: Scalar,
+    args: [Vec<Reg>; 3],
+    out: &mut Vec<Node>,
+) -> Vec<Reg> {
+    let n = args.iter().map(Vec::len).max().unwrap_or(0);
+    (0..n)
+        .map(|i| {
+            let dst = l.register();
+            let pick = |v: &Vec<Reg>| v[i.min(v.len() - 1)];
+            out.push(Node::Op(Op::Ternary {
+                op,
+                ty,
+                dst,
+                args: [pick(&args[0]), pick(&args[1]), pick(&args[2])],
+            }));
+            dst
+        })
+        .collect()
+}
+
+/// `Σ a_i b_i`, left to right.
+fn dot(l: &mut Lowerer<'_>, ty: Scalar, a: &[Reg], b: &[Reg], out: &mut Vec<Node>) -> Reg {
+    let products = per_leaf(l, BinaryOp::Multiply, ty, a, b, out);
+    fold(l, BinaryOp::Add, ty, &products, out)
+}
+
+/// `sqrt(dot(v, v))`; `abs(v)` for a scalar, as WGSL defines it.
+fn length(l: &mut Lowerer<'_>, ty: Scalar, v: &[Reg], out: &mut Vec<Node>) -> Reg {
+    let dst = l.register();
+    if v.len() == 1 {
+        out.push(Node::Op(Op::Math {
+            op: MathOp::Abs,
+            ty,
+            dst,
+            a: v[0],
+        }));
+        return dst;
+    }
+    let squares = dot(l, ty, v, v, out);
+    out.push(Node::Op(Op::Math {
+        op: MathOp::Sqrt,
+        ty,
+        dst,
+        a: squares,
+    }));
+    dst
+}
+
+fn determinant(
+    l: &mut Lowerer<'_>,
+    ty: Scalar,
+    matrix: &TypeInner,
+    m: &[Reg],
+    out: &mut Vec<Node>,
+) -> Lowering<Reg> {
+    let TypeInner::Matrix { columns, .. } = *matrix else {
+        return Err(Refused::from("`determinant` of a non-matrix".to_string()));
+    };
+    let n = vector_len(columns) as usize;
+    let at = |c: usize, r: usize| m[c * n + r];
+    let mul = |l: &mut Lowerer<'_>, a: Reg, b: Reg, out: &mut Vec<Node>| {
+        per_leaf(l, BinaryOp::Multiply, ty, &[a], &[b], out)[0]
+    };
+    let minor2 = |l: &mut Lowerer<'_>, a: Reg, b: Reg, c: Reg, d: Reg, out: &mut Vec<Node>| {
+        let ad = per_leaf(l, BinaryOp::Multiply, ty, &[a], &[d], out);
+        let bc = per_leaf(l, BinaryOp::Multiply, ty, &[b], &[c], out);
+        per_leaf(l, BinaryOp::Subtract, ty, &ad, &bc, out)[0]
+    };
+    match n {
+        2 => Ok(minor2(l, at(0, 0), at(1, 0), at(0, 1), at(1, 1), out)),
+        3 => {
+            // Expansion along the first column.
+            let m0 = minor2(l, at(1, 1), at(2, 1), at(1, 2), at(2, 2), out);
+            let m1 = minor2(l, at(1, 0), at(2, 0), at(1, 2), at(2, 2), out);
+            let m2 = minor2(l, at(1, 0), at(2, 0), at(1, 1), at(2, 1), out);
+            let t0 = mul(l, at(0, 0), m0, out);
+            let t1 = mul(l, at(0, 1), m1, out);
+            let t2 = mul(l, at(0, 2), m2, out);
+            let d = per_leaf(l, BinaryOp::Subtract, ty, &[t0], &[t1], out);
+            Ok(per_leaf(l, BinaryOp::Add, ty, &d, &[t2], out)[0])
+        }
+        _ => Err(Refused::from("`determinant` of a 4x4 matrix".to_string())),
+    }
+}
+
+/// A matrix product, when one operand is a matrix and the other a vector
+/// or matrix; `None` leaves it to the per-leaf rule (a matrix times a
+/// scalar, or no matrix at all).
+pub(super) fn multiply(
+    l: &mut Lowerer<'_>,
+    ty: Scalar,
+    left: &TypeInner,
+    a: &[Reg],
+    right: &TypeInner,
+    b: &[Reg],
+    out: &mut Vec<Node>,
+) -> Option<Vec<Reg>> {
+    match (left, right) {
+        (TypeInner::Matrix { columns, rows, .. }, TypeInner::Vector { .. }) => {
+            let (c, r) = (vector_len(*columns) as usize, vector_len(*rows) as usize);
+            Some(
+                (0..r)
+                    .map(|row| {
+                        let terms: Vec<Reg> = (0..c).map(|k| a[k * r + row]).collect();
+                        dot(l, ty, &terms, &b[..c], out)
+                    })
+                    .collect(),
+            )
+        }
+        (TypeInner::Vector { .. }, TypeInner::Matrix { columns, rows, .. }) => {
+            let (c, r) = (vector_len(*columns) as usize, vector_len(*rows) as usize);
+            Some(
+                (0..c)
+                    .map(|column| dot(l, ty, &a[..r], &b[column * r..(column + 1) * r], out))
+                    .collect(),
+            )
+        }
+        (
+            TypeInner::Matrix {
+                columns: inner,
+                rows,
+                ..
+            },
+            TypeInner::Matrix { columns, .. },
+        ) => {
+            let (k, r, c) = (
+                vector_len(*inner) as usize,
+                vector_len(*rows) as usize,
+                vector_len(*columns) as usize,
+            );
+            let mut product = Vec::with_capacity(c * r);
+            for column in 0..c {
+                for row in 0..r {
+                    let left_row: Vec<Reg> = (0..k).map(|i| a[i * r + row]).collect();
+                    product.push(dot(l, ty, &left_row, &b[column * k..(column + 1) * k], out));
+                }
+            }
+            Some(product)
+        }
+        _ => None,
+    }
+}

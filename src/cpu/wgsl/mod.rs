@@ -1,0 +1,204 @@
+//! The WGSL executor: a kernel's own compute shader, run on the CPU pool
+//! with no Rust twin.
+//!
+//! The shape is naga's back ends': one more writer over the same validated
+//! IR, whose target is a [`Program`] of lane operations instead of SPIR-V.
+//!
+//! - `lower`: the entry point → a [`Program`], once per kernel (the kernel
+//!   keeps it); what cannot run here is refused with its line.
+//! - `program`: the lowered form, registers and structured nodes.
+//! - `exec`: one batch of lanes (a workgroup or several) in lockstep.
+//! - `lanes`: the lane loops of each operation.
+//! - `memory`: the launch's buffers as the program reaches them.
+//! - `semantics`: WGSL's scalar rules where Rust's differ.
+//!
+//! [`run`] takes the same host copies a twin receives, splits the grid into
+//! batches of whole workgroups and spreads them over the runtime's pool.
+//!
+//! Invariants: a lowered program never panics on any input data (indices
+//! are bounds-checked as the GPU's robust buffer access does, arithmetic is
+//! total); the memory a launch can touch is exactly its bindings.
+
+mod exec;
+mod lanes;
+mod lower;
+mod memory;
+mod program;
+mod semantics;
+
+use rayon::prelude::*;
+
+use crate::cpu::CpuSlot;
+use crate::error::{Error, Result};
+use crate::pipeline::WgslKernel;
+use exec::{Batch, BatchRange};
+use memory::{atomic_words, Memory, PaddedCopy, StorageView};
+pub(crate) use program::Program;
+
+/// Lanes a batch aims for when workgroups can share one: enough that each
+/// operation's loop amortises its dispatch, few enough that the registers
+/// of a long kernel stay in the core's caches.
+const TARGET_BATCH_LANES: u32 = 512;
+
+/// Launches with fewer invocations run on the calling thread: handing work
+/// to the pool costs more than they compute.
+const INLINE_BELOW_INVOCATIONS: u64 = 8192;
+
+/// Lowers `wgsl`'s entry point, its override constants applied.
+///
+/// # Errors
+/// Why the executor cannot run it: the construct and its line.
+pub(crate) fn compile(wgsl: &WgslKernel) -> std::result::Result<Program, String> {
+    let source = wgsl.source();
+    let validate = |module: &naga::Module| {
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(module)
+        .map_err(|e| format!("naga rejected the module: {e}"))
+    };
+    let info = validate(&wgsl.module)?;
+    let (module, info) = if wgsl.module.overrides.is_empty() {
+        (
+            std::borrow::Cow::Borrowed(&*wgsl.module),
+            std::borrow::Cow::Owned(info),
+        )
+    } else {
+        let mut constants = naga::back::PipelineConstants::default();
+        for (name, value) in &wgsl.constants {
+            constants.insert(name.clone(), *value);
+        }
+        let entry = Some((naga::ShaderStage::Compute, wgsl.entry_point.as_str()));
+        let (module, info) = naga::back::pipeline_constants::process_overrides(
+            &wgsl.module,
+            &info,
+            entry,
+            &constants,
+        )
+        .map_err(|e| format!("its override constants cannot be applied: {e}"))?;
+        (
+            std::borrow::Cow::Owned(module.into_owned()),
+            std::borrow::Cow::Owned(info.into_owned()),
+        )
+    };
+    let entry_index = module
+        .entry_points
+        .iter()
+        .position(|e| e.name == wgsl.entry_point)
+        .ok_or_else(|| format!("no entry point `{}`", wgsl.entry_point))?;
+    lower::lower(&module, &info, entry_index, &wgsl.layout).map_err(|refused| {
+        let line = refused
+            .at
+            .and_then(|at| source.get(..at))
+            .map(|before| format!(" (line {})", before.matches('\n').count() + 1))
+            .unwrap_or_default();
+        format!("the CPU executor does not support {}{line}", refused.what)
+    })
+}
+
+/// Whether a launch of `program` over `invocations` is small enough to run
+/// on the calling thread.
+pub(crate) fn runs_inline(invocations: [u32; 3]) -> bool {
+    invocations.iter().map(|&d| u64::from(d)).product::<u64>() < INLINE_BELOW_INVOCATIONS
+}
+
+/// The workgroup grid of a launch: enough workgroups to cover every
+/// invocation, as the GPU path dispatches.
+fn grid_of(program: &Program, invocations: [u32; 3]) -> [u32; 3] {
+    [0, 1, 2].map(|d| invocations[d].div_ceil(program.workgroup_size[d].max(1)))
+}
+
+/// Runs `program` over `invocations`, its storage bindings the launch's
+/// buffer slots (in argument order) and its uniforms `uniforms`. Called
+/// inside the runtime's pool (or on the calling thread, see
+/// [`runs_inline`]); batches spread over the pool's workers.
+///
+/// # Errors
+/// [`Error::CpuArgument`] when a written buffer slot was already taken
+/// (the launch layer never hands one out twice).
+pub(crate) fn run(
+    program: &Program,
+    kernel: &str,
+    slots: Vec<CpuSlot<'_>>,
+    uniforms: &[&[u8]],
+    invocations: [u32; 3],
+) -> Result<()> {
+    let grid = grid_of(program, invocations);
+    let workgroups: u64 = grid.iter().map(|&g| u64::from(g)).product();
+    if workgroups == 0 {
+        return Ok(());
+    }
+
+    let mut prepared = Vec::with_capacity(slots.len());
+    for (index, slot) in slots.into_iter().enumerate() {
+        prepared.push(match slot {
+            CpuSlot::Read(bytes) => Prepared::Read(bytes),
+            CpuSlot::Write(Some(bytes)) => match atomic_words(bytes) {
+                Ok(words) => Prepared::Direct(words),
+                Err(bytes) => {
+                    let copy = PaddedCopy::new(bytes);
+                    Prepared::Padded(bytes, copy)
+                }
+            },
+            CpuSlot::Write(None) => {
+                return Err(Error::CpuArgument {
+                    kernel: kernel.into(),
+                    message: format!("buffer argument {index} was handed out twice"),
+                })
+            }
+        });
+    }
+    let memory = Memory {
+        storage: prepared.iter().map(Prepared::view).collect(),
+        uniforms: uniforms.to_vec(),
+    };
+
+    let group_lanes: u32 = program.workgroup_size.iter().product();
+    let per_batch = if program.needs_whole_workgroups {
+        1
+    } else {
+        (TARGET_BATCH_LANES / group_lanes.max(1)).max(1)
+    };
+    let lanes = (per_batch * group_lanes) as usize;
+    let batches = workgroups.div_ceil(u64::from(per_batch));
+    let range = |b: u64| BatchRange {
+        first_workgroup: b * u64::from(per_batch),
+        workgroups: (workgroups - b * u64::from(per_batch)).min(u64::from(per_batch)) as u32,
+    };
+    if batches == 1 || runs_inline(invocations) {
+        let mut batch = Batch::new(program, lanes);
+        for b in 0..batches {
+            batch.run(program, &memory, grid, range(b));
+        }
+    } else {
+        (0..batches).into_par_iter().for_each_init(
+            || Batch::new(program, lanes),
+            |batch, b| batch.run(program, &memory, grid, range(b)),
+        );
+    }
+    drop(memory);
+    for slot in prepared {
+        if let Prepared::Padded(bytes, copy) = slot {
+            copy.write_back(bytes);
+        }
+    }
+    Ok(())
+}
+
+/// A buffer slot made ready for the program's memory view.
+enum Prepared<'a> {
+    Read(&'a [u8]),
+    Direct(&'a [std::sync::atomic::AtomicU32]),
+    Padded(&'a mut [u8], PaddedCopy),
+}
+
+impl Prepared<'_> {
+    fn view(&self) -> StorageView<'_> {
+        match self {
+            Prepared::Read(bytes) => StorageView::Read(bytes),
+            Prepared::Direct(words) => StorageView::Write(words),
+            Prepared::Padded(_, copy) => StorageView::Write(copy.words()),
+        }
+    }
+}

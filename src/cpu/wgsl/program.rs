@@ -1,0 +1,321 @@
+//! The lowered form of a WGSL entry point: a tree of nodes over numbered
+//! lane registers, what `lower` writes and `exec` runs.
+//!
+//! A register holds one 32-bit word per lane of a batch. Every WGSL value is
+//! flattened into its scalar leaves (a `vec3<f32>` is three registers, a
+//! struct its members' registers in order), so every operation here is a
+//! loop over lanes of one scalar type: that loop, not the tree walk, is where
+//! the time goes, and it vectorises.
+//!
+//! Invariants: a register is written by exactly one operation of the
+//! program (naga's expressions are SSA; a variable's registers are written
+//! only by masked copies and scatters); constant registers are
+//! written once per batch scratch, by the executor, and never again.
+
+/// A lane register's number.
+pub(crate) type Reg = u32;
+
+/// The scalar type an operation works on; every register holds one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scalar {
+    F32,
+    I32,
+    U32,
+    /// 0 or 1.
+    Bool,
+}
+
+/// Where a memory access goes. Function and private variables are not
+/// here: they live in registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Space {
+    /// The launch's storage buffer argument `n` (its buffer argument order).
+    Storage(u32),
+    /// The launch's uniform `n`.
+    Uniform(u32),
+    /// The workgroup's `var<workgroup>` memory, all variables laid out one
+    /// after another.
+    Workgroup,
+}
+
+/// Operations of one operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UnaryOp {
+    Negate,
+    LogicalNot,
+    BitNot,
+}
+
+/// Operations of two operands of one scalar type. Comparisons yield `Bool`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BinaryOp {
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+    Modulo,
+    Equal,
+    NotEqual,
+    Less,
+    LessEqual,
+    Greater,
+    GreaterEqual,
+    And,
+    ExclusiveOr,
+    InclusiveOr,
+    ShiftLeft,
+    ShiftRight,
+    Min,
+    Max,
+    /// `atan2(a, b)`.
+    Atan2,
+    /// `pow(a, b)`.
+    Pow,
+    /// `step(edge = a, x = b)`.
+    Step,
+    /// `ldexp(a, b)`, `b` an `i32`.
+    Ldexp,
+}
+
+/// Per-component math functions of one operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MathOp {
+    Abs,
+    Sign,
+    Floor,
+    Ceil,
+    Round,
+    Trunc,
+    Fract,
+    Sqrt,
+    InverseSqrt,
+    Exp,
+    Exp2,
+    Log,
+    Log2,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Radians,
+    Degrees,
+    Saturate,
+    CountOneBits,
+    CountLeadingZeros,
+    CountTrailingZeros,
+    ReverseBits,
+    FirstLeadingBit,
+    FirstTrailingBit,
+}
+
+/// Per-component functions of three operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TernaryOp {
+    /// `fma(a, b, c)`, fused.
+    Fma,
+    /// `clamp(e, low, high)` = `min(max(e, low), high)`.
+    Clamp,
+    /// `mix(a, b, t)` = `a * (1 - t) + b * t`.
+    Mix,
+    /// `smoothstep(low, high, x)`.
+    SmoothStep,
+    /// `extractBits(e, offset, count)`.
+    ExtractBits,
+}
+
+/// One term of a byte offset: `index * stride`, the index first clamped to
+/// `clamp_to - 1` when it indexes a fixed-size array outside a buffer
+/// (naga's `Restrict` policy, which wgpu's native backends use there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OffsetTerm {
+    pub index: Reg,
+    pub signed: bool,
+    pub stride: u32,
+    pub clamp_to: Option<u32>,
+}
+
+/// A straight-line operation over every lane of the batch. Only stores,
+/// masked copies and scatters look at the active-lane mask; everything else
+/// computes inactive lanes too (WGSL's arithmetic is total, so that is safe,
+/// and it keeps the loops branch-free).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Op {
+    Copy {
+        dst: Reg,
+        src: Reg,
+    },
+    /// `dst = src` in active lanes: a store to a variable.
+    MaskedCopy {
+        dst: Reg,
+        src: Reg,
+    },
+    Unary {
+        op: UnaryOp,
+        ty: Scalar,
+        dst: Reg,
+        a: Reg,
+    },
+    Binary {
+        op: BinaryOp,
+        ty: Scalar,
+        dst: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Math {
+        op: MathOp,
+        ty: Scalar,
+        dst: Reg,
+        a: Reg,
+    },
+    Ternary {
+        op: TernaryOp,
+        ty: Scalar,
+        dst: Reg,
+        args: [Reg; 3],
+    },
+    /// `insertBits(e, newbits, offset, count)`.
+    InsertBits {
+        dst: Reg,
+        args: [Reg; 4],
+    },
+    /// `dst = cond ? accept : reject`, per lane.
+    Select {
+        dst: Reg,
+        cond: Reg,
+        accept: Reg,
+        reject: Reg,
+    },
+    /// A value conversion (`f32(i)`, `u32(x)`: saturating from floats).
+    Convert {
+        dst: Reg,
+        src: Reg,
+        from: Scalar,
+        to: Scalar,
+    },
+    /// `dst = base + Σ terms`, a byte offset; `u32::MAX` when the sum is
+    /// negative or does not fit (so every access through it is out of
+    /// bounds).
+    Offset {
+        dst: Reg,
+        base: u32,
+        dynamic_base: Option<Reg>,
+        terms: Vec<OffsetTerm>,
+    },
+    /// `dst = word at offset + delta`, 0 when out of bounds.
+    Load {
+        space: Space,
+        offset: Option<Reg>,
+        delta: u32,
+        dst: Reg,
+    },
+    /// The word at `offset + delta` = `src` in active lanes; dropped when out
+    /// of bounds.
+    Store {
+        space: Space,
+        offset: Option<Reg>,
+        delta: u32,
+        src: Reg,
+    },
+    /// `dst = choices[min(index, len - 1)]`, per lane: a dynamic index into
+    /// a value or a variable held in registers.
+    Gather {
+        dst: Reg,
+        index: Reg,
+        choices: Vec<Reg>,
+    },
+    /// `targets[min(index, len - 1)] = src` in active lanes.
+    Scatter {
+        index: Reg,
+        targets: Vec<Reg>,
+        src: Reg,
+    },
+    /// `dst = (bytes of storage argument - header) / stride`.
+    ArrayLength {
+        dst: Reg,
+        binding: u32,
+        header: u32,
+        stride: u32,
+    },
+}
+
+/// A node of a lowered block.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Node {
+    Op(Op),
+    If {
+        condition: Reg,
+        accept: Vec<Node>,
+        reject: Vec<Node>,
+    },
+    /// `loop { body; continuing { continuing; break if break_if } }`; the
+    /// `break if` condition is computed inside `continuing`.
+    Loop {
+        body: Vec<Node>,
+        continuing: Vec<Node>,
+        break_if: Option<Reg>,
+    },
+    Switch {
+        selector: Reg,
+        cases: Vec<SwitchCase>,
+    },
+    /// Leaves the innermost loop or switch, in the active lanes.
+    Break,
+    /// Goes on with the innermost loop's `continuing`, in the active lanes.
+    Continue,
+    /// Leaves the innermost [`Node::Function`], in the active lanes.
+    Return,
+    /// A function body (the entry point's, or an inlined call's): where
+    /// `Return` goes to.
+    Function {
+        body: Vec<Node>,
+    },
+}
+
+/// One case of a switch; `values` empty with `default` set is `default`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SwitchCase {
+    /// The selector's bit patterns that choose this case.
+    pub values: Vec<u32>,
+    pub default: bool,
+    pub body: Vec<Node>,
+    pub fall_through: bool,
+}
+
+/// Which per-lane built-in value a register receives before the program runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BuiltinValue {
+    GlobalId(usize),
+    LocalId(usize),
+    LocalIndex,
+    WorkgroupId(usize),
+    NumWorkgroups(usize),
+}
+
+/// A lowered entry point.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Program {
+    /// How many registers a batch needs.
+    pub registers: u32,
+    /// Registers that hold one value in every lane, filled once per batch
+    /// scratch.
+    pub constants: Vec<(Reg, u32)>,
+    /// Registers filled with built-in values before the body runs.
+    pub builtins: Vec<(Reg, BuiltinValue)>,
+    pub body: Vec<Node>,
+    pub workgroup_size: [u32; 3],
+    /// Bytes of workgroup memory (zeroed for each workgroup).
+    pub workgroup_bytes: u32,
+    /// Whether workgroups must run one at a time, each as one batch (they
+    /// share workgroup memory or synchronise at barriers); otherwise a
+    /// batch may hold several workgroups.
+    pub needs_whole_workgroups: bool,
+}

@@ -1,0 +1,353 @@
+//! The WGSL executor: every built-in kernel's own shader, run on the CPU
+//! pool with no twin, against its Rust twin on the same inputs; WGSL-only
+//! kernels on a runtime without a GPU; refusals named with their line.
+//! Each tolerance is derived in a comment beside it.
+
+mod common;
+
+use common::{cpu_runtime, random_f32};
+use switchyard::kernels::{
+    self, Jacobi2dParams, KickDriftParams, NbodyFromParams, NbodyParams, ReduceParams, SaxpyParams,
+};
+use switchyard::{CpuImplementation, Error, Kernel, Runtime, Target};
+
+const EPS: f32 = f32::EPSILON;
+
+/// Runs `launch` once with the twin and once with the WGSL executor on a
+/// CPU-only runtime; returns (twin, executor) results.
+fn both_ways<R>(kernel: Kernel, launch: impl Fn(&Runtime, &Kernel) -> R) -> (R, R) {
+    let rt = cpu_runtime();
+    let twin = launch(&rt, &kernel);
+    let wgsl = launch(&rt, &kernel.prefer_wgsl_on_cpu());
+    (twin, wgsl)
+}
+
+#[test]
+fn saxpy_on_the_executor_is_bit_identical_to_its_twin() {
+    // 1 and 255: one partial workgroup; 1000: a partial batch; 100 000 and
+    // 300 001: many batches spread over the pool.
+    for n in [1usize, 255, 1000, 100_000, 300_001] {
+        let x = random_f32(n, 11);
+        let y = random_f32(n, 12);
+        let (twin, wgsl) = both_ways(kernels::saxpy(), |rt, kernel| {
+            let xb = rt.buffer_from_slice(&x).unwrap();
+            let mut yb = rt.buffer_from_slice(&y).unwrap();
+            let report = rt
+                .launch(kernel)
+                .uniform(&SaxpyParams {
+                    a: -1.25,
+                    n: n as u32,
+                })
+                .read(&xb)
+                .write(&mut yb)
+                .invocations(n as u32)
+                .on(Target::Cpu)
+                .run()
+                .unwrap();
+            (yb.to_vec().unwrap(), report.cpu_implementation)
+        });
+        // Both compute `a * x` then `+ y`, each rounded once (no fusing).
+        assert_eq!(twin.0, wgsl.0, "n={n}");
+        assert_eq!(twin.1, Some(CpuImplementation::Twin));
+        assert_eq!(wgsl.1, Some(CpuImplementation::Wgsl));
+    }
+}
+
+#[test]
+fn reduce_pass_on_the_executor_is_bit_identical_to_its_twin() {
+    for n in [1usize, 1023, 1025, 300_001] {
+        let input = random_f32(n, n as u64);
+        let groups = n.div_ceil(kernels::REDUCE_ITEMS_PER_GROUP);
+        let (twin, wgsl) = both_ways(kernels::reduce_sum(), |rt, kernel| {
+            let inb = rt.buffer_from_slice(&input).unwrap();
+            let mut partial = rt.buffer_zeroed::<f32>(groups).unwrap();
+            rt.launch(kernel)
+                .uniform(&ReduceParams { n: n as u32 })
+                .read(&inb)
+                .overwrite(&mut partial)
+                .invocations((groups * 256) as u32)
+                .on(Target::Cpu)
+                .run()
+                .unwrap();
+            partial.to_vec().unwrap()
+        });
+        // The twin follows the shader's order (4 strided adds, then the
+        // pairwise tree), and the executor runs exactly the shader's adds.
+        assert_eq!(twin, wgsl, "n={n}");
+    }
+}
+
+#[test]
+fn jacobi_on_the_executor_is_bit_identical_to_its_twin() {
+    for (w, h) in [(1u32, 1u32), (3, 5), (17, 33), (130, 70)] {
+        let grid = random_f32((w * h) as usize, u64::from(w * h));
+        let (twin, wgsl) = both_ways(kernels::jacobi2d(), |rt, kernel| {
+            let src = rt.buffer_from_slice(&grid).unwrap();
+            let mut dst = rt.buffer_zeroed::<f32>(grid.len()).unwrap();
+            rt.launch(kernel)
+                .uniform(&Jacobi2dParams {
+                    width: w,
+                    height: h,
+                    alpha: 0.2,
+                    _pad: 0,
+                })
+                .read(&src)
+                .overwrite(&mut dst)
+                .grid([w, h, 1])
+                .on(Target::Cpu)
+                .run()
+                .unwrap();
+            dst.to_vec().unwrap()
+        });
+        // Same operations in the same order: `c + α((l + r) + (u + d) − 4c)`.
+        assert_eq!(twin, wgsl, "{w}x{h}");
+    }
+}
+
+/// Bodies in a unit cube with masses in (0, 1].
+fn bodies(n: usize, seed: u64) -> Vec<f32> {
+    let mut b = random_f32(4 * n, seed);
+    for m in &mut b[3 * n..] {
+        *m = 0.5 * (*m + 1.0) + 1e-3;
+    }
+    b
+}
+
+/// Checks accelerations against the twin's. Both sum the same `n` terms but
+/// in different orders (the twin in SIMD blocks, the shader one tile at a
+/// time) and with differently rounded `1/sqrt`: each term differs by a few
+/// ulps of itself, and reordering a sum of `n` terms moves it by at most
+/// `(n - 1) ε Σ|term|`. `Σ|term|` is bounded by the sum of the absolute
+/// components, computed here in f64.
+fn assert_accelerations_close(
+    twin: &[f32],
+    wgsl: &[f32],
+    targets: &[f32],
+    sources: &[f32],
+    eps2: f32,
+) {
+    let nt = twin.len() / 3;
+    let ns = sources.len() / 4;
+    for i in 0..nt {
+        for axis in 0..3 {
+            let mut magnitude = 0.0f64;
+            for j in 0..ns {
+                let d = [0, 1, 2].map(|a| f64::from(sources[a * ns + j] - targets[a * nt + i]));
+                let r2 = d.iter().map(|v| v * v).sum::<f64>() + f64::from(eps2);
+                magnitude += f64::from(sources[3 * ns + j]) * d[axis].abs() / (r2 * r2.sqrt());
+            }
+            let tol = (ns as f64 + 8.0) * f64::from(EPS) * magnitude;
+            let k = axis * nt + i;
+            assert!(
+                f64::from((twin[k] - wgsl[k]).abs()) <= tol,
+                "body {i} axis {axis}: twin {} wgsl {} tol {tol:e}",
+                twin[k],
+                wgsl[k]
+            );
+        }
+    }
+}
+
+#[test]
+fn nbody_accelerations_on_the_executor_match_the_twin() {
+    for n in [1usize, 100, 300] {
+        let b = bodies(n, 5 + n as u64);
+        let eps2 = 1e-2;
+        let (twin, wgsl) = both_ways(kernels::nbody_accel(), |rt, kernel| {
+            let bodies = rt.buffer_from_slice(&b).unwrap();
+            let mut accel = rt.buffer_zeroed::<f32>(3 * n).unwrap();
+            rt.launch(kernel)
+                .uniform(&NbodyParams {
+                    n: n as u32,
+                    softening2: eps2,
+                    _pad0: 0,
+                    _pad1: 0,
+                })
+                .read(&bodies)
+                .overwrite(&mut accel)
+                .invocations(n as u32)
+                .on(Target::Cpu)
+                .run()
+                .unwrap();
+            accel.to_vec().unwrap()
+        });
+        assert_accelerations_close(&twin, &wgsl, &b, &b, eps2);
+    }
+}
+
+#[test]
+fn nbody_accelerations_from_sources_on_the_executor_match_the_twin() {
+    let (nt, ns) = (130usize, 257usize);
+    let targets = bodies(nt, 1);
+    let sources = bodies(ns, 2);
+    let previous = random_f32(3 * nt, 3);
+    let eps2 = 1e-3;
+    for accumulate in [0u32, 1] {
+        let (twin, wgsl) = both_ways(kernels::nbody_accel_from(), |rt, kernel| {
+            let t = rt.buffer_from_slice(&targets).unwrap();
+            let s = rt.buffer_from_slice(&sources).unwrap();
+            let mut accel = rt.buffer_from_slice(&previous).unwrap();
+            rt.launch(kernel)
+                .uniform(&NbodyFromParams {
+                    targets: nt as u32,
+                    sources: ns as u32,
+                    softening2: eps2,
+                    accumulate,
+                })
+                .read(&t)
+                .read(&s)
+                .write(&mut accel)
+                .invocations(nt as u32)
+                .on(Target::Cpu)
+                .run()
+                .unwrap();
+            accel.to_vec().unwrap()
+        });
+        if accumulate == 0 {
+            assert_accelerations_close(&twin, &wgsl, &targets, &sources, eps2);
+        } else {
+            // The previous value is added once, after the sum, in both: the
+            // difference is the sum's, plus one rounding of the result.
+            let fresh_twin: Vec<f32> = twin.iter().zip(&previous).map(|(a, p)| a - p).collect();
+            let fresh_wgsl: Vec<f32> = wgsl.iter().zip(&previous).map(|(a, p)| a - p).collect();
+            for (k, (a, b)) in twin.iter().zip(&wgsl).enumerate() {
+                let slack = 2.0 * EPS * (a.abs() + previous[k].abs() + 1.0);
+                assert!(
+                    (a - b).abs() <= (fresh_twin[k] - fresh_wgsl[k]).abs() + slack + 1e-3 * a.abs(),
+                    "{k}: twin {a} wgsl {b}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn kick_drift_on_the_executor_is_bit_identical_to_its_twin() {
+    let n = 1000usize;
+    let accel = random_f32(3 * n, 7);
+    let vel = random_f32(3 * n, 8);
+    let b = bodies(n, 9);
+    let (twin, wgsl) = both_ways(kernels::nbody_kick_drift(), |rt, kernel| {
+        let a = rt.buffer_from_slice(&accel).unwrap();
+        let mut v = rt.buffer_from_slice(&vel).unwrap();
+        let mut x = rt.buffer_from_slice(&b).unwrap();
+        rt.launch(kernel)
+            .uniform(&KickDriftParams {
+                n: n as u32,
+                kick: 0.005,
+                drift: 0.01,
+                _pad: 0,
+            })
+            .read(&a)
+            .write(&mut v)
+            .write(&mut x)
+            .invocations(n as u32)
+            .on(Target::Cpu)
+            .run()
+            .unwrap();
+        (v.to_vec().unwrap(), x.to_vec().unwrap())
+    });
+    // `v + a·kick` and `x + v·drift`, each a product then a sum, in both.
+    assert_eq!(twin, wgsl);
+}
+
+const COLLATZ: &str = r#"
+@group(0) @binding(0) var<storage, read_write> values: array<u32>;
+
+// Steps for n to reach 1 under the Collatz map, or 0xffffffff on overflow.
+fn collatz_steps(start: u32) -> u32 {
+    var n = start;
+    var steps = 0u;
+    loop {
+        if n <= 1u { break; }
+        if n % 2u == 0u {
+            n = n / 2u;
+        } else {
+            if n >= 1431655765u { return 4294967295u; }
+            n = 3u * n + 1u;
+        }
+        steps += 1u;
+    }
+    return steps;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x < arrayLength(&values) {
+        values[id.x] = collatz_steps(values[id.x]);
+    }
+}
+"#;
+
+fn collatz_reference(start: u32) -> u32 {
+    let (mut n, mut steps) = (start, 0u32);
+    while n > 1 {
+        if n.is_multiple_of(2) {
+            n /= 2;
+        } else {
+            if n >= 1_431_655_765 {
+                return u32::MAX;
+            }
+            n = 3 * n + 1;
+        }
+        steps += 1;
+    }
+    steps
+}
+
+#[test]
+fn a_wgsl_only_kernel_runs_without_a_gpu_on_auto_and_cpu() {
+    let kernel = Kernel::wgsl("collatz", COLLATZ, "main").unwrap();
+    assert!(kernel.has_cpu() && !kernel.has_twin());
+    let rt = cpu_runtime();
+    let starts: Vec<u32> = (0..5000)
+        .chain([27, 97, 871, 1_431_655_765, u32::MAX])
+        .collect();
+    for target in [Target::Auto, Target::Cpu] {
+        let mut values = rt.buffer_from_slice(&starts).unwrap();
+        let report = rt
+            .launch(&kernel)
+            .write(&mut values)
+            .invocations(starts.len() as u32)
+            .on(target)
+            .run()
+            .unwrap();
+        assert_eq!(report.target, Target::Cpu);
+        assert_eq!(report.cpu_implementation, Some(CpuImplementation::Wgsl));
+        assert!(report.to_string().contains("cpu (wgsl)"), "{report}");
+        let expected: Vec<u32> = starts.iter().map(|&s| collatz_reference(s)).collect();
+        assert_eq!(values.to_vec().unwrap(), expected);
+    }
+}
+
+#[test]
+fn an_unsupported_construct_is_refused_with_its_line() {
+    let source = "@group(0) @binding(0) var<storage, read_write> counts: array<atomic<u32>>;\n\
+                  @compute @workgroup_size(64)\n\
+                  fn main(@builtin(global_invocation_id) id: vec3<u32>) {\n\
+                      atomicAdd(&counts[id.x % 4u], 1u);\n\
+                  }\n";
+    let kernel = Kernel::wgsl("histogram", source, "main").unwrap();
+    assert!(!kernel.has_cpu());
+    let rt = cpu_runtime();
+    let mut counts = rt.buffer_zeroed::<u32>(4).unwrap();
+    let err = rt
+        .launch(&kernel)
+        .write(&mut counts)
+        .invocations(64)
+        .on(Target::Cpu)
+        .run()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::TargetUnavailable { .. })
+            && text.contains("atomic")
+            && text.contains("line 4"),
+        "{text}"
+    );
+    assert_eq!(
+        counts.to_vec().unwrap(),
+        [0; 4],
+        "the caller's data is kept"
+    );
+}
