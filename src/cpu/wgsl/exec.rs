@@ -16,9 +16,11 @@
 
 use std::mem::take;
 
+use smallvec::SmallVec;
+
 use super::lanes;
-use super::memory::{read_word, Memory, WorkgroupMemory};
-use super::program::{BuiltinValue, Node, Op, Program, Space, SwitchCase};
+use super::memory::{load, store, Memory, WorkgroupMemory};
+use super::program::{BuiltinValue, Node, Op, Program, SwitchCase};
 
 /// Where `break`, `continue` and `return` send lanes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,10 @@ pub(crate) struct BatchRange {
 /// of a fixed lane count.
 pub(crate) struct Batch {
     lanes: usize,
+    group_lanes: usize,
+    grid: [u32; 3],
+    /// Each lane's `local_invocation_id`, per dimension.
+    local_ids: [Vec<u32>; 3],
     registers: Vec<Vec<u32>>,
     mask: Vec<u32>,
     frames: Vec<Frame>,
@@ -57,63 +63,93 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// Scratch for `program` over `lanes` lanes, constants filled in.
-    pub(crate) fn new(program: &Program, lanes: usize) -> Batch {
+    /// Scratch for `program` over batches of `groups` workgroups of a grid
+    /// of `grid` workgroups: constants and the built-ins that are the same
+    /// in every batch (local ids, the grid size) filled in.
+    pub(crate) fn new(program: &Program, groups: u32, grid: [u32; 3]) -> Batch {
+        let group_lanes = program.workgroup_size.iter().product::<u32>() as usize;
+        let lanes = groups as usize * group_lanes;
         let mut registers = vec![vec![0u32; lanes]; program.registers as usize];
         for &(register, value) in &program.constants {
             registers[register as usize].fill(value);
         }
+        // Local ids in lane order (x fastest), repeated for each workgroup
+        // of the batch: counted, not divided out.
+        let [sx, sy, sz] = program.workgroup_size;
+        let mut local_ids: [Vec<u32>; 3] = Default::default();
+        for _ in 0..groups {
+            for z in 0..sz {
+                for y in 0..sy {
+                    for x in 0..sx {
+                        local_ids[0].push(x);
+                        local_ids[1].push(y);
+                        local_ids[2].push(z);
+                    }
+                }
+            }
+        }
+        for &(register, value) in &program.builtins {
+            let out = &mut registers[register as usize];
+            match value {
+                BuiltinValue::LocalId(d) => out.copy_from_slice(&local_ids[d]),
+                BuiltinValue::LocalIndex => {
+                    for (lane, slot) in out.iter_mut().enumerate() {
+                        *slot = (lane % group_lanes.max(1)) as u32;
+                    }
+                }
+                BuiltinValue::NumWorkgroups(d) => out.fill(grid[d]),
+                // Per batch, in `start`.
+                BuiltinValue::GlobalId(_) | BuiltinValue::WorkgroupId(_) => {}
+            }
+        }
         Batch {
             lanes,
+            group_lanes,
+            local_ids,
             registers,
             mask: vec![0; lanes],
             frames: Vec::new(),
             spare_masks: Vec::new(),
-            workgroup: WorkgroupMemory::new(program.workgroup_bytes),
+            workgroup: WorkgroupMemory::new(program.workgroup_bytes, groups as usize, group_lanes),
+            grid,
         }
     }
 
-    /// Runs the batch's workgroups of a grid of `grid` workgroups.
-    pub(crate) fn run(
-        &mut self,
-        program: &Program,
-        memory: &Memory<'_>,
-        grid: [u32; 3],
-        range: BatchRange,
-    ) {
-        self.start(program, grid, range);
+    /// Runs the workgroups of `range`.
+    pub(crate) fn run(&mut self, program: &Program, memory: &Memory<'_>, range: BatchRange) {
+        self.start(program, range);
         if program.workgroup_bytes > 0 {
             self.workgroup.reset();
         }
         self.block(&program.body, memory);
     }
 
-    /// Fills the built-in registers and the mask for `range`.
-    fn start(&mut self, program: &Program, grid: [u32; 3], range: BatchRange) {
-        let [sx, sy, sz] = program.workgroup_size.map(|s| s as usize);
-        let group_lanes = sx * sy * sz;
-        let live_lanes = range.workgroups as usize * group_lanes;
+    /// Fills the per-batch built-ins (workgroup and global ids) and the mask
+    /// for `range`.
+    fn start(&mut self, program: &Program, range: BatchRange) {
+        let live_lanes = range.workgroups as usize * self.group_lanes;
         for (lane, m) in self.mask.iter_mut().enumerate() {
             *m = u32::from(lane < live_lanes);
         }
-        let [gx, gy, _] = grid.map(u64::from);
-        for &(register, value) in &program.builtins {
-            let out = &mut self.registers[register as usize];
-            for (lane, slot) in out.iter_mut().enumerate() {
-                let group = range.first_workgroup + (lane / group_lanes) as u64;
-                let local = lane % group_lanes;
-                let local_id = [local % sx, (local / sx) % sy, local / (sx * sy)];
-                let group_id = [group % gx, (group / gx) % gy, group / (gx * gy)];
-                *slot = match value {
+        let [gx, gy, _] = self.grid.map(u64::from);
+        let groups = self.lanes / self.group_lanes.max(1);
+        for group in 0..groups {
+            let linear = range.first_workgroup + group as u64;
+            let group_id = [linear % gx, (linear / gx) % gy, linear / (gx * gy)].map(|g| g as u32);
+            let lanes = group * self.group_lanes..(group + 1) * self.group_lanes;
+            for &(register, value) in &program.builtins {
+                let out = &mut self.registers[register as usize][lanes.clone()];
+                match value {
+                    BuiltinValue::WorkgroupId(d) => out.fill(group_id[d]),
                     BuiltinValue::GlobalId(d) => {
-                        (group_id[d] as u32).wrapping_mul(program.workgroup_size[d])
-                            + local_id[d] as u32
+                        let base = group_id[d].wrapping_mul(program.workgroup_size[d]);
+                        for (slot, &local) in out.iter_mut().zip(&self.local_ids[d][lanes.clone()])
+                        {
+                            *slot = base.wrapping_add(local);
+                        }
                     }
-                    BuiltinValue::LocalId(d) => local_id[d] as u32,
-                    BuiltinValue::LocalIndex => local as u32,
-                    BuiltinValue::WorkgroupId(d) => group_id[d] as u32,
-                    BuiltinValue::NumWorkgroups(d) => grid[d],
-                };
+                    _ => {}
+                }
             }
         }
     }
@@ -292,148 +328,130 @@ impl Batch {
     }
 
     fn op(&mut self, op: &Op, memory: &Memory<'_>) {
-        let regs = &mut self.registers;
+        lanes::widest(
+            #[inline(always)]
+            || self.op_here(op, memory),
+        );
+    }
+
+    /// One operation, inlined into each of [`lanes::widest`]'s copies (so
+    /// no closures here: each would be a function of its own, compiled for
+    /// the baseline target).
+    #[inline(always)]
+    fn op_here(&mut self, op: &Op, memory: &Memory<'_>) {
+        let Some(dst) = op.destination() else {
+            if let Op::Store {
+                space,
+                offset,
+                delta,
+                src,
+            } = op
+            {
+                let r = &self.registers;
+                let offsets = offset.map(|o| r[o as usize].as_slice());
+                store(
+                    memory,
+                    &mut self.workgroup,
+                    *space,
+                    offsets,
+                    *delta,
+                    &r[*src as usize],
+                    &self.mask,
+                );
+            } else if let Op::Scatter {
+                index,
+                targets,
+                src,
+            } = op
+            {
+                for (k, &target) in targets.iter().enumerate() {
+                    let mut d = take(&mut self.registers[target as usize]);
+                    let r = &self.registers;
+                    lanes::scatter_into(
+                        &mut d,
+                        k,
+                        targets.len(),
+                        &r[*index as usize],
+                        &r[*src as usize],
+                        &self.mask,
+                    );
+                    self.registers[target as usize] = d;
+                }
+            }
+            return;
+        };
+        // Lowering never makes an operation read the register it writes.
+        let mut d = take(&mut self.registers[dst as usize]);
+        let r = &self.registers;
+        let reg = |x: &u32| r[*x as usize].as_slice();
         match op {
-            Op::Copy { dst, src } => with_dst(regs, *dst, |d, r| lanes::copy(d, &r[*src as usize])),
-            Op::MaskedCopy { dst, src } => {
-                let mask = &self.mask;
-                with_dst(regs, *dst, |d, r| {
-                    lanes::masked_copy(d, &r[*src as usize], mask)
-                })
-            }
-            Op::Unary { op, ty, dst, a } => with_dst(regs, *dst, |d, r| {
-                lanes::unary(*op, *ty, d, &r[*a as usize])
-            }),
-            Op::Binary { op, ty, dst, a, b } => with_dst(regs, *dst, |d, r| {
-                lanes::binary(*op, *ty, d, &r[*a as usize], &r[*b as usize])
-            }),
-            Op::Math { op, ty, dst, a } => {
-                with_dst(regs, *dst, |d, r| lanes::math(*op, *ty, d, &r[*a as usize]))
-            }
-            Op::Ternary { op, ty, dst, args } => with_dst(regs, *dst, |d, r| {
-                lanes::ternary(*op, *ty, d, args.map(|a| r[a as usize].as_slice()))
-            }),
-            Op::InsertBits { dst, args } => with_dst(regs, *dst, |d, r| {
-                lanes::insert_bits(d, args.map(|a| r[a as usize].as_slice()))
-            }),
+            Op::Copy { src, .. } => lanes::copy(&mut d, reg(src)),
+            Op::MaskedCopy { src, .. } => lanes::masked_copy(&mut d, reg(src), &self.mask),
+            Op::Unary { op, ty, a, .. } => lanes::unary(*op, *ty, &mut d, reg(a)),
+            Op::Binary { op, ty, a, b, .. } => lanes::binary(*op, *ty, &mut d, reg(a), reg(b)),
+            Op::Math { op, ty, a, .. } => lanes::math(*op, *ty, &mut d, reg(a)),
+            Op::Ternary { op, ty, args, .. } => lanes::ternary(
+                *op,
+                *ty,
+                &mut d,
+                [reg(&args[0]), reg(&args[1]), reg(&args[2])],
+            ),
+            Op::InsertBits { args, .. } => lanes::insert_bits(
+                &mut d,
+                [reg(&args[0]), reg(&args[1]), reg(&args[2]), reg(&args[3])],
+            ),
             Op::Select {
-                dst,
                 cond,
                 accept,
                 reject,
-            } => with_dst(regs, *dst, |d, r| {
-                lanes::select(
-                    d,
-                    &r[*cond as usize],
-                    &r[*accept as usize],
-                    &r[*reject as usize],
-                )
-            }),
-            Op::Convert { dst, src, from, to } => with_dst(regs, *dst, |d, r| {
-                lanes::convert(d, &r[*src as usize], *from, *to)
-            }),
+                ..
+            } => lanes::select(&mut d, reg(cond), reg(accept), reg(reject)),
+            Op::Convert { src, from, to, .. } => lanes::convert(&mut d, reg(src), *from, *to),
             Op::Offset {
-                dst,
                 base,
                 dynamic_base,
                 terms,
-            } => with_dst(regs, *dst, |d, r| {
-                for (lane, out) in d.iter_mut().enumerate() {
-                    let mut total = u64::from(*base)
-                        + dynamic_base.map_or(0, |b| u64::from(r[b as usize][lane]));
-                    for term in terms {
-                        let raw = r[term.index as usize][lane];
-                        let index = match term.clamp_to {
-                            Some(len) => u64::from(raw.min(len.saturating_sub(1))),
-                            None if term.signed && (raw as i32) < 0 => u64::MAX / 2,
-                            None => u64::from(raw),
-                        };
-                        total = total.saturating_add(index.saturating_mul(u64::from(term.stride)));
-                    }
-                    *out = u32::try_from(total).unwrap_or(u32::MAX);
+                ..
+            } => {
+                lanes::offset_start(&mut d, *base, dynamic_base.as_ref().map(reg));
+                for term in terms {
+                    lanes::offset_add(&mut d, reg(&term.index), term);
                 }
-            }),
+            }
             Op::Load {
                 space,
                 offset,
                 delta,
-                dst,
-            } => {
-                let workgroup = &self.workgroup.words;
-                with_dst(regs, *dst, |d, r| {
-                    let offsets = offset.map(|o| r[o as usize].as_slice());
-                    load(d, memory, workgroup, *space, offsets, *delta)
-                })
-            }
-            Op::Store {
-                space,
-                offset,
-                delta,
-                src,
-            } => {
-                let offsets = offset.map(|o| regs[o as usize].as_slice());
-                let values = &regs[*src as usize];
-                store(
-                    memory,
-                    &mut self.workgroup.words,
-                    *space,
-                    offsets,
-                    *delta,
-                    values,
-                    &self.mask,
-                );
-            }
-            Op::Gather {
-                dst,
-                index,
-                choices,
-            } => with_dst(regs, *dst, |d, r| {
-                let chosen: Vec<&[u32]> =
-                    choices.iter().map(|&c| r[c as usize].as_slice()).collect();
-                lanes::gather(d, &r[*index as usize], &chosen)
-            }),
-            Op::Scatter {
-                index,
-                targets,
-                src,
-            } => {
-                for (k, &target) in targets.iter().enumerate() {
-                    let mask = &self.mask;
-                    with_dst(regs, target, |d, r| {
-                        lanes::scatter_into(
-                            d,
-                            k,
-                            targets.len(),
-                            &r[*index as usize],
-                            &r[*src as usize],
-                            mask,
-                        )
-                    });
-                }
+                ..
+            } => load(
+                &mut d,
+                memory,
+                &self.workgroup,
+                *space,
+                offset.as_ref().map(reg),
+                *delta,
+            ),
+            Op::Gather { index, choices, .. } => {
+                let chosen: SmallVec<[&[u32]; 8]> = choices.iter().map(reg).collect();
+                lanes::gather(&mut d, reg(index), &chosen);
             }
             Op::ArrayLength {
-                dst,
                 binding,
                 header,
                 stride,
+                ..
             } => {
                 let bytes = memory
                     .storage
                     .get(*binding as usize)
                     .map_or(0, |view| view.byte_len());
                 let length = bytes.saturating_sub(*header as usize) / (*stride).max(1) as usize;
-                regs[*dst as usize].fill(u32::try_from(length).unwrap_or(u32::MAX));
+                d.fill(u32::try_from(length).unwrap_or(u32::MAX));
             }
+            Op::Store { .. } | Op::Scatter { .. } => {}
         }
+        self.registers[dst as usize] = d;
     }
-}
-
-/// Runs `write` on register `dst` with the other registers readable.
-/// Lowering never makes an operation read the register it writes.
-fn with_dst(registers: &mut [Vec<u32>], dst: u32, write: impl FnOnce(&mut [u32], &[Vec<u32>])) {
-    let mut out = take(&mut registers[dst as usize]);
-    write(&mut out, registers);
-    registers[dst as usize] = out;
 }
 
 fn or_into(into: &mut [u32], lanes: &[u32]) {
@@ -455,70 +473,4 @@ fn case_lanes(case: &SwitchCase, cases: &[SwitchCase], selector: &[u32]) -> Vec<
             u32::from(hit)
         })
         .collect()
-}
-
-/// The byte address of lane `lane`'s access, `None` when out of range.
-fn address(offsets: Option<&[u32]>, lane: usize, delta: u32) -> Option<usize> {
-    let base = offsets.map_or(0, |o| o[lane]);
-    if base == u32::MAX {
-        return None;
-    }
-    Some(base as usize + delta as usize)
-}
-
-fn load(
-    dst: &mut [u32],
-    memory: &Memory<'_>,
-    workgroup: &[u32],
-    space: Space,
-    offsets: Option<&[u32]>,
-    delta: u32,
-) {
-    for (lane, d) in dst.iter_mut().enumerate() {
-        let Some(at) = address(offsets, lane, delta) else {
-            *d = 0;
-            continue;
-        };
-        *d = match space {
-            Space::Storage(n) => memory.storage.get(n as usize).map_or(0, |v| v.load(at)),
-            Space::Uniform(n) => memory
-                .uniforms
-                .get(n as usize)
-                .map_or(0, |bytes| read_word(bytes, at)),
-            Space::Workgroup => workgroup.get(at / 4).copied().unwrap_or(0),
-        };
-    }
-}
-
-fn store(
-    memory: &Memory<'_>,
-    workgroup: &mut [u32],
-    space: Space,
-    offsets: Option<&[u32]>,
-    delta: u32,
-    values: &[u32],
-    mask: &[u32],
-) {
-    for (lane, (&value, &m)) in values.iter().zip(mask).enumerate() {
-        if m == 0 {
-            continue;
-        }
-        let Some(at) = address(offsets, lane, delta) else {
-            continue;
-        };
-        match space {
-            Space::Storage(n) => {
-                if let Some(view) = memory.storage.get(n as usize) {
-                    view.store(at, value);
-                }
-            }
-            Space::Workgroup => {
-                if let Some(word) = workgroup.get_mut(at / 4) {
-                    *word = value;
-                }
-            }
-            // naga's validator refuses stores to uniforms.
-            Space::Uniform(_) => {}
-        }
-    }
 }

@@ -7,72 +7,125 @@
 //! selects, masked copies) into vector instructions. Floats live in the
 //! registers as their bit patterns: `from_bits`/`to_bits` cost nothing.
 //!
+//! Every function here is `#[inline(always)]`, so that [`widest`], which
+//! the executor runs each operation through, compiles its own copy of
+//! each loop for AVX-512, for AVX2 and for the baseline target, and picks
+//! one by what the CPU has.
+//!
 //! Invariant: every slice handed in has the batch's lane count; nothing
 //! here looks at the active-lane mask except [`masked_copy`] and
-//! [`scatter`], which write only active lanes.
+//! [`scatter_into`], which write only active lanes.
 
-use super::program::{BinaryOp, MathOp, Scalar, TernaryOp, UnaryOp};
+use super::program::{BinaryOp, MathOp, OffsetTerm, Scalar, TernaryOp, UnaryOp};
 use super::semantics;
 
+/// Runs `work` compiled for the widest vector instructions this CPU has.
+#[allow(unsafe_code)]
+#[inline(always)]
+pub(crate) fn widest<R>(work: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // Cached by std after the first call: one load and a branch.
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU was just checked to have AVX-512F, the only
+            // feature `with_avx512` enables.
+            return unsafe { with_avx512(work) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU was just checked to have AVX2, the only
+            // feature `with_avx2` enables.
+            return unsafe { with_avx2(work) };
+        }
+    }
+    work()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn with_avx512<R>(work: impl FnOnce() -> R) -> R {
+    work()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn with_avx2<R>(work: impl FnOnce() -> R) -> R {
+    work()
+}
+
+#[inline(always)]
 fn f(bits: u32) -> f32 {
     f32::from_bits(bits)
 }
 
+#[inline(always)]
 fn map1(dst: &mut [u32], a: &[u32], rule: impl Fn(u32) -> u32) {
     for (d, &x) in dst.iter_mut().zip(a) {
         *d = rule(x);
     }
 }
 
+#[inline(always)]
 fn map2(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(u32, u32) -> u32) {
     for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
         *d = rule(x, y);
     }
 }
 
+#[inline(always)]
 fn map3(dst: &mut [u32], [a, b, c]: [&[u32]; 3], rule: impl Fn(u32, u32, u32) -> u32) {
     for (((d, &x), &y), &z) in dst.iter_mut().zip(a).zip(b).zip(c) {
         *d = rule(x, y, z);
     }
 }
 
+#[inline(always)]
 fn float1(dst: &mut [u32], a: &[u32], rule: impl Fn(f32) -> f32) {
     map1(dst, a, |x| rule(f(x)).to_bits());
 }
 
+#[inline(always)]
 fn float2(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(f32, f32) -> f32) {
     map2(dst, a, b, |x, y| rule(f(x), f(y)).to_bits());
 }
 
+#[inline(always)]
 fn float_compare(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(f32, f32) -> bool) {
     map2(dst, a, b, |x, y| u32::from(rule(f(x), f(y))));
 }
 
+#[inline(always)]
 fn int2(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(i32, i32) -> i32) {
     map2(dst, a, b, |x, y| rule(x as i32, y as i32) as u32);
 }
 
+#[inline(always)]
 fn int_compare(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(i32, i32) -> bool) {
     map2(dst, a, b, |x, y| u32::from(rule(x as i32, y as i32)));
 }
 
+#[inline(always)]
 fn uint_compare(dst: &mut [u32], a: &[u32], b: &[u32], rule: impl Fn(u32, u32) -> bool) {
     map2(dst, a, b, |x, y| u32::from(rule(x, y)));
 }
 
 /// `dst = src`.
+#[inline(always)]
 pub(crate) fn copy(dst: &mut [u32], src: &[u32]) {
     dst.copy_from_slice(src);
 }
 
-/// `dst = src` where `mask` is set.
+/// `dst = src` where `mask` is set (masks hold 0 or 1).
+#[inline(always)]
 pub(crate) fn masked_copy(dst: &mut [u32], src: &[u32], mask: &[u32]) {
     for ((d, &s), &m) in dst.iter_mut().zip(src).zip(mask) {
-        *d = if m != 0 { s } else { *d };
+        // Bitwise, not `if`: a conditional store does not vectorise.
+        let take = m.wrapping_neg();
+        *d = (s & take) | (*d & !take);
     }
 }
 
 /// A unary operator.
+#[inline(always)]
 pub(crate) fn unary(op: UnaryOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
     match (op, ty) {
         (UnaryOp::Negate, Scalar::F32) => float1(dst, a, |x| -x),
@@ -83,6 +136,7 @@ pub(crate) fn unary(op: UnaryOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
 }
 
 /// A binary operator or two-operand built-in; `ty` is the operands' type.
+#[inline(always)]
 pub(crate) fn binary(op: BinaryOp, ty: Scalar, dst: &mut [u32], a: &[u32], b: &[u32]) {
     use BinaryOp as B;
     match ty {
@@ -148,6 +202,7 @@ pub(crate) fn binary(op: BinaryOp, ty: Scalar, dst: &mut [u32], a: &[u32], b: &[
 
 /// The operators that only look at bit patterns, the same for every
 /// integer type and `bool`.
+#[inline(always)]
 fn bits(op: BinaryOp, dst: &mut [u32], a: &[u32], b: &[u32]) {
     match op {
         BinaryOp::Equal => uint_compare(dst, a, b, |x, y| x == y),
@@ -162,6 +217,7 @@ fn bits(op: BinaryOp, dst: &mut [u32], a: &[u32], b: &[u32]) {
 }
 
 /// A one-operand math built-in, per component.
+#[inline(always)]
 pub(crate) fn math(op: MathOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
     use MathOp as M;
     match ty {
@@ -214,6 +270,7 @@ pub(crate) fn math(op: MathOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
     }
 }
 
+#[inline(always)]
 fn integer_bits(op: MathOp, dst: &mut [u32], a: &[u32]) {
     match op {
         MathOp::CountOneBits => map1(dst, a, u32::count_ones),
@@ -227,6 +284,7 @@ fn integer_bits(op: MathOp, dst: &mut [u32], a: &[u32]) {
 }
 
 /// A three-operand built-in, per component.
+#[inline(always)]
 pub(crate) fn ternary(op: TernaryOp, ty: Scalar, dst: &mut [u32], args: [&[u32]; 3]) {
     match (op, ty) {
         (TernaryOp::Fma, _) => map3(dst, args, |x, y, z| f(x).mul_add(f(y), f(z)).to_bits()),
@@ -251,6 +309,7 @@ pub(crate) fn ternary(op: TernaryOp, ty: Scalar, dst: &mut [u32], args: [&[u32];
 }
 
 /// `insertBits(e, newbits, offset, count)`, per component.
+#[inline(always)]
 pub(crate) fn insert_bits(dst: &mut [u32], [e, newbits, offset, count]: [&[u32]; 4]) {
     for (lane, d) in dst.iter_mut().enumerate() {
         *d = semantics::insert_bits(e[lane], newbits[lane], offset[lane], count[lane]);
@@ -258,6 +317,7 @@ pub(crate) fn insert_bits(dst: &mut [u32], [e, newbits, offset, count]: [&[u32];
 }
 
 /// `dst = cond ? accept : reject`.
+#[inline(always)]
 pub(crate) fn select(dst: &mut [u32], cond: &[u32], accept: &[u32], reject: &[u32]) {
     map3(
         dst,
@@ -268,6 +328,7 @@ pub(crate) fn select(dst: &mut [u32], cond: &[u32], accept: &[u32], reject: &[u3
 
 /// A value conversion between scalar types (floats to integers saturate;
 /// NaN gives 0, as Rust's `as`).
+#[inline(always)]
 pub(crate) fn convert(dst: &mut [u32], src: &[u32], from: Scalar, to: Scalar) {
     use Scalar as S;
     match (from, to) {
@@ -283,6 +344,7 @@ pub(crate) fn convert(dst: &mut [u32], src: &[u32], from: Scalar, to: Scalar) {
 }
 
 /// `dst = choices[min(index, len - 1)]`, lane by lane.
+#[inline(always)]
 pub(crate) fn gather(dst: &mut [u32], index: &[u32], choices: &[&[u32]]) {
     let last = choices.len().saturating_sub(1);
     for (lane, d) in dst.iter_mut().enumerate() {
@@ -293,6 +355,7 @@ pub(crate) fn gather(dst: &mut [u32], index: &[u32], choices: &[&[u32]]) {
 
 /// The lanes of `targets[k]` that a scatter of `index` writes: active and
 /// `min(index, len - 1) == k`.
+#[inline(always)]
 pub(crate) fn scatter_into(
     target: &mut [u32],
     k: usize,
@@ -305,6 +368,56 @@ pub(crate) fn scatter_into(
     for lane in 0..target.len() {
         if mask[lane] != 0 && (index[lane] as usize).min(last) == k {
             target[lane] = src[lane];
+        }
+    }
+}
+
+/// `dst = base + dynamic`, the start of a byte offset; `u32::MAX` (out of
+/// bounds for every access) stays so.
+#[inline(always)]
+pub(crate) fn offset_start(dst: &mut [u32], base: u32, dynamic: Option<&[u32]>) {
+    match dynamic {
+        None => dst.fill(base),
+        Some(dynamic) => map1(dst, dynamic, |x| {
+            if x == u32::MAX {
+                u32::MAX
+            } else {
+                x.saturating_add(base)
+            }
+        }),
+    }
+}
+
+/// `dst += index × stride`, saturating at `u32::MAX`; a negative signed
+/// index makes the offset `u32::MAX`, a clamped one is first limited to
+/// the array's last element.
+#[inline(always)]
+pub(crate) fn offset_add(dst: &mut [u32], index: &[u32], term: &OffsetTerm) {
+    let stride = u64::from(term.stride);
+    let add = |o: u32, i: u32| {
+        let sum = u64::from(o) + u64::from(i) * stride;
+        if o == u32::MAX || sum >= u64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            sum as u32
+        }
+    };
+    match (term.clamp_to, term.signed) {
+        (Some(len), _) => {
+            let last = len.saturating_sub(1);
+            for (o, &i) in dst.iter_mut().zip(index) {
+                *o = add(*o, i.min(last));
+            }
+        }
+        (None, true) => {
+            for (o, &i) in dst.iter_mut().zip(index) {
+                *o = if (i as i32) < 0 { u32::MAX } else { add(*o, i) };
+            }
+        }
+        (None, false) => {
+            for (o, &i) in dst.iter_mut().zip(index) {
+                *o = add(*o, i);
+            }
         }
     }
 }

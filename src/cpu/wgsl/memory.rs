@@ -20,6 +20,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use super::program::Space;
+
 /// One storage argument as a program sees it.
 pub(crate) enum StorageView<'a> {
     Read(&'a [u8]),
@@ -31,26 +33,6 @@ impl StorageView<'_> {
         match self {
             StorageView::Read(bytes) => bytes.len(),
             StorageView::Write(words) => words.len() * 4,
-        }
-    }
-
-    /// The word at byte `offset` (a multiple of 4), 0 outside the binding.
-    pub(crate) fn load(&self, offset: usize) -> u32 {
-        match self {
-            StorageView::Read(bytes) => read_word(bytes, offset),
-            StorageView::Write(words) => words
-                .get(offset / 4)
-                .map_or(0, |w| w.load(Ordering::Relaxed)),
-        }
-    }
-
-    /// Writes the word at byte `offset`; dropped outside the binding or on
-    /// a read-only binding (naga's validator refuses such stores).
-    pub(crate) fn store(&self, offset: usize, value: u32) {
-        if let StorageView::Write(words) = self {
-            if let Some(w) = words.get(offset / 4) {
-                w.store(value, Ordering::Relaxed);
-            }
         }
     }
 }
@@ -122,21 +104,180 @@ pub(crate) struct Memory<'a> {
     pub uniforms: Vec<&'a [u8]>,
 }
 
-/// One workgroup's `var<workgroup>` memory, zeroed before the workgroup
-/// starts (as wgpu asks every backend to).
+/// The `var<workgroup>` memory of a batch's workgroups, one block of
+/// `stride_words` per workgroup, zeroed before the batch starts (as wgpu
+/// asks every backend to). Lane `l` belongs to workgroup `l / group_lanes`.
 pub(crate) struct WorkgroupMemory {
-    pub words: Vec<u32>,
+    words: Vec<u32>,
+    stride_words: usize,
+    group_lanes: usize,
 }
 
 impl WorkgroupMemory {
-    pub(crate) fn new(bytes: u32) -> WorkgroupMemory {
+    pub(crate) fn new(bytes_per_group: u32, groups: usize, group_lanes: usize) -> WorkgroupMemory {
+        let stride_words = bytes_per_group.div_ceil(16) as usize * 4;
         WorkgroupMemory {
-            words: vec![0; bytes.div_ceil(4) as usize],
+            words: vec![0; stride_words * groups],
+            stride_words,
+            group_lanes: group_lanes.max(1),
         }
     }
 
     pub(crate) fn reset(&mut self) {
         self.words.fill(0);
+    }
+
+    /// The words of workgroup `group` of the batch.
+    fn block(&self, group: usize) -> &[u32] {
+        let start = group * self.stride_words;
+        self.words
+            .get(start..start + self.stride_words)
+            .unwrap_or(&[])
+    }
+
+    fn block_mut(&mut self, group: usize) -> &mut [u32] {
+        let start = group * self.stride_words;
+        self.words
+            .get_mut(start..start + self.stride_words)
+            .unwrap_or(&mut [])
+    }
+}
+
+/// The byte address of lane `lane`'s access, `None` when out of range.
+fn address(offsets: Option<&[u32]>, lane: usize, delta: u32) -> Option<usize> {
+    let base = offsets.map_or(0, |o| o[lane]);
+    if base == u32::MAX {
+        return None;
+    }
+    Some(base as usize + delta as usize)
+}
+
+/// `dst[l]` = the word at `offsets[l] + delta` of `space`, 0 out of bounds.
+pub(crate) fn load(
+    dst: &mut [u32],
+    memory: &Memory<'_>,
+    workgroup: &WorkgroupMemory,
+    space: Space,
+    offsets: Option<&[u32]>,
+    delta: u32,
+) {
+    match space {
+        Space::Storage(n) => match memory.storage.get(n as usize) {
+            Some(StorageView::Read(bytes)) => load_bytes(dst, bytes, offsets, delta),
+            Some(StorageView::Write(words)) => {
+                load_each(dst, offsets, delta, |at| {
+                    words.get(at / 4).map_or(0, |w| w.load(Ordering::Relaxed))
+                });
+            }
+            None => dst.fill(0),
+        },
+        Space::Uniform(n) => match memory.uniforms.get(n as usize) {
+            Some(bytes) => load_bytes(dst, bytes, offsets, delta),
+            None => dst.fill(0),
+        },
+        Space::Workgroup => {
+            let group_lanes = workgroup.group_lanes;
+            for (group, lanes) in dst.chunks_mut(group_lanes).enumerate() {
+                let block = workgroup.block(group);
+                let offsets = offsets.map(|o| &o[group * group_lanes..][..lanes.len()]);
+                load_each(lanes, offsets, delta, |at| {
+                    block.get(at / 4).copied().unwrap_or(0)
+                });
+            }
+        }
+    }
+}
+
+/// Loads from plain bytes: a slice copy when lane `l` reads word `l` of a run inside the bytes.
+fn load_bytes(dst: &mut [u32], bytes: &[u8], offsets: Option<&[u32]>, delta: u32) {
+    if let Some(o) = offsets {
+        let first = o.first().copied().unwrap_or(u32::MAX);
+        let start = first as usize + delta as usize;
+        let contiguous = first != u32::MAX
+            && o.iter()
+                .enumerate()
+                .all(|(lane, &v)| v == first.wrapping_add(4 * lane as u32));
+        if let (true, Some(run)) = (contiguous, bytes.get(start..start + 4 * dst.len())) {
+            for (d, word) in dst.iter_mut().zip(run.chunks_exact(4)) {
+                *d = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+            }
+            return;
+        }
+    }
+    load_each(dst, offsets, delta, |at| read_word(bytes, at));
+}
+
+fn load_each(dst: &mut [u32], offsets: Option<&[u32]>, delta: u32, read: impl Fn(usize) -> u32) {
+    match offsets {
+        None => dst.fill(read(delta as usize)),
+        // Every lane at one address (a loop index shared by the workgroup):
+        // one read.
+        Some(o)
+            if o.first()
+                .is_some_and(|&first| first != u32::MAX && o.iter().all(|&v| v == first)) =>
+        {
+            dst.fill(read(o[0] as usize + delta as usize));
+        }
+        Some(o) => {
+            for (d, &base) in dst.iter_mut().zip(o) {
+                *d = if base == u32::MAX {
+                    0
+                } else {
+                    read(base as usize + delta as usize)
+                };
+            }
+        }
+    }
+}
+
+/// The word at `offsets[l] + delta` of `space` = `values[l]`, in the lanes
+/// `mask` has; dropped out of bounds.
+pub(crate) fn store(
+    memory: &Memory<'_>,
+    workgroup: &mut WorkgroupMemory,
+    space: Space,
+    offsets: Option<&[u32]>,
+    delta: u32,
+    values: &[u32],
+    mask: &[u32],
+) {
+    match space {
+        Space::Storage(n) => {
+            let Some(StorageView::Write(words)) = memory.storage.get(n as usize) else {
+                return; // naga's validator refuses stores to read-only bindings
+            };
+            for (lane, (&value, &m)) in values.iter().zip(mask).enumerate() {
+                if m == 0 {
+                    continue;
+                }
+                if let Some(w) = address(offsets, lane, delta).and_then(|at| words.get(at / 4)) {
+                    w.store(value, Ordering::Relaxed);
+                }
+            }
+        }
+        Space::Workgroup => {
+            let group_lanes = workgroup.group_lanes;
+            for (group, (values, mask)) in values
+                .chunks(group_lanes)
+                .zip(mask.chunks(group_lanes))
+                .enumerate()
+            {
+                let block = workgroup.block_mut(group);
+                let offsets = offsets.map(|o| &o[group * group_lanes..][..values.len()]);
+                for (lane, (&value, &m)) in values.iter().zip(mask).enumerate() {
+                    if m == 0 {
+                        continue;
+                    }
+                    if let Some(w) =
+                        address(offsets, lane, delta).and_then(|at| block.get_mut(at / 4))
+                    {
+                        *w = value;
+                    }
+                }
+            }
+        }
+        // naga's validator refuses stores to uniforms.
+        Space::Uniform(_) => {}
     }
 }
 
@@ -151,16 +292,79 @@ mod tests {
         assert_eq!(read_word(&bytes, 4), 0, "a word that crosses the end");
         assert_eq!(read_word(&bytes, usize::MAX), 0);
         let mut aligned = vec![0u32; 2];
-        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut aligned);
-        let view = StorageView::Write(atomic_words(bytes).unwrap());
-        view.store(4, 9);
-        view.store(8, 7);
-        assert_eq!(view.load(4), 9);
-        assert_eq!(view.load(8), 0);
-        let _ = view;
+        let words = atomic_words(bytemuck::cast_slice_mut(&mut aligned)).unwrap();
+        let memory = Memory {
+            storage: vec![StorageView::Write(words)],
+            uniforms: vec![&bytes],
+        };
+        let mut workgroup = WorkgroupMemory::new(8, 2, 2);
+        let offsets = [4, 8, u32::MAX, 0];
+        store(
+            &memory,
+            &mut workgroup,
+            Space::Storage(0),
+            Some(&offsets),
+            0,
+            &[9, 7, 5, 3],
+            &[1, 1, 1, 0],
+        );
+        let mut loaded = [0u32; 4];
+        load(
+            &mut loaded,
+            &memory,
+            &workgroup,
+            Space::Storage(0),
+            Some(&offsets),
+            0,
+        );
+        assert_eq!(loaded, [9, 0, 0, 0], "lane 3 was inactive");
+        load(
+            &mut loaded,
+            &memory,
+            &workgroup,
+            Space::Uniform(0),
+            Some(&[0, 4, 0, 0]),
+            0,
+        );
+        assert_eq!(loaded, [1, 0, 1, 1]);
+        drop(memory);
         assert_eq!(aligned, [0, 9]);
         let mut ragged = [0u8; 6];
         assert!(atomic_words(&mut ragged).is_err());
+    }
+
+    #[test]
+    fn each_workgroup_of_a_batch_has_its_own_memory() {
+        let memory = Memory {
+            storage: vec![],
+            uniforms: vec![],
+        };
+        // Two workgroups of two lanes, 8 bytes each.
+        let mut workgroup = WorkgroupMemory::new(8, 2, 2);
+        store(
+            &memory,
+            &mut workgroup,
+            Space::Workgroup,
+            Some(&[0, 4, 0, 4]),
+            0,
+            &[1, 2, 3, 4],
+            &[1; 4],
+        );
+        let mut loaded = [0u32; 4];
+        load(
+            &mut loaded,
+            &memory,
+            &workgroup,
+            Space::Workgroup,
+            Some(&[4, 0, 4, 0]),
+            0,
+        );
+        assert_eq!(loaded, [2, 1, 4, 3]);
+        load(&mut loaded, &memory, &workgroup, Space::Workgroup, None, 16);
+        assert_eq!(
+            loaded, [0; 4],
+            "past a workgroup's block reads 0, not the next block"
+        );
     }
 
     #[test]

@@ -155,26 +155,25 @@ pub(crate) fn run(
     };
 
     let group_lanes: u32 = program.workgroup_size.iter().product();
-    let per_batch = if program.needs_whole_workgroups {
-        1
-    } else {
-        (TARGET_BATCH_LANES / group_lanes.max(1)).max(1)
-    };
-    let lanes = (per_batch * group_lanes) as usize;
+    // Whole workgroups per batch: up to the target lane count, but enough
+    // batches that every worker of the pool gets several.
+    let threads = rayon::current_num_threads() as u64;
+    let spread = (workgroups / (4 * threads)).max(1);
+    let per_batch = u64::from((TARGET_BATCH_LANES / group_lanes.max(1)).max(1)).min(spread) as u32;
     let batches = workgroups.div_ceil(u64::from(per_batch));
     let range = |b: u64| BatchRange {
         first_workgroup: b * u64::from(per_batch),
         workgroups: (workgroups - b * u64::from(per_batch)).min(u64::from(per_batch)) as u32,
     };
     if batches == 1 || runs_inline(invocations) {
-        let mut batch = Batch::new(program, lanes);
+        let mut batch = Batch::new(program, per_batch, grid);
         for b in 0..batches {
-            batch.run(program, &memory, grid, range(b));
+            batch.run(program, &memory, range(b));
         }
     } else {
         (0..batches).into_par_iter().for_each_init(
-            || Batch::new(program, lanes),
-            |batch, b| batch.run(program, &memory, grid, range(b)),
+            || Batch::new(program, per_batch, grid),
+            |batch, b| batch.run(program, &memory, range(b)),
         );
     }
     drop(memory);

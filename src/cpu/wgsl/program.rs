@@ -247,6 +247,29 @@ pub(crate) enum Op {
     },
 }
 
+impl Op {
+    /// The register the operation writes; `None` for stores and scatters,
+    /// which write memory or several variable registers.
+    pub(crate) fn destination(&self) -> Option<Reg> {
+        match *self {
+            Op::Copy { dst, .. }
+            | Op::MaskedCopy { dst, .. }
+            | Op::Unary { dst, .. }
+            | Op::Binary { dst, .. }
+            | Op::Math { dst, .. }
+            | Op::Ternary { dst, .. }
+            | Op::InsertBits { dst, .. }
+            | Op::Select { dst, .. }
+            | Op::Convert { dst, .. }
+            | Op::Offset { dst, .. }
+            | Op::Load { dst, .. }
+            | Op::Gather { dst, .. }
+            | Op::ArrayLength { dst, .. } => Some(dst),
+            Op::Store { .. } | Op::Scatter { .. } => None,
+        }
+    }
+}
+
 /// A node of a lowered block.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Node {
@@ -314,8 +337,4 @@ pub(crate) struct Program {
     pub workgroup_size: [u32; 3],
     /// Bytes of workgroup memory (zeroed for each workgroup).
     pub workgroup_bytes: u32,
-    /// Whether workgroups must run one at a time, each as one batch (they
-    /// share workgroup memory or synchronise at barriers); otherwise a
-    /// batch may hold several workgroups.
-    pub needs_whole_workgroups: bool,
 }

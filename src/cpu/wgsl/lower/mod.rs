@@ -114,7 +114,6 @@ pub(crate) fn lower(
         workgroup_bytes: 0,
         private: HashMap::new(),
         prologue: Vec::new(),
-        needs_whole_workgroups: false,
     };
     let arguments = lowerer.entry_arguments(entry)?;
     let mut scope = lowerer.scope(
@@ -135,7 +134,6 @@ pub(crate) fn lower(
         body: program_body,
         workgroup_size: entry.workgroup_size,
         workgroup_bytes: lowerer.workgroup_bytes,
-        needs_whole_workgroups: lowerer.needs_whole_workgroups,
     })
 }
 
@@ -154,7 +152,6 @@ struct Lowerer<'m> {
     /// Runs first in every batch: private variables' initial values and
     /// the operations of naga's constant expressions.
     prologue: Vec<Node>,
-    needs_whole_workgroups: bool,
 }
 
 impl<'m> Lowerer<'m> {
@@ -370,7 +367,6 @@ impl<'m> Lowerer<'m> {
             }
             Statement::ControlBarrier(_) | Statement::MemoryBarrier(_) => {
                 // Lockstep: every lane of the workgroup is here already.
-                self.needs_whole_workgroups = true;
             }
             Statement::Store { pointer, value } => {
                 let place = self.pointer(scope, *pointer, out)?;
@@ -379,7 +375,6 @@ impl<'m> Lowerer<'m> {
                 self.store(&place, &pointee, &value, out)?;
             }
             Statement::WorkGroupUniformLoad { pointer, result } => {
-                self.needs_whole_workgroups = true;
                 let place = self.pointer(scope, *pointer, out)?;
                 let pointee = expr::pointee(self, scope, *pointer);
                 let value = self.load(&place, &pointee, out)?;

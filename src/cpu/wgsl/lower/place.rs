@@ -147,7 +147,6 @@ pub(super) fn global_place(
             None => refuse("a uniform variable the kernel's layout does not list"),
         },
         naga::AddressSpace::WorkGroup => {
-            l.needs_whole_workgroups = true;
             let start = match l.workgroup.get(&handle) {
                 Some(&start) => start,
                 None => {
