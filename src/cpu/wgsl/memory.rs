@@ -193,10 +193,7 @@ fn load_bytes(dst: &mut [u32], bytes: &[u8], offsets: Option<&[u32]>, delta: u32
     if let Some(o) = offsets {
         let first = o.first().copied().unwrap_or(u32::MAX);
         let start = first as usize + delta as usize;
-        let contiguous = first != u32::MAX
-            && o.iter()
-                .enumerate()
-                .all(|(lane, &v)| v == first.wrapping_add(4 * lane as u32));
+        let contiguous = first != u32::MAX && is_contiguous(o);
         if let (true, Some(run)) = (contiguous, bytes.get(start..start + 4 * dst.len())) {
             for (d, word) in dst.iter_mut().zip(run.chunks_exact(4)) {
                 *d = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
@@ -207,17 +204,36 @@ fn load_bytes(dst: &mut [u32], bytes: &[u8], offsets: Option<&[u32]>, delta: u32
     load_each(dst, offsets, delta, |at| read_word(bytes, at));
 }
 
+/// Whether every lane has the same (in-bounds) offset. Folded without
+/// stopping early, so that it vectorises: a loop that stops at the first
+/// difference checks one lane per cycle.
+fn is_uniform(offsets: &[u32]) -> bool {
+    let Some(&first) = offsets.first() else {
+        return false;
+    };
+    first != u32::MAX && offsets.iter().fold(0, |diff, &v| diff | (v ^ first)) == 0
+}
+
+/// Whether lane `l` has offset `offsets[0] + 4 l`.
+fn is_contiguous(offsets: &[u32]) -> bool {
+    let Some(&first) = offsets.first() else {
+        return false;
+    };
+    let mut expected = first;
+    let mut diff = 0;
+    for &v in offsets {
+        diff |= v ^ expected;
+        expected = expected.wrapping_add(4);
+    }
+    diff == 0
+}
+
 fn load_each(dst: &mut [u32], offsets: Option<&[u32]>, delta: u32, read: impl Fn(usize) -> u32) {
     match offsets {
         None => dst.fill(read(delta as usize)),
         // Every lane at one address (a loop index shared by the workgroup):
         // one read.
-        Some(o)
-            if o.first()
-                .is_some_and(|&first| first != u32::MAX && o.iter().all(|&v| v == first)) =>
-        {
-            dst.fill(read(o[0] as usize + delta as usize));
-        }
+        Some(o) if is_uniform(o) => dst.fill(read(o[0] as usize + delta as usize)),
         Some(o) => {
             for (d, &base) in dst.iter_mut().zip(o) {
                 *d = if base == u32::MAX {
