@@ -322,32 +322,32 @@ fn a_wgsl_only_kernel_runs_without_a_gpu_on_auto_and_cpu() {
 
 #[test]
 fn an_unsupported_construct_is_refused_with_its_line() {
-    let source = "@group(0) @binding(0) var<storage, read_write> counts: array<atomic<u32>>;\n\
+    let source = "@group(0) @binding(0) var<storage, read_write> sums: array<f32>;\n\
                   @compute @workgroup_size(64)\n\
                   fn main(@builtin(global_invocation_id) id: vec3<u32>) {\n\
-                      atomicAdd(&counts[id.x % 4u], 1u);\n\
+                      sums[id.x] = subgroupAdd(sums[id.x]);\n\
                   }\n";
-    let kernel = Kernel::wgsl("histogram", source, "main").unwrap();
+    let kernel = Kernel::wgsl("subgroup_sum", source, "main").unwrap();
     assert!(!kernel.has_cpu());
     let rt = cpu_runtime();
-    let mut counts = rt.buffer_zeroed::<u32>(4).unwrap();
+    let mut sums = rt.buffer_from_slice(&[1.0f32; 4]).unwrap();
     let err = rt
         .launch(&kernel)
-        .write(&mut counts)
-        .invocations(64)
+        .write(&mut sums)
+        .invocations(4)
         .on(Target::Cpu)
         .run()
         .unwrap_err();
     let text = err.to_string();
     assert!(
         matches!(err, Error::TargetUnavailable { .. })
-            && text.contains("atomic")
+            && text.contains("subgroup")
             && text.contains("line 4"),
         "{text}"
     );
     assert_eq!(
-        counts.to_vec().unwrap(),
-        [0; 4],
+        sums.to_vec().unwrap(),
+        [1.0; 4],
         "the caller's data is kept"
     );
 }

@@ -19,7 +19,7 @@ use std::mem::take;
 use smallvec::SmallVec;
 
 use super::lanes;
-use super::memory::{load, store, Memory, WorkgroupMemory};
+use super::memory::{atomic, load, store, AtomicAccess, Memory, WorkgroupMemory};
 use super::program::{BuiltinValue, Node, Op, Program, SwitchCase};
 
 /// Where `break`, `continue` and `return` send lanes.
@@ -431,6 +431,34 @@ impl Batch {
                 offset.as_ref().map(reg),
                 *delta,
             ),
+            Op::Atomic {
+                space,
+                offset,
+                delta,
+                op,
+                signed,
+                value,
+                compare,
+                ..
+            } => {
+                let access = AtomicAccess {
+                    op: *op,
+                    signed: *signed,
+                    values: reg(value),
+                    compare: compare.as_ref().map(reg),
+                    mask: &self.mask,
+                };
+                let offsets = offset.as_ref().map(reg);
+                atomic(
+                    &mut d,
+                    memory,
+                    &mut self.workgroup,
+                    *space,
+                    offsets,
+                    *delta,
+                    access,
+                );
+            }
             Op::Gather { index, choices, .. } => {
                 let chosen: SmallVec<[&[u32]; 8]> = choices.iter().map(reg).collect();
                 lanes::gather(&mut d, reg(index), &chosen);

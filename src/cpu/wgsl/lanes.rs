@@ -326,14 +326,14 @@ pub(crate) fn select(dst: &mut [u32], cond: &[u32], accept: &[u32], reject: &[u3
     );
 }
 
-/// A value conversion between scalar types (floats to integers saturate;
-/// NaN gives 0, as Rust's `as`).
+/// A value conversion between scalar types (floats to integers saturate,
+/// see [`semantics::f32_to_i32`]).
 #[inline(always)]
 pub(crate) fn convert(dst: &mut [u32], src: &[u32], from: Scalar, to: Scalar) {
     use Scalar as S;
     match (from, to) {
-        (S::F32, S::I32) => map1(dst, src, |x| f(x) as i32 as u32),
-        (S::F32, S::U32) => map1(dst, src, |x| f(x) as u32),
+        (S::F32, S::I32) => map1(dst, src, |x| semantics::f32_to_i32(f(x)) as u32),
+        (S::F32, S::U32) => map1(dst, src, |x| semantics::f32_to_u32(f(x))),
         (S::F32, S::Bool) => map1(dst, src, |x| u32::from(f(x) != 0.0)),
         (S::I32, S::F32) => map1(dst, src, |x| (x as i32 as f32).to_bits()),
         (S::U32 | S::Bool, S::F32) => map1(dst, src, |x| (x as f32).to_bits()),

@@ -116,6 +116,21 @@ pub(crate) enum MathOp {
     FirstTrailingBit,
 }
 
+/// What an atomic operation does to the word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AtomicOp {
+    Add,
+    Subtract,
+    And,
+    InclusiveOr,
+    ExclusiveOr,
+    Min,
+    Max,
+    Exchange,
+    /// Writes `value` only if the word equals `compare`.
+    CompareExchange,
+}
+
 /// Per-component functions of three operands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TernaryOp {
@@ -238,6 +253,22 @@ pub(crate) enum Op {
         targets: Vec<Reg>,
         src: Reg,
     },
+    /// An atomic read-modify-write of the word at `offset + delta`, lane
+    /// after lane in the active lanes; `dst` = the word before. Storage
+    /// words are shared with other threads' workgroups, so there it is a
+    /// real atomic; workgroup memory belongs to this batch alone.
+    Atomic {
+        space: Space,
+        offset: Option<Reg>,
+        delta: u32,
+        op: AtomicOp,
+        /// Min and max compare as `i32`.
+        signed: bool,
+        value: Reg,
+        /// The expected value of a compare-exchange.
+        compare: Option<Reg>,
+        dst: Reg,
+    },
     /// `dst = (bytes of storage argument - header) / stride`.
     ArrayLength {
         dst: Reg,
@@ -263,6 +294,7 @@ impl Op {
             | Op::Convert { dst, .. }
             | Op::Offset { dst, .. }
             | Op::Load { dst, .. }
+            | Op::Atomic { dst, .. }
             | Op::Gather { dst, .. }
             | Op::ArrayLength { dst, .. } => Some(dst),
             Op::Store { .. } | Op::Scatter { .. } => None,

@@ -5,7 +5,9 @@
 //! naga makes of WGSL (its polyfills, on every native backend): integer
 //! arithmetic wraps; `x / 0` is `x`, `x % 0` is 0, `MIN / -1` is `MIN` and
 //! `MIN % -1` is 0; shift amounts are taken modulo the bit width; a float
-//! converted to an integer saturates (NaN gives 0). Nothing here panics.
+//! converted to an integer saturates at the largest float the integer type
+//! holds (WGSL's rule: `i32(1e10)` is 2147483520, not 2147483647). NaN,
+//! which WGSL leaves to the implementation, gives 0. Nothing here panics.
 
 /// `a / b` for `i32` as WGSL defines it.
 pub(crate) fn div_i32(a: i32, b: i32) -> i32 {
@@ -33,6 +35,22 @@ pub(crate) fn div_u32(a: u32, b: u32) -> u32 {
 /// `a % b` for `u32` as WGSL defines it.
 pub(crate) fn rem_u32(a: u32, b: u32) -> u32 {
     a.checked_rem(b).unwrap_or(0)
+}
+
+/// The largest `f32` below 2^31, the most `i32(x)` can give.
+const I32_MAX_FLOAT: f32 = 2_147_483_520.0;
+
+/// The largest `f32` below 2^32, the most `u32(x)` can give.
+const U32_MAX_FLOAT: f32 = 4_294_967_040.0;
+
+/// `i32(x)` for `f32`: truncated, clamped to `[-2^31, 2147483520]`.
+pub(crate) fn f32_to_i32(x: f32) -> i32 {
+    x.clamp(-2_147_483_648.0, I32_MAX_FLOAT) as i32
+}
+
+/// `u32(x)` for `f32`: truncated, clamped to `[0, 4294967040]`.
+pub(crate) fn f32_to_u32(x: f32) -> u32 {
+    x.clamp(0.0, U32_MAX_FLOAT) as u32
 }
 
 /// `e * 2^exponent`, exact until the result overflows or underflows.
@@ -159,6 +177,16 @@ mod tests {
         assert_eq!(rem_i32(-7, 2), -1);
         assert_eq!(div_u32(9, 0), 9);
         assert_eq!(rem_u32(9, 0), 0);
+    }
+
+    #[test]
+    fn float_to_integer_saturates_at_the_largest_representable_float() {
+        assert_eq!(f32_to_i32(1e10), 2_147_483_520);
+        assert_eq!(f32_to_i32(-1e10), i32::MIN);
+        assert_eq!(f32_to_i32(-2.7), -2);
+        assert_eq!(f32_to_u32(f32::INFINITY), 4_294_967_040);
+        assert_eq!(f32_to_u32(-5.0), 0);
+        assert_eq!(f32_to_u32(f32::NAN), 0);
     }
 
     #[test]

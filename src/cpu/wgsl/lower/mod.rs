@@ -27,7 +27,9 @@ use std::collections::HashMap;
 use naga::valid::{FunctionInfo, ModuleInfo};
 use naga::{Handle, Module, Statement, TypeInner};
 
-use super::program::{BuiltinValue, Node, Op, Program, Reg, Space, SwitchCase};
+use super::program::{
+    AtomicOp, BinaryOp, BuiltinValue, Node, Op, Program, Reg, Scalar, Space, SwitchCase,
+};
 use crate::pipeline::KernelLayout;
 use types::{Refusal, Types};
 
@@ -385,7 +387,83 @@ impl<'m> Lowerer<'m> {
                 arguments,
                 result,
             } => self.call(scope, *function, arguments, *result, out)?,
+            Statement::Atomic {
+                pointer,
+                fun,
+                value,
+                result,
+            } => self.atomic(scope, *pointer, fun, *value, *result, out)?,
             other => return Err(Refusal::from(statement_name(other)).into()),
+        }
+        Ok(())
+    }
+
+    fn atomic(
+        &mut self,
+        scope: &mut Scope<'_>,
+        pointer: Handle<naga::Expression>,
+        fun: &naga::AtomicFunction,
+        value: Handle<naga::Expression>,
+        result: Option<Handle<naga::Expression>>,
+        out: &mut Vec<Node>,
+    ) -> Lowering<()> {
+        use naga::AtomicFunction as F;
+        let Place::Memory {
+            space,
+            offset,
+            constant,
+        } = self.pointer(scope, pointer, out)?
+        else {
+            return Err(Refusal::from("an atomic outside buffer or workgroup memory").into());
+        };
+        let TypeInner::Atomic(scalar) = expr::pointee(self, scope, pointer) else {
+            return Err(Refusal::from("an atomic operation on a non-atomic").into());
+        };
+        let signed = types::scalar_of(scalar)? == Scalar::I32;
+        let value = self.value(scope, value, out)?[0];
+        let (op, compare) = match *fun {
+            F::Add => (AtomicOp::Add, None),
+            F::Subtract => (AtomicOp::Subtract, None),
+            F::And => (AtomicOp::And, None),
+            F::InclusiveOr => (AtomicOp::InclusiveOr, None),
+            F::ExclusiveOr => (AtomicOp::ExclusiveOr, None),
+            F::Min => (AtomicOp::Min, None),
+            F::Max => (AtomicOp::Max, None),
+            F::Exchange { compare: None } => (AtomicOp::Exchange, None),
+            F::Exchange {
+                compare: Some(compare),
+            } => (
+                AtomicOp::CompareExchange,
+                Some(self.value(scope, compare, out)?[0]),
+            ),
+        };
+        let old = self.register();
+        out.push(Node::Op(Op::Atomic {
+            space,
+            offset,
+            delta: constant,
+            op,
+            signed,
+            value,
+            compare,
+            dst: old,
+        }));
+        let mut registers = vec![old];
+        if let Some(compare) = compare {
+            // A strong compare-exchange wrote exactly when the old value
+            // was the expected one.
+            let exchanged = self.register();
+            out.push(Node::Op(Op::Binary {
+                op: BinaryOp::Equal,
+                ty: Scalar::U32,
+                dst: exchanged,
+                a: old,
+                b: compare,
+            }));
+            registers.push(exchanged);
+        }
+        if let Some(result) = result {
+            scope.values[result.index()] = Some(Lowered::Value(registers));
         }
         Ok(())
     }
@@ -460,9 +538,9 @@ impl<'m> Lowerer<'m> {
         }
         // A constant expression: whatever operations it needs depend on
         // constants only, so they run once per batch, before everything.
-        let mut prologue = std::mem::take(&mut self.prologue);
-        let outcome = self.emit(scope, handle, &mut prologue);
-        self.prologue = prologue;
+        let mut ops = Vec::new();
+        let outcome = self.emit(scope, handle, &mut ops);
+        self.prologue.extend(ops);
         outcome?;
         let _ = out;
         scope.values[handle.index()]
@@ -500,7 +578,6 @@ fn statement_name(statement: &Statement) -> String {
         Statement::Kill => "`discard`",
         Statement::ImageStore { .. } => "texture stores",
         Statement::ImageAtomic { .. } => "texture atomics",
-        Statement::Atomic { .. } => "atomic operations",
         Statement::RayQuery { .. } | Statement::RayPipelineFunction(_) => "ray queries",
         Statement::SubgroupBallot { .. }
         | Statement::SubgroupGather { .. }
