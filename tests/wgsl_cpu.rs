@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{cpu_runtime, random_f32};
+use common::{cpu_runtime, gpu_runtime, random_f32};
 use switchyard::kernels::{
     self, Jacobi2dParams, KickDriftParams, NbodyFromParams, NbodyParams, ReduceParams, SaxpyParams,
 };
@@ -350,4 +350,63 @@ fn an_unsupported_construct_is_refused_with_its_line() {
         [1.0; 4],
         "the caller's data is kept"
     );
+}
+
+/// Valid WGSL that naga 30's SPIR-V writer panics on ("Expression is not
+/// cached"): a pointer argument that is an element of a function array.
+const GPU_COMPILER_PANICS: &str = r#"
+struct Particle { pos: vec3<f32>, id: u32, history: array<f32, 3> }
+@group(0) @binding(0) var<storage, read_write> output: array<f32>;
+fn nudge(p: ptr<function, Particle>, by: f32) {
+    (*p).history[(*p).id % 3u] = by;
+}
+@compute @workgroup_size(32)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    var ps: array<Particle, 2>;
+    ps[0].id = gid.x;
+    nudge(&ps[gid.x % 2u], 0.25);
+    output[gid.x] = ps[0].history[0] + ps[1].history[0] * 2.0;
+}
+"#;
+
+#[test]
+fn a_shader_the_gpu_compiler_panics_on_is_an_error_there_and_runs_on_the_cpu_under_auto() {
+    let Some(rt) = gpu_runtime() else { return };
+    let kernel = Kernel::wgsl("compiler_panic", GPU_COMPILER_PANICS, "main").unwrap();
+    let mut output = rt.buffer_zeroed::<f32>(64).unwrap();
+    let err = rt
+        .launch(&kernel)
+        .write(&mut output)
+        .invocations(64)
+        .on(Target::Gpu)
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::UnsupportedKernel { .. }) && err.to_string().contains("compiler"),
+        "{err}"
+    );
+    let report = rt
+        .launch(&kernel)
+        .write(&mut output)
+        .invocations(64)
+        .on(Target::Auto)
+        .run()
+        .unwrap();
+    assert_eq!(report.target, Target::Cpu, "{report}");
+    assert_eq!(report.cpu_implementation, Some(CpuImplementation::Wgsl));
+    // Even lanes write history[gid % 3] of ps[0]; odd lanes history[0] of ps[1].
+    let expected: Vec<f32> = (0..64u32)
+        .map(|g| match (g % 2, g % 3) {
+            (0, 0) => 0.25,
+            (0, _) => 0.0,
+            _ => 0.5,
+        })
+        .collect();
+    assert_eq!(output.to_vec().unwrap(), expected);
+    // The device is still healthy: another kernel runs on it.
+    let x = rt.buffer_from_slice(&[1.0f32; 4]).unwrap();
+    let mut y = rt.buffer_from_slice(&[1.0f32; 4]).unwrap();
+    let report = common::saxpy(&rt, 2.0, &x, &mut y, Target::Gpu);
+    assert_eq!(report.target, Target::Gpu);
+    assert_eq!(y.to_vec().unwrap(), [3.0; 4]);
 }

@@ -360,10 +360,14 @@ impl<'a> Launch<'a> {
                     Err(error)
                         if requested == Target::Auto
                             && kernel.has_cpu()
-                            && is_gpu_fault(&error) =>
+                            && (is_gpu_fault(&error)
+                                || matches!(error, Error::UnsupportedKernel { .. })) =>
                     {
                         let why = error.to_string();
-                        if gpu.mark_unhealthy(why.clone()) {
+                        // A shader the GPU's compiler fails on says nothing
+                        // about the device; a fault does.
+                        let fault = is_gpu_fault(&error);
+                        if fault && gpu.mark_unhealthy(why.clone()) {
                             log::warn!(
                                 "switchyard: the GPU launch of `{name}` failed ({why}); it was re-run \
                                  on the CPU, and Auto launches use the CPU from now on"

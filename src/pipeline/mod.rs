@@ -22,7 +22,7 @@ pub use reflect::{BindingInfo, BindingKind, BindingShape, KernelLayout};
 pub(crate) use wgsl::WgslKernel;
 
 use crate::device::GpuContext;
-use crate::error::{Access, Result};
+use crate::error::{Access, Error, Result};
 
 /// A compute pipeline with the bind group layouts it was built from.
 #[derive(Debug)]
@@ -44,10 +44,32 @@ pub(crate) fn pipeline_key(kernel: &WgslKernel) -> PipelineKey {
 ///
 /// # Errors
 /// [`Error::Gpu`](crate::Error::Gpu) when wgpu rejects the module or pipeline
-/// (e.g. it uses `f64` and the adapter lacks `SHADER_F64`), or device loss.
+/// (e.g. it uses `f64` and the adapter lacks `SHADER_F64`), or device loss;
+/// [`Error::UnsupportedKernel`](crate::Error::UnsupportedKernel) when the
+/// shader compiler panics on it (naga 30's SPIR-V writer does on some valid
+/// modules), which is caught here rather than unwinding into the caller.
 pub(crate) fn build_gpu_pipeline(gpu: &GpuContext, kernel: &WgslKernel) -> Result<GpuPipeline> {
     let operation = format!("pipeline creation for kernel `{}`", kernel.name);
-    gpu.scoped(&operation, 0, || {
+    let built = gpu.scoped(&operation, 0, || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            build_inside_scopes(gpu, kernel)
+        }))
+    })?;
+    built.map_err(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Error::UnsupportedKernel {
+            kernel: kernel.name.clone(),
+            message: format!("the GPU shader compiler failed on it ({why})"),
+        }
+    })
+}
+
+fn build_inside_scopes(gpu: &GpuContext, kernel: &WgslKernel) -> GpuPipeline {
+    {
         let module = gpu
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -116,5 +138,5 @@ pub(crate) fn build_gpu_pipeline(gpu: &GpuContext, kernel: &WgslKernel) -> Resul
             pipeline,
             group_layouts,
         }
-    })
+    }
 }
