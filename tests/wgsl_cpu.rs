@@ -24,83 +24,115 @@ fn both_ways<R>(kernel: Kernel, launch: impl Fn(&Runtime, &Kernel) -> R) -> (R, 
 
 #[test]
 fn saxpy_on_the_executor_is_bit_identical_to_its_twin() {
+    let rt = cpu_runtime();
     // 1 and 255: one partial workgroup; 1000: a partial batch; 100 000 and
     // 300 001: many batches spread over the pool.
     for n in [1usize, 255, 1000, 100_000, 300_001] {
-        let x = random_f32(n, 11);
-        let y = random_f32(n, 12);
-        let (twin, wgsl) = both_ways(kernels::saxpy(), |rt, kernel| {
-            let xb = rt.buffer_from_slice(&x).unwrap();
-            let mut yb = rt.buffer_from_slice(&y).unwrap();
-            let report = rt
-                .launch(kernel)
-                .uniform(&SaxpyParams {
-                    a: -1.25,
-                    n: n as u32,
-                })
-                .read(&xb)
-                .write(&mut yb)
-                .invocations(n as u32)
-                .on(Target::Cpu)
-                .run()
-                .unwrap();
-            (yb.to_vec().unwrap(), report.cpu_implementation)
-        });
+        let x = rt.buffer_from_slice(&random_f32(n, 11)).unwrap();
+        let mut y = rt.buffer_from_slice(&random_f32(n, 12)).unwrap();
+        let check = rt
+            .launch(&kernels::saxpy())
+            .uniform(&SaxpyParams {
+                a: -1.25,
+                n: n as u32,
+            })
+            .read(&x)
+            .write(&mut y)
+            .invocations(n as u32)
+            .check_twin()
+            .unwrap();
         // Both compute `a * x` then `+ y`, each rounded once (no fusing).
-        assert_eq!(twin.0, wgsl.0, "n={n}");
-        assert_eq!(twin.1, Some(CpuImplementation::Twin));
-        assert_eq!(wgsl.1, Some(CpuImplementation::Wgsl));
+        assert_eq!(check.max_ulps(), 0, "n={n}: {check}");
+        assert_eq!(check.outputs.len(), 1);
+        assert_eq!(check.outputs[0].name, "y");
     }
 }
 
 #[test]
+fn a_twin_check_leaves_the_twins_results_and_reports_differences() {
+    let rt = cpu_runtime();
+    // A twin that is off by one in its last element.
+    let kernel = kernels::saxpy().cpu(|args| {
+        let a = args.uniform::<SaxpyParams>(0)?.a;
+        let x = args.input::<f32>(0)?;
+        let y = args.output::<f32>(1)?;
+        for (yi, xi) in y.iter_mut().zip(x) {
+            *yi += a * xi;
+        }
+        if let Some(last) = y.last_mut() {
+            *last = f32::from_bits(last.to_bits() + 4);
+        }
+        Ok(())
+    });
+    let x = rt.buffer_from_slice(&[1.0f32; 300]).unwrap();
+    let mut y = rt.buffer_from_slice(&[0.5f32; 300]).unwrap();
+    let check = rt
+        .launch(&kernel)
+        .uniform(&SaxpyParams { a: 2.0, n: 300 })
+        .read(&x)
+        .write(&mut y)
+        .invocations(300)
+        .check_twin()
+        .unwrap();
+    let out = &check.outputs[0];
+    assert_eq!(
+        (out.max_ulps, out.worst_word, out.differing_words),
+        (4, Some(299), 1),
+        "{check}"
+    );
+    let after = y.to_vec().unwrap();
+    assert_eq!(after[0], 2.5, "each run started from the same input");
+    assert_eq!(
+        after[299],
+        f32::from_bits(2.5f32.to_bits() + 4),
+        "the twin's results are kept"
+    );
+}
+
+#[test]
 fn reduce_pass_on_the_executor_is_bit_identical_to_its_twin() {
+    let rt = cpu_runtime();
     for n in [1usize, 1023, 1025, 300_001] {
-        let input = random_f32(n, n as u64);
         let groups = n.div_ceil(kernels::REDUCE_ITEMS_PER_GROUP);
-        let (twin, wgsl) = both_ways(kernels::reduce_sum(), |rt, kernel| {
-            let inb = rt.buffer_from_slice(&input).unwrap();
-            let mut partial = rt.buffer_zeroed::<f32>(groups).unwrap();
-            rt.launch(kernel)
-                .uniform(&ReduceParams { n: n as u32 })
-                .read(&inb)
-                .overwrite(&mut partial)
-                .invocations((groups * 256) as u32)
-                .on(Target::Cpu)
-                .run()
-                .unwrap();
-            partial.to_vec().unwrap()
-        });
+        let input = rt.buffer_from_slice(&random_f32(n, n as u64)).unwrap();
+        let mut partial = rt.buffer_zeroed::<f32>(groups).unwrap();
+        let check = rt
+            .launch(&kernels::reduce_sum())
+            .uniform(&ReduceParams { n: n as u32 })
+            .read(&input)
+            .overwrite(&mut partial)
+            .invocations((groups * 256) as u32)
+            .check_twin()
+            .unwrap();
         // The twin follows the shader's order (4 strided adds, then the
         // pairwise tree), and the executor runs exactly the shader's adds.
-        assert_eq!(twin, wgsl, "n={n}");
+        assert_eq!(check.max_ulps(), 0, "n={n}: {check}");
     }
 }
 
 #[test]
 fn jacobi_on_the_executor_is_bit_identical_to_its_twin() {
+    let rt = cpu_runtime();
     for (w, h) in [(1u32, 1u32), (3, 5), (17, 33), (130, 70)] {
-        let grid = random_f32((w * h) as usize, u64::from(w * h));
-        let (twin, wgsl) = both_ways(kernels::jacobi2d(), |rt, kernel| {
-            let src = rt.buffer_from_slice(&grid).unwrap();
-            let mut dst = rt.buffer_zeroed::<f32>(grid.len()).unwrap();
-            rt.launch(kernel)
-                .uniform(&Jacobi2dParams {
-                    width: w,
-                    height: h,
-                    alpha: 0.2,
-                    _pad: 0,
-                })
-                .read(&src)
-                .overwrite(&mut dst)
-                .grid([w, h, 1])
-                .on(Target::Cpu)
-                .run()
-                .unwrap();
-            dst.to_vec().unwrap()
-        });
+        let src = rt
+            .buffer_from_slice(&random_f32((w * h) as usize, u64::from(w * h)))
+            .unwrap();
+        let mut dst = rt.buffer_zeroed::<f32>((w * h) as usize).unwrap();
+        let check = rt
+            .launch(&kernels::jacobi2d())
+            .uniform(&Jacobi2dParams {
+                width: w,
+                height: h,
+                alpha: 0.2,
+                _pad: 0,
+            })
+            .read(&src)
+            .overwrite(&mut dst)
+            .grid([w, h, 1])
+            .check_twin()
+            .unwrap();
         // Same operations in the same order: `c + α((l + r) + (u + d) − 4c)`.
-        assert_eq!(twin, wgsl, "{w}x{h}");
+        assert_eq!(check.max_ulps(), 0, "{w}x{h}: {check}");
     }
 }
 
@@ -223,32 +255,28 @@ fn nbody_accelerations_from_sources_on_the_executor_match_the_twin() {
 
 #[test]
 fn kick_drift_on_the_executor_is_bit_identical_to_its_twin() {
+    let rt = cpu_runtime();
     let n = 1000usize;
-    let accel = random_f32(3 * n, 7);
-    let vel = random_f32(3 * n, 8);
-    let b = bodies(n, 9);
-    let (twin, wgsl) = both_ways(kernels::nbody_kick_drift(), |rt, kernel| {
-        let a = rt.buffer_from_slice(&accel).unwrap();
-        let mut v = rt.buffer_from_slice(&vel).unwrap();
-        let mut x = rt.buffer_from_slice(&b).unwrap();
-        rt.launch(kernel)
-            .uniform(&KickDriftParams {
-                n: n as u32,
-                kick: 0.005,
-                drift: 0.01,
-                _pad: 0,
-            })
-            .read(&a)
-            .write(&mut v)
-            .write(&mut x)
-            .invocations(n as u32)
-            .on(Target::Cpu)
-            .run()
-            .unwrap();
-        (v.to_vec().unwrap(), x.to_vec().unwrap())
-    });
+    let accel = rt.buffer_from_slice(&random_f32(3 * n, 7)).unwrap();
+    let mut vel = rt.buffer_from_slice(&random_f32(3 * n, 8)).unwrap();
+    let mut pos = rt.buffer_from_slice(&bodies(n, 9)).unwrap();
+    let check = rt
+        .launch(&kernels::nbody_kick_drift())
+        .uniform(&KickDriftParams {
+            n: n as u32,
+            kick: 0.005,
+            drift: 0.01,
+            _pad: 0,
+        })
+        .read(&accel)
+        .write(&mut vel)
+        .write(&mut pos)
+        .invocations(n as u32)
+        .check_twin()
+        .unwrap();
     // `v + a·kick` and `x + v·drift`, each a product then a sum, in both.
-    assert_eq!(twin, wgsl);
+    assert_eq!(check.max_ulps(), 0, "{check}");
+    assert_eq!(check.outputs.len(), 2);
 }
 
 const COLLATZ: &str = r#"

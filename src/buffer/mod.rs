@@ -54,6 +54,36 @@ impl RawBuffer {
         (self.len * self.elem_size) as u64
     }
 
+    /// A copy of the latest contents (downloaded when the GPU holds them).
+    ///
+    /// # Errors
+    /// As [`Buffer::to_vec`].
+    pub fn read_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = host::try_zeroed_vec(self.byte_len() as usize, || {
+            format!("a copy of a buffer of `{}`", self.type_name)
+        })?;
+        self.home.settle_device_loss();
+        lock(&self.state).read_latest_into(
+            self.home.gpu(),
+            &self.home.counters,
+            self.home.host_copies(),
+            &mut out,
+        )?;
+        Ok(out)
+    }
+
+    /// Replaces the contents with `bytes` (exactly [`byte_len`](Self::byte_len)
+    /// of them) on the host; the device copy becomes stale.
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        self.home.settle_device_loss();
+        let mut state = lock(&self.state);
+        let host = state.host.bytes_mut();
+        if host.len() == bytes.len() {
+            host::copy_bytes(self.home.host_copies(), host, bytes);
+            state.finish_host(Use::Overwrite);
+        }
+    }
+
     /// The state for exclusive use beyond a lock's scope (`host_mut` hands
     /// out a slice of the host copy). The replay log may still hold the
     /// state for GPU work in flight: that work is waited for first (or, if

@@ -12,13 +12,16 @@
 //!    copy current (upload only if stale), record the dispatch into the pending
 //!    command encoder, then submit and wait, unless inside a [`Sequence`].
 //!    **CPU**: make each argument's host copy current (download only if
-//!    stale), run the twin in the pool.
+//!    stale), run the twin in the pool, or the kernel's WGSL on the
+//!    executor (`cpu::wgsl`) when it has no twin.
 //! 4. **Record** the new residency of written buffers, feed the measured time
 //!    back to the dispatcher, and return a [`LaunchReport`].
 //!
 //! An `Auto` launch whose GPU run fails (device lost, out of memory, a driver
 //! error) is re-run on the CPU from the buffers' valid host copies; the GPU
-//! is then marked unhealthy and `Auto` avoids it, with one warning. GPU
+//! is then marked unhealthy and `Auto` avoids it, with one warning. One
+//! whose shader the GPU's compiler fails on is re-run the same way, the
+//! device left healthy. GPU
 //! launches of a sequence that the device takes with it are re-run on the
 //! CPU by [`replay`] before anything else uses their buffers.
 //!
@@ -34,7 +37,9 @@
 //! against the reflected layout), `plan` (grids, splits and binding slices
 //! on this device), then `gpu` or `cpu` (execution), `report` (what the
 //! caller gets back); `sequence` batches launches, `replay` builds the entry
-//! that re-runs a logged GPU launch on the CPU after device loss.
+//! that re-runs a logged GPU launch on the CPU after device loss,
+//! `twin_check` runs a launch with the twin and with the WGSL executor and
+//! compares.
 
 mod check;
 mod cpu;
@@ -43,10 +48,12 @@ mod plan;
 mod replay;
 mod report;
 mod sequence;
+mod twin_check;
 
 pub(crate) use gpu::prepare_pipeline;
 pub use report::LaunchReport;
 pub use sequence::{Sequence, SequenceReport};
+pub use twin_check::{OutputDifference, TwinCheck};
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
