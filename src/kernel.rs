@@ -304,6 +304,10 @@ impl Kernel {
     /// a Rust twin: to check the twin against it, or because the twin is
     /// slower. Without this a twin, when there is one, is what runs on the
     /// CPU.
+    ///
+    /// Like every builder method this makes a new kernel, which lowers its
+    /// WGSL for the executor on its first CPU launch (about a millisecond):
+    /// make it once and keep it, rather than once per launch.
     pub fn prefer_wgsl_on_cpu(self) -> Kernel {
         self.map_inner(|inner| inner.prefer_wgsl_on_cpu = true)
     }

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use switchyard::kernels::{self, Jacobi2dParams, NbodyParams, ReduceParams, SaxpyParams};
-use switchyard::{wgpu, Buffer, Runtime, Target};
+use switchyard::{wgpu, Buffer, Kernel, Runtime, Target};
 
 use super::raw_wgpu::{fold_groups, RawGpu, RawLaunch};
 use super::timing::{median, Blocks, Contender};
@@ -101,14 +101,24 @@ pub fn nbody_bodies(count: usize) -> Vec<f32> {
         .collect()
 }
 
-/// A problem in switchyard buffers, for one target.
-pub enum SwitchyardCase {
+/// A problem in switchyard buffers, and how to run it on the CPU.
+pub struct SwitchyardCase {
+    buffers: CaseBuffers,
+    /// Made once: a kernel lowers its WGSL for the executor on its first
+    /// CPU launch and keeps the result.
+    kernel: Kernel,
+    /// A reduction runs one pass (one launch) instead of a whole sum.
+    single_pass: bool,
+}
+
+enum CaseBuffers {
     Saxpy {
         x: Buffer<f32>,
         y: Buffer<f32>,
     },
     Reduce {
         input: Buffer<f32>,
+        partial: Buffer<f32>,
     },
     Jacobi {
         src: Buffer<f32>,
@@ -125,32 +135,56 @@ pub enum SwitchyardCase {
 
 impl SwitchyardCase {
     pub fn new(rt: &Runtime, problem: &Problem) -> switchyard::Result<SwitchyardCase> {
-        Ok(match problem.shape {
-            Shape::Elements(n) if problem.kernel == "saxpy" => SwitchyardCase::Saxpy {
+        let buffers = match problem.shape {
+            Shape::Elements(n) if problem.kernel == "saxpy" => CaseBuffers::Saxpy {
                 x: rt.buffer_from_slice(&problem.input)?,
                 y: rt.buffer_zeroed(n)?,
             },
-            Shape::Elements(_) => SwitchyardCase::Reduce {
+            Shape::Elements(n) => CaseBuffers::Reduce {
                 input: rt.buffer_from_slice(&problem.input)?,
+                partial: rt.buffer_zeroed(n.div_ceil(kernels::REDUCE_ITEMS_PER_GROUP))?,
             },
-            Shape::Grid { width, height } => SwitchyardCase::Jacobi {
+            Shape::Grid { width, height } => CaseBuffers::Jacobi {
                 src: rt.buffer_from_slice(&problem.input)?,
                 dst: rt.buffer_zeroed(width * height)?,
                 width: width as u32,
                 height: height as u32,
             },
-            Shape::Bodies(count) => SwitchyardCase::Nbody {
+            Shape::Bodies(count) => CaseBuffers::Nbody {
                 bodies: rt.buffer_from_slice(&problem.input)?,
                 accel: rt.buffer_zeroed(3 * count)?,
                 count: count as u32,
             },
+        };
+        let kernel = match &buffers {
+            CaseBuffers::Saxpy { .. } => kernels::saxpy(),
+            CaseBuffers::Reduce { .. } => kernels::reduce_sum(),
+            CaseBuffers::Jacobi { .. } => kernels::jacobi2d(),
+            CaseBuffers::Nbody { .. } => kernels::nbody_accel(),
+        };
+        Ok(SwitchyardCase {
+            buffers,
+            kernel,
+            single_pass: false,
         })
+    }
+
+    /// CPU launches run the kernel's WGSL on switchyard's executor.
+    pub fn wgsl_on_cpu(mut self) -> SwitchyardCase {
+        self.kernel = self.kernel.prefer_wgsl_on_cpu();
+        self
+    }
+
+    /// A reduction is one launch (its first pass), not a whole sum.
+    pub fn single_pass(mut self) -> SwitchyardCase {
+        self.single_pass = true;
+        self
     }
 
     /// The buffer a saxpy case writes (`y`); `None` for the other kernels.
     pub fn output(&self) -> Option<&Buffer<f32>> {
-        match self {
-            SwitchyardCase::Saxpy { y, .. } => Some(y),
+        match &self.buffers {
+            CaseBuffers::Saxpy { y, .. } => Some(y),
             _ => None,
         }
     }
@@ -159,10 +193,12 @@ impl SwitchyardCase {
     /// it ran (`Auto` for a sum whose passes ran on both).
     pub fn run(&mut self, rt: &Runtime, target: Target) -> switchyard::Result<(f64, Target)> {
         let started = Instant::now();
-        let ran = match self {
-            SwitchyardCase::Saxpy { x, y } => {
+        let kernel = self.kernel.clone();
+        let single_pass = self.single_pass;
+        let ran = match &mut self.buffers {
+            CaseBuffers::Saxpy { x, y } => {
                 let n = x.len() as u32;
-                rt.launch(&kernels::saxpy())
+                rt.launch(&kernel)
                     .uniform(&SaxpyParams { a: SAXPY_A, n })
                     .read(x)
                     .write(y)
@@ -171,7 +207,19 @@ impl SwitchyardCase {
                     .run()?
                     .target
             }
-            SwitchyardCase::Reduce { input } => {
+            CaseBuffers::Reduce { input, partial } if single_pass => {
+                let n = input.len() as u32;
+                let invocations = (partial.len() * 256) as u32;
+                rt.launch(&kernel)
+                    .uniform(&ReduceParams { n })
+                    .read(input)
+                    .overwrite(partial)
+                    .invocations(invocations)
+                    .on(target)
+                    .run()?
+                    .target
+            }
+            CaseBuffers::Reduce { input, .. } => {
                 // A sum is several launches in one sequence; where they ran
                 // is read from the dispatcher's counts, after the clock stops.
                 let counts = |rt: &Runtime| {
@@ -193,13 +241,13 @@ impl SwitchyardCase {
                 };
                 return Ok((seconds, ran));
             }
-            SwitchyardCase::Jacobi {
+            CaseBuffers::Jacobi {
                 src,
                 dst,
                 width,
                 height,
             } => {
-                rt.launch(&kernels::jacobi2d())
+                rt.launch(&kernel)
                     .uniform(&Jacobi2dParams {
                         width: *width,
                         height: *height,
@@ -213,12 +261,12 @@ impl SwitchyardCase {
                     .run()?
                     .target
             }
-            SwitchyardCase::Nbody {
+            CaseBuffers::Nbody {
                 bodies,
                 accel,
                 count,
             } => {
-                rt.launch(&kernels::nbody_accel())
+                rt.launch(&kernel)
                     .uniform(&nbody_params(*count))
                     .read(bodies)
                     .overwrite(accel)

@@ -23,17 +23,24 @@
 //! - **Hot path** (`hot_path.rs`): the CPU time to record a GPU launch in a
 //!   sequence, Auto's decision over an explicit launch, and a 16 MiB
 //!   readback of GPU-written data against raw wgpu.
+//! - **WGSL executor** (`executor.rs`): each built-in kernel's shader on the
+//!   CPU executor against its twin and against the GPU, one launch each, at
+//!   2^10, 2^16 and 2^20 work.
 //!
 //! With `--json`, the last line is one JSON object: `adapter`,
 //! `gpu_over_raw_wgpu`, `gpu_seq_over_raw_wgpu`, `cpu_over_rayon` (keyed by
 //! kernel), `cache_cold_over_hit`, `auto_over_best` (keyed by kernel),
 //! `sequence_record_us`, `sequence_batch_cpu_over_raw_wgpu` (the CPU time
 //! of recording, submitting and waiting for the batch), `auto_decision_us` and
-//! `readback_16mib_over_raw_wgpu` (the worse of `to_vec` and `read_into`);
-//! GPU entries are `null` without a GPU.
+//! `readback_16mib_over_raw_wgpu` (the worse of `to_vec` and `read_into`),
+//! `wgsl_cpu_over_lavapipe` and `wgsl_cpu_over_twin` (keyed by kernel: the
+//! executor's throughput over the GPU's and the twin's at 2^20 work) and
+//! `wgsl_cpu_small_over_lavapipe` (at 2^10); GPU entries are `null` (or
+//! empty) without a GPU.
 
 #[path = "../support/cli.rs"]
 mod cli;
+mod executor;
 mod hot_path;
 #[path = "../../benches/support/raw_wgpu.rs"]
 mod raw_wgpu;
@@ -102,6 +109,9 @@ struct Results {
     sequence_batch_cpu_over_raw: Option<f64>,
     auto_decision_us: Option<f64>,
     readback_over_raw: Option<f64>,
+    wgsl_cpu_over_lavapipe: Vec<(&'static str, f64)>,
+    wgsl_cpu_small_over_lavapipe: Vec<(&'static str, f64)>,
+    wgsl_cpu_over_twin: Vec<(&'static str, f64)>,
 }
 
 /// Errors of the library and of the report itself.
@@ -139,6 +149,7 @@ fn run(options: &Options) -> Fallible<()> {
         pipeline_cache(&rt, &mut results)?;
     }
     cpu_kernels(&rt, &pool, options.rounds, &mut results)?;
+    executor::measure(&rt, options.rounds, &mut results)?;
     auto_choices(&rt, options.rounds, &mut results)?;
     hot_path::auto_decision(options.rounds, &mut results)?;
 
@@ -440,6 +451,9 @@ fn to_json(adapter: &str, results: &Results) -> String {
         "sequence_batch_cpu_over_raw_wgpu": results.sequence_batch_cpu_over_raw,
         "auto_decision_us": results.auto_decision_us,
         "readback_16mib_over_raw_wgpu": results.readback_over_raw,
+        "wgsl_cpu_over_lavapipe": by_kernel(&results.wgsl_cpu_over_lavapipe),
+        "wgsl_cpu_small_over_lavapipe": by_kernel(&results.wgsl_cpu_small_over_lavapipe),
+        "wgsl_cpu_over_twin": by_kernel(&results.wgsl_cpu_over_twin),
     })
     .to_string()
 }
