@@ -155,6 +155,18 @@ pub enum Error {
         message: String,
     },
 
+    /// A kernel's WGSL on the CPU executor ran past its deadline (set per
+    /// launch with [`Launch::deadline`](crate::Launch::deadline) or per
+    /// runtime with [`RuntimeConfig::cpu_deadline`](crate::RuntimeConfig::cpu_deadline))
+    /// and was stopped; every buffer kept its previous contents.
+    #[error("kernel `{kernel}` (WGSL on the CPU) ran past its deadline of {deadline:?} and was stopped; its buffers keep their previous contents")]
+    CpuDeadlineExceeded {
+        /// The kernel's name.
+        kernel: String,
+        /// The deadline it had.
+        deadline: std::time::Duration,
+    },
+
     /// The element type cannot back a buffer.
     #[error("buffer of `{type_name}`: {message}")]
     UnsupportedElement {

@@ -236,6 +236,82 @@ fn kind_of(created: Result<Kernel>, name: &str) -> std::result::Result<(), Strin
     }
 }
 
+/// A CPU-only runtime shared by the fuzz cases, whose executor launches
+/// stop after 20 ms: a mutated loop bound can make a kernel run forever.
+fn fuzz_runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        Runtime::with_config(
+            switchyard::RuntimeConfig::default()
+                .backend(switchyard::BackendChoice::None)
+                .cache_dir(None)
+                .cpu_threads(1)
+                .cpu_deadline(Some(std::time::Duration::from_millis(20))),
+        )
+        .expect("CPU-only runtime")
+    })
+}
+
+/// Launches a kernel that was created on the CPU executor over zeroed
+/// buffers of the sizes its layout asks for: it must produce a result or a
+/// typed error naming it, never a panic (caught or not).
+fn launch_on_the_executor(kernel: &Kernel) -> std::result::Result<(), String> {
+    let rt = fuzz_runtime();
+    let Some(layout) = kernel.layout() else {
+        return Ok(());
+    };
+    let bytes_of = |shape: switchyard::BindingShape| match shape {
+        switchyard::BindingShape::Sized { bytes } => bytes,
+        switchyard::BindingShape::Runtime {
+            header_bytes,
+            stride,
+        } => header_bytes + 8 * stride,
+    };
+    let mut buffers = Vec::new();
+    for binding in &layout.buffers {
+        let bytes = bytes_of(binding.shape);
+        if bytes % 4 != 0 || bytes > 1 << 20 {
+            return Ok(());
+        }
+        buffers.push(
+            rt.buffer_zeroed::<u32>((bytes / 4) as usize)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let mut uniforms = Vec::new();
+    for binding in &layout.uniforms {
+        match bytes_of(binding.shape) {
+            4 => uniforms.push(vec![7u32]),
+            8 => uniforms.push(vec![7, 3]),
+            16 => uniforms.push(vec![64, 3, 0, 0]),
+            // Other sizes take a `Pod` this test does not have.
+            _ => return Ok(()),
+        }
+    }
+    let mut launch = rt.launch(kernel);
+    for (binding, buffer) in layout.buffers.iter().zip(buffers.iter_mut()) {
+        launch = match binding.kind {
+            switchyard::BindingKind::Storage(switchyard::Access::Read) => launch.read(buffer),
+            _ => launch.write(buffer),
+        };
+    }
+    for words in &uniforms {
+        launch = match words.len() {
+            1 => launch.uniform(&[words[0]]),
+            2 => launch.uniform(&[words[0], words[1]]),
+            _ => launch.uniform(&[words[0], words[1], words[2], words[3]]),
+        };
+    }
+    match launch.invocations(130).on(Target::Cpu).run() {
+        Ok(_) => Ok(()),
+        Err(Error::CpuKernelPanicked { message, .. }) => {
+            Err(format!("the executor panicked: {message}"))
+        }
+        Err(error) if error.to_string().contains(kernel.name()) => Ok(()),
+        Err(other) => Err(format!("an error that does not name the kernel: {other}")),
+    }
+}
+
 proptest! {
     // Failures are reported with their input; no regression files.
     #![proptest_config(ProptestConfig {
@@ -369,7 +445,13 @@ proptest! {
         let start = boundaries[at % boundaries.len()];
         let end = boundaries[(at % boundaries.len() + removed).min(boundaries.len() - 1)];
         let source = format!("{}{}{}", &base[..start], insert, &base[end..]);
-        prop_assert_eq!(kind_of(Kernel::wgsl("mutated", source.as_str(), "main"), "mutated"), Ok(()));
+        let created = Kernel::wgsl("mutated", source.as_str(), "main");
+        if let Ok(kernel) = &created {
+            // Every kernel that creates also runs on the executor (its twin
+            // is not the mutated shader's, so only the WGSL runs).
+            prop_assert_eq!(launch_on_the_executor(&kernel.clone().prefer_wgsl_on_cpu()), Ok(()));
+        }
+        prop_assert_eq!(kind_of(created, "mutated"), Ok(()));
     }
 }
 

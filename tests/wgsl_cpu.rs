@@ -438,3 +438,75 @@ fn a_shader_the_gpu_compiler_panics_on_is_an_error_there_and_runs_on_the_cpu_und
     assert_eq!(report.target, Target::Gpu);
     assert_eq!(y.to_vec().unwrap(), [3.0; 4]);
 }
+
+/// Writes its buffer, then loops forever in the lanes whose value is odd.
+const NEVER_ENDS: &str = r#"
+@group(0) @binding(0) var<storage, read_write> v: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x >= arrayLength(&v) { return; }
+    let start = v[id.x];
+    v[id.x] = 12345u;
+    var x = start;
+    loop {
+        if x % 2u == 0u { break; }
+        x = x + 2u;
+    }
+    v[id.x] = x;
+}
+"#;
+
+#[test]
+fn a_launch_past_its_deadline_stops_and_keeps_every_buffer() {
+    let kernel = Kernel::wgsl("never_ends", NEVER_ENDS, "main").unwrap();
+    let rt = cpu_runtime();
+    let values: Vec<u32> = (0..100_000)
+        .map(|i| if i == 77_777 { 3 } else { 2 * i })
+        .collect();
+    let mut v = rt.buffer_from_slice(&values).unwrap();
+    let started = std::time::Instant::now();
+    let err = rt
+        .launch(&kernel)
+        .write(&mut v)
+        .invocations(values.len() as u32)
+        .on(Target::Cpu)
+        .deadline(std::time::Duration::from_millis(50))
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::CpuDeadlineExceeded { ref kernel, .. } if kernel == "never_ends"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(
+        v.to_vec().unwrap(),
+        values,
+        "the writes before the loop were not kept"
+    );
+
+    // The runtime's default deadline applies to launches that set none; a
+    // launch that ends in time is unaffected by it.
+    let rt = switchyard::Runtime::with_config(
+        switchyard::RuntimeConfig::default()
+            .backend(switchyard::BackendChoice::None)
+            .cache_dir(None)
+            .cpu_deadline(Some(std::time::Duration::from_millis(50))),
+    )
+    .unwrap();
+    let mut v = rt.buffer_from_slice(&values).unwrap();
+    let err = rt
+        .launch(&kernel)
+        .write(&mut v)
+        .invocations(100_000)
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::CpuDeadlineExceeded { .. }), "{err}");
+    let even: Vec<u32> = (0..1000).map(|i| 2 * i).collect();
+    let mut w = rt.buffer_from_slice(&even).unwrap();
+    rt.launch(&kernel)
+        .write(&mut w)
+        .invocations(1000)
+        .run()
+        .unwrap();
+    assert_eq!(w.to_vec().unwrap(), even);
+}

@@ -20,7 +20,9 @@ pub fn measure(rt: &Runtime, rounds: usize, results: &mut Results) -> Fallible<(
     for kernel in KERNELS {
         for log2 in SIZES_LOG2 {
             let problem = Problem::new(kernel, log2);
-            let mut wgsl = SwitchyardCase::new(rt, &problem)?.wgsl_on_cpu().single_pass();
+            let mut wgsl = SwitchyardCase::new(rt, &problem)?
+                .wgsl_on_cpu()
+                .single_pass();
             let mut twin = SwitchyardCase::new(rt, &problem)?.single_pass();
             let mut on_gpu = SwitchyardCase::new(rt, &problem)?.single_pass();
             for _ in 0..2 {
@@ -73,7 +75,9 @@ pub fn measure(rt: &Runtime, rounds: usize, results: &mut Results) -> Fallible<(
                 });
                 match log2 {
                     20 => results.wgsl_cpu_over_lavapipe.push((kernel, over_gpu)),
-                    10 => results.wgsl_cpu_small_over_lavapipe.push((kernel, over_gpu)),
+                    10 => results
+                        .wgsl_cpu_small_over_lavapipe
+                        .push((kernel, over_gpu)),
                     _ => {}
                 }
             }

@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 pub(crate) struct CpuPool {
     /// Shared with the GPU context, which copies large readbacks on it.
     pool: Arc<rayon::ThreadPool>,
+    /// How long a kernel's WGSL may run on the executor before it is
+    /// stopped, unless its launch says otherwise.
+    executor_deadline: Option<std::time::Duration>,
 }
 
 impl CpuPool {
@@ -37,7 +40,19 @@ impl CpuPool {
             .map_err(Error::ThreadPool)?;
         Ok(CpuPool {
             pool: Arc::new(pool),
+            executor_deadline: None,
         })
+    }
+
+    /// This pool, its executor launches stopped after `deadline` unless
+    /// they set their own.
+    pub fn with_executor_deadline(mut self, deadline: Option<std::time::Duration>) -> Self {
+        self.executor_deadline = deadline;
+        self
+    }
+
+    pub fn executor_deadline(&self) -> Option<std::time::Duration> {
+        self.executor_deadline
     }
 
     pub fn threads(&self) -> usize {

@@ -10,7 +10,7 @@
 //! the same buffers in different orders cannot deadlock.
 
 use std::sync::{Arc, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::Args;
 use crate::buffer::residency::Use;
@@ -34,6 +34,7 @@ pub(super) fn run_cpu(
     buffers: Args<'_>,
     uniforms: &[Vec<u8>],
     invocations: [u32; 3],
+    deadline: Option<Duration>,
 ) -> Result<(f64, CpuImplementation)> {
     let path = kernel
         .cpu_path()
@@ -81,6 +82,7 @@ pub(super) fn run_cpu(
         slots,
         uniform_slices,
         invocations,
+        deadline,
     );
     let twin_seconds = twin_started.elapsed().as_secs_f64();
     let implementation = result?;
@@ -101,6 +103,7 @@ pub(super) fn run_on_pool(
     slots: Vec<CpuSlot<'_>>,
     uniforms: Vec<&[u8]>,
     invocations: [u32; 3],
+    deadline: Option<Duration>,
 ) -> Result<CpuImplementation> {
     let name = kernel.name();
     match path {
@@ -115,7 +118,8 @@ pub(super) fn run_on_pool(
         CpuPath::Wgsl(program) => {
             let inline = wgsl::runs_inline(invocations);
             cpu.run_twin(name, inline, || {
-                wgsl::run(program, name, slots, &uniforms, invocations)
+                let deadline = deadline.or(cpu.executor_deadline());
+                wgsl::run(program, name, slots, &uniforms, invocations, deadline)
             })?;
             Ok(CpuImplementation::Wgsl)
         }

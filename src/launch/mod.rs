@@ -132,6 +132,8 @@ pub struct Launch<'a> {
     /// `None`: the kernel's pin, else the runtime's default.
     target: Option<Target>,
     work: Option<u64>,
+    /// See [`deadline`](Self::deadline).
+    deadline: Option<Duration>,
     sequence: Option<&'a mut Vec<LaunchReport>>,
 }
 
@@ -150,6 +152,7 @@ impl<'a> Launch<'a> {
             invocations: None,
             target,
             work: None,
+            deadline: None,
             sequence,
         }
     }
@@ -211,6 +214,16 @@ impl<'a> Launch<'a> {
         self
     }
 
+    /// Stops the launch with [`Error::CpuDeadlineExceeded`] if its WGSL runs
+    /// on the CPU executor for longer than `deadline`, every buffer left as
+    /// it was (what a GPU driver's watchdog does for a shader that never
+    /// ends). Overrides [`RuntimeConfig::cpu_deadline`](crate::RuntimeConfig::cpu_deadline);
+    /// Rust twins and GPU launches are not stopped.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
     /// Runs the launch.
     ///
     /// # Errors
@@ -219,7 +232,9 @@ impl<'a> Launch<'a> {
     ///   [`Error::ForeignBuffer`](crate::Error::ForeignBuffer): the arguments do not fit the kernel.
     /// - [`Error::TargetUnavailable`](crate::Error::TargetUnavailable): the requested target cannot run it.
     /// - GPU errors ([`Error::Gpu`](crate::Error::Gpu), [`Error::GpuOutOfMemory`](crate::Error::GpuOutOfMemory),
-    ///   [`Error::DeviceLost`](crate::Error::DeviceLost), …) and CPU twin errors from execution.
+    ///   [`Error::DeviceLost`](crate::Error::DeviceLost), …) and CPU twin errors from execution;
+    ///   [`Error::CpuDeadlineExceeded`](crate::Error::CpuDeadlineExceeded) when the WGSL executor
+    ///   ran past the launch's [`deadline`](Self::deadline).
     ///
     /// Buffers keep a valid copy of their previous contents on every error.
     pub fn run(self) -> Result<LaunchReport> {
@@ -232,6 +247,7 @@ impl<'a> Launch<'a> {
             invocations,
             target,
             work,
+            deadline,
             sequence,
         } = self;
         let name = kernel.name();
@@ -392,7 +408,7 @@ impl<'a> Launch<'a> {
                         // this launch is re-run first.
                         shared.handle().settle_device_loss();
                         let (seconds, implementation) =
-                            run_cpu(shared, kernel, buffers, &uniforms, invocations)?;
+                            run_cpu(shared, kernel, buffers, &uniforms, invocations, deadline)?;
                         exec_seconds = Some(seconds);
                         report.cpu_implementation = Some(implementation);
                     }
@@ -401,7 +417,7 @@ impl<'a> Launch<'a> {
             }
             _ => {
                 let (seconds, implementation) =
-                    run_cpu(shared, kernel, buffers, &uniforms, invocations)?;
+                    run_cpu(shared, kernel, buffers, &uniforms, invocations, deadline)?;
                 exec_seconds = Some(seconds);
                 report.cpu_implementation = Some(implementation);
             }

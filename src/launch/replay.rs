@@ -159,6 +159,7 @@ fn replay(entry: &LoggedLaunch) -> std::result::Result<Replayed, String> {
         slots,
         uniforms,
         entry.invocations,
+        None,
     )
     .map_err(|error| error.to_string())?;
     for (index, guard) in &mut guards {

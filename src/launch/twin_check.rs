@@ -158,6 +158,7 @@ impl Launch<'_> {
             invocations: self.invocations,
             target: Some(Target::Cpu),
             work: self.work,
+            deadline: self.deadline,
             sequence: None,
         }
         .run()

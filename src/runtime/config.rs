@@ -30,6 +30,7 @@ pub struct RuntimeConfig {
     pub(super) cache_dir: Option<PathBuf>,
     pub(super) pool_idle_limit_bytes: u64,
     pub(super) default_target: Target,
+    pub(super) cpu_deadline: Option<std::time::Duration>,
 }
 
 impl Default for RuntimeConfig {
@@ -42,6 +43,7 @@ impl Default for RuntimeConfig {
             cache_dir: dirs::cache_dir().map(|dir| dir.join("switchyard")),
             pool_idle_limit_bytes: DEFAULT_POOL_IDLE_LIMIT,
             default_target: Target::Auto,
+            cpu_deadline: None,
         }
     }
 }
@@ -128,6 +130,20 @@ impl RuntimeConfig {
     /// not [pinned](crate::Runtime::pin).
     pub fn default_target(mut self, target: Target) -> Self {
         self.default_target = target;
+        self
+    }
+
+    /// How long a kernel's WGSL may run on the CPU executor before it is
+    /// stopped with [`Error::CpuDeadlineExceeded`](crate::Error::CpuDeadlineExceeded),
+    /// its buffers left as they were: what a GPU driver's watchdog does for
+    /// a shader that loops forever. `None` (the default) waits however long
+    /// it takes; a launch's own [`deadline`](crate::Launch::deadline) wins.
+    /// Rust twins are not stopped (they are ordinary code).
+    ///
+    /// With a deadline, written buffers are run on a copy that replaces the
+    /// buffer only when the launch finishes in time: one extra copy of each.
+    pub fn cpu_deadline(mut self, deadline: Option<std::time::Duration>) -> Self {
+        self.cpu_deadline = deadline;
         self
     }
 }

@@ -90,7 +90,7 @@ impl Runtime {
     /// # Errors
     /// As [`Runtime::new`], less the environment.
     pub fn with_config(config: RuntimeConfig) -> Result<Runtime> {
-        let cpu = CpuPool::new(config.cpu_threads)?;
+        let cpu = CpuPool::new(config.cpu_threads)?.with_executor_deadline(config.cpu_deadline);
         let options = DeviceOptions {
             backend: config.backend,
             adapter_name: config.adapter_name.clone(),

@@ -9,12 +9,17 @@
 //! A barrier needs nothing: every lane of the workgroup has reached it
 //! before any lane goes on.
 //!
+//! A batch with a deadline reads the clock every few hundred loop
+//! iterations and, past it, stops where it stands: every node returns at
+//! once. (Only loops can run forever: WGSL has no recursion.)
+//!
 //! Invariants: the mask only loses lanes inside a construct and gets back,
 //! at its end, exactly the lanes that were in it and did not leave for an
 //! outer construct; register and mask buffers are allocated once per batch
 //! scratch and reused, so a launch allocates per worker, not per node.
 
 use std::mem::take;
+use std::time::Instant;
 
 use smallvec::SmallVec;
 
@@ -38,6 +43,14 @@ struct Frame {
     continued: Vec<u32>,
 }
 
+/// Loop iterations between two reads of the clock: a read costs about
+/// 20 ns, an iteration at least a few lane operations.
+const LOOPS_PER_CLOCK_READ: u64 = 256;
+
+/// A batch stopped at its deadline.
+#[derive(Debug)]
+pub(crate) struct Stopped;
+
 /// Which workgroups a batch runs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BatchRange {
@@ -50,6 +63,10 @@ pub(crate) struct BatchRange {
 /// One worker's scratch: registers, masks and workgroup memory for batches
 /// of a fixed lane count.
 pub(crate) struct Batch {
+    /// Loops check the clock every [`LOOPS_PER_CLOCK_READ`] iterations.
+    deadline: Option<Instant>,
+    iterations: u64,
+    stopped: bool,
     lanes: usize,
     group_lanes: usize,
     grid: [u32; 3],
@@ -103,6 +120,9 @@ impl Batch {
             }
         }
         Batch {
+            deadline: None,
+            iterations: 0,
+            stopped: false,
             lanes,
             group_lanes,
             local_ids,
@@ -115,13 +135,31 @@ impl Batch {
         }
     }
 
-    /// Runs the workgroups of `range`.
-    pub(crate) fn run(&mut self, program: &Program, memory: &Memory<'_>, range: BatchRange) {
+    /// Runs the workgroups of `range`, stopping at a loop iteration past
+    /// `deadline`.
+    ///
+    /// # Errors
+    /// `Err(Stopped)` when the deadline passed; the batch's writes so far
+    /// stay where they went (the caller runs on copies when it set one).
+    pub(crate) fn run(
+        &mut self,
+        program: &Program,
+        memory: &Memory<'_>,
+        range: BatchRange,
+        deadline: Option<Instant>,
+    ) -> Result<(), Stopped> {
+        self.deadline = deadline;
+        self.stopped = false;
         self.start(program, range);
         if program.workgroup_bytes > 0 {
             self.workgroup.reset();
         }
         self.block(&program.body, memory);
+        if self.stopped {
+            Err(Stopped)
+        } else {
+            Ok(())
+        }
     }
 
     /// Fills the per-batch built-ins (workgroup and global ids) and the mask
@@ -167,6 +205,9 @@ impl Batch {
 
     fn block(&mut self, nodes: &[Node], memory: &Memory<'_>) {
         for node in nodes {
+            if self.stopped {
+                return;
+            }
             match node {
                 Node::Op(op) => self.op(op, memory),
                 Node::If {
@@ -267,6 +308,15 @@ impl Batch {
     ) {
         self.enter(FrameKind::Loop);
         loop {
+            self.iterations += 1;
+            if self.iterations.is_multiple_of(LOOPS_PER_CLOCK_READ)
+                && self.deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                self.stopped = true;
+            }
+            if self.stopped {
+                break;
+            }
             self.block(body, memory);
             if let Some(frame) = self.frames.last_mut() {
                 or_into(&mut self.mask, &frame.continued);

@@ -26,6 +26,9 @@ mod memory;
 mod program;
 mod semantics;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
 use rayon::prelude::*;
 
 use crate::cpu::CpuSlot;
@@ -114,8 +117,12 @@ fn grid_of(program: &Program, invocations: [u32; 3]) -> [u32; 3] {
 /// inside the runtime's pool (or on the calling thread, see
 /// [`runs_inline`]); batches spread over the pool's workers.
 ///
+/// With a `deadline`, written buffers run on copies that replace them only
+/// when every batch finished in time.
+///
 /// # Errors
-/// [`Error::CpuArgument`] when a written buffer slot was already taken
+/// [`Error::CpuDeadlineExceeded`] past the deadline, every buffer as it
+/// was; [`Error::CpuArgument`] when a written buffer slot was already taken
 /// (the launch layer never hands one out twice).
 pub(crate) fn run(
     program: &Program,
@@ -123,7 +130,9 @@ pub(crate) fn run(
     slots: Vec<CpuSlot<'_>>,
     uniforms: &[&[u8]],
     invocations: [u32; 3],
+    deadline: Option<Duration>,
 ) -> Result<()> {
+    let stop_at = deadline.map(|d| Instant::now() + d);
     let grid = grid_of(program, invocations);
     let workgroups: u64 = grid.iter().map(|&g| u64::from(g)).product();
     if workgroups == 0 {
@@ -134,6 +143,12 @@ pub(crate) fn run(
     for (index, slot) in slots.into_iter().enumerate() {
         prepared.push(match slot {
             CpuSlot::Read(bytes) => Prepared::Read(bytes),
+            // With a deadline, every written buffer runs on a copy that
+            // replaces it only if the launch finishes in time.
+            CpuSlot::Write(Some(bytes)) if deadline.is_some() => {
+                let copy = PaddedCopy::new(bytes);
+                Prepared::Padded(bytes, copy)
+            }
             CpuSlot::Write(Some(bytes)) => match atomic_words(bytes) {
                 Ok(words) => Prepared::Direct(words),
                 Err(bytes) => {
@@ -165,18 +180,33 @@ pub(crate) fn run(
         first_workgroup: b * u64::from(per_batch),
         workgroups: (workgroups - b * u64::from(per_batch)).min(u64::from(per_batch)) as u32,
     };
+    let stopped = AtomicBool::new(false);
+    let run_batch = |batch: &mut Batch, b: u64| {
+        // Once one batch stopped, the rest do not start.
+        if stopped.load(Ordering::Relaxed)
+            || batch.run(program, &memory, range(b), stop_at).is_err()
+        {
+            stopped.store(true, Ordering::Relaxed);
+        }
+    };
     if batches == 1 || runs_inline(invocations) {
         let mut batch = Batch::new(program, per_batch, grid);
         for b in 0..batches {
-            batch.run(program, &memory, range(b));
+            run_batch(&mut batch, b);
         }
     } else {
-        (0..batches).into_par_iter().for_each_init(
-            || Batch::new(program, per_batch, grid),
-            |batch, b| batch.run(program, &memory, range(b)),
-        );
+        (0..batches)
+            .into_par_iter()
+            .for_each_init(|| Batch::new(program, per_batch, grid), run_batch);
     }
     drop(memory);
+    if let (true, Some(deadline)) = (stopped.into_inner(), deadline) {
+        // The copies are dropped: every buffer keeps what it held.
+        return Err(Error::CpuDeadlineExceeded {
+            kernel: kernel.into(),
+            deadline,
+        });
+    }
     for slot in prepared {
         if let Prepared::Padded(bytes, copy) = slot {
             copy.write_back(bytes);
