@@ -50,6 +50,23 @@ fn the_sine_mode_decays_exactly_as_the_scheme_predicts() {
 }
 
 #[test]
+fn the_demo_with_cpu_wgsl_steps_on_the_executor_and_matches_the_twin() {
+    // `--cpu wgsl`: the same steps run the shader on the CPU executor; the
+    // twin follows the shader's operation order, so the fields are equal.
+    let (size, steps, alpha) = (37, 30, 0.24f32);
+    let rt = cpu_runtime();
+    let mut twin = HeatGrid::with_cpu(&rt, &sim::initial_field(size), size, false).unwrap();
+    let mut wgsl = HeatGrid::with_cpu(&rt, &sim::initial_field(size), size, true).unwrap();
+    twin.advance(steps, alpha, Target::Cpu).unwrap();
+    let report = wgsl.advance(steps, alpha, Target::Cpu).unwrap();
+    assert!(report
+        .launches
+        .iter()
+        .all(|l| l.cpu_implementation == Some(switchyard::CpuImplementation::Wgsl)));
+    assert_eq!(twin.field().unwrap(), wgsl.field().unwrap());
+}
+
+#[test]
 fn a_wrong_solution_is_caught_by_the_check() {
     // The check is only as good as its power to fail: the right field after
     // one step less is off by about (1 - g)·1 = 2e-3, far above the bound.

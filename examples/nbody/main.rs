@@ -13,6 +13,7 @@
 //! | `--seed S` | 1 | random seed of the initial conditions |
 //! | `--target auto\|gpu\|cpu` | the runtime's default (auto) | where launches run |
 //! | `--batch N` | 10 | steps per sequence (one GPU submission each) |
+//! | `--cpu wgsl\|twin` | twin | what CPU launches run: the kernels' Rust twins, or their WGSL on switchyard's executor |
 //! | `--png FILE` | none | picture of the final state, x-y projection, brightness by density |
 //! | `--json` | off | print one JSON object as the last line |
 //!
@@ -129,8 +130,14 @@ fn run(options: &Options) -> Result<(), String> {
     let energy_start = initial.energy(softening);
     let momentum_start = initial.momentum();
 
-    let mut simulation =
-        Simulation::new(&rt, &initial, options.softening, requested).map_err(|e| e.to_string())?;
+    let mut simulation = Simulation::with_cpu(
+        &rt,
+        &initial,
+        options.softening,
+        requested,
+        options.run.wgsl_on_cpu,
+    )
+    .map_err(|e| e.to_string())?;
     let progress = progress_bar(options.run.steps, options.run.json);
     let mut placement = Placement::default();
     let started = Instant::now();

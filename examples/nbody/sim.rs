@@ -285,6 +285,28 @@ impl<'rt> Simulation<'rt> {
         softening: f32,
         target: Target,
     ) -> switchyard::Result<Self> {
+        Self::with_cpu(rt, state, softening, target, false)
+    }
+
+    /// As [`new`](Self::new); with `wgsl_on_cpu`, CPU launches run the
+    /// kernels' WGSL on switchyard's executor instead of their Rust twins.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_cpu(
+        rt: &'rt Runtime,
+        state: &State,
+        softening: f32,
+        target: Target,
+        wgsl_on_cpu: bool,
+    ) -> switchyard::Result<Self> {
+        let choose = |kernel: Kernel| {
+            if wgsl_on_cpu {
+                kernel.prefer_wgsl_on_cpu()
+            } else {
+                kernel
+            }
+        };
         let n = state.len();
         let mut simulation = Simulation {
             rt,
@@ -296,8 +318,8 @@ impl<'rt> Simulation<'rt> {
             bodies: rt.buffer_from_slice(&state.bodies)?,
             vel: rt.buffer_from_slice(&state.vel)?,
             accel: rt.buffer_zeroed(3 * n)?,
-            accel_kernel: kernels::nbody_accel(),
-            kick_drift: kernels::nbody_kick_drift(),
+            accel_kernel: choose(kernels::nbody_accel()),
+            kick_drift: choose(kernels::nbody_kick_drift()),
         };
         let mut sequence = rt.sequence().on(target);
         simulation.record_accel(&mut sequence)?;

@@ -11,6 +11,7 @@
 //! | `--alpha A` | 0.24 | diffusion number D·dt/dx², stable up to 0.25 |
 //! | `--target auto\|gpu\|cpu` | the runtime's default (auto) | where launches run |
 //! | `--batch N` | 50 | steps per sequence (one GPU submission each) |
+//! | `--cpu wgsl\|twin` | twin | what CPU steps run: the kernel's Rust twin, or its WGSL on switchyard's executor |
 //! | `--png FILE` | none | heat map of the final field with its colour scale |
 //! | `--json` | off | print one JSON object as the last line |
 //!
@@ -90,7 +91,8 @@ fn run(options: &Options) -> Result<(), String> {
     }
     let initial = sim::initial_field(size);
     let copy_gbps = copy_bandwidth(&initial, rt.cpu_threads())?;
-    let mut grid = HeatGrid::new(&rt, &initial, size).map_err(|e| e.to_string())?;
+    let mut grid = HeatGrid::with_cpu(&rt, &initial, size, options.run.wgsl_on_cpu)
+        .map_err(|e| e.to_string())?;
     drop(initial);
 
     let progress = progress_bar(options.run.steps, options.run.json);

@@ -114,6 +114,20 @@ impl<'rt> HeatGrid<'rt> {
     /// # Errors
     /// Buffer creation failing, or a size that does not fit the kernel.
     pub fn new(rt: &'rt Runtime, field: &[f32], size: usize) -> switchyard::Result<Self> {
+        Self::with_cpu(rt, field, size, false)
+    }
+
+    /// As [`new`](Self::new); with `wgsl_on_cpu`, CPU steps run the kernel's
+    /// WGSL on switchyard's executor instead of its Rust twin.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_cpu(
+        rt: &'rt Runtime,
+        field: &[f32],
+        size: usize,
+        wgsl_on_cpu: bool,
+    ) -> switchyard::Result<Self> {
         let side = u32::try_from(size)
             .ok()
             .filter(|&side| field.len() == size * size && side >= 1)
@@ -129,7 +143,11 @@ impl<'rt> HeatGrid<'rt> {
             // is then right in both buffers, and the pages of both are in
             // memory before the first step instead of faulting in during it.
             next: rt.buffer_from_slice(field)?,
-            step: kernels::jacobi2d(),
+            step: if wgsl_on_cpu {
+                kernels::jacobi2d().prefer_wgsl_on_cpu()
+            } else {
+                kernels::jacobi2d()
+            },
         })
     }
 

@@ -82,6 +82,9 @@ pub struct RunOptions {
     pub batch: usize,
     pub png: Option<std::path::PathBuf>,
     pub json: bool,
+    /// `--cpu wgsl`: CPU launches run the kernels' WGSL on switchyard's
+    /// executor instead of their Rust twins.
+    pub wgsl_on_cpu: bool,
 }
 
 impl RunOptions {
@@ -94,6 +97,7 @@ impl RunOptions {
             batch,
             png: None,
             json: false,
+            wgsl_on_cpu: false,
         }
     }
 }
@@ -119,6 +123,13 @@ pub fn parse_args(
             "--target" => run.target = Some(parse_target(&value()?)?),
             "--png" => run.png = Some(std::path::PathBuf::from(value()?)),
             "--json" => run.json = true,
+            "--cpu" => {
+                run.wgsl_on_cpu = match value()?.as_str() {
+                    "wgsl" => true,
+                    "twin" => false,
+                    other => return Err(format!("--cpu: `{other}` is not wgsl or twin")),
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
