@@ -8,6 +8,7 @@
 //!   keeps it); what cannot run here is refused with its line.
 //! - `program`: the lowered form, registers and structured nodes.
 //! - `exec`: one batch of lanes (a workgroup or several) in lockstep.
+//! - `registers`: renumbering so dead values' registers are reused.
 //! - `lanes`: the lane loops of each operation.
 //! - `memory`: the launch's buffers as the program reaches them.
 //! - `semantics`: WGSL's scalar rules where Rust's differ.
@@ -24,6 +25,7 @@ mod lanes;
 mod lower;
 mod memory;
 mod program;
+mod registers;
 mod semantics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,14 +92,17 @@ pub(crate) fn compile(wgsl: &WgslKernel) -> std::result::Result<Program, String>
         .iter()
         .position(|e| e.name == wgsl.entry_point)
         .ok_or_else(|| format!("no entry point `{}`", wgsl.entry_point))?;
-    lower::lower(&module, &info, entry_index, &wgsl.layout).map_err(|refused| {
-        let line = refused
-            .at
-            .and_then(|at| source.get(..at))
-            .map(|before| format!(" (line {})", before.matches('\n').count() + 1))
-            .unwrap_or_default();
-        format!("the CPU executor does not support {}{line}", refused.what)
-    })
+    let mut program =
+        lower::lower(&module, &info, entry_index, &wgsl.layout).map_err(|refused| {
+            let line = refused
+                .at
+                .and_then(|at| source.get(..at))
+                .map(|before| format!(" (line {})", before.matches('\n').count() + 1))
+                .unwrap_or_default();
+            format!("the CPU executor does not support {}{line}", refused.what)
+        })?;
+    registers::reuse_registers(&mut program);
+    Ok(program)
 }
 
 /// Whether a launch of `program` over `invocations` is small enough to run
