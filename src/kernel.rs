@@ -14,7 +14,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::cpu::wgsl::{self, Program};
+use crate::cpu::wgsl::{self, Compiled};
 use crate::cpu::{CpuArgs, CpuTwin};
 use crate::error::Result;
 use crate::pipeline::{KernelLayout, WgslKernel};
@@ -23,7 +23,7 @@ use crate::pipeline::{KernelLayout, WgslKernel};
 #[derive(Clone)]
 pub(crate) enum CpuPath<'a> {
     Twin(&'a Arc<CpuTwin>),
-    Wgsl(Arc<Program>),
+    Wgsl(Arc<Compiled>),
 }
 
 /// The signature of a kernel's work measure: the launch's global size in,
@@ -47,7 +47,7 @@ struct KernelInner {
     prefer_wgsl_on_cpu: bool,
     /// The WGSL lowered for the CPU executor, or why it cannot be: made on
     /// first need, reset whenever the kernel changes.
-    cpu_program: Arc<OnceLock<std::result::Result<Arc<Program>, String>>>,
+    cpu_program: Arc<OnceLock<std::result::Result<Arc<Compiled>, String>>>,
     /// See [`Kernel::dispatch_key`]; derived from `name` and `wgsl`, and
     /// rebuilt whenever they change.
     dispatch_key: String,

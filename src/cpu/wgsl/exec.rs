@@ -63,6 +63,8 @@ pub(crate) struct BatchRange {
 /// One worker's scratch: registers, masks and workgroup memory for batches
 /// of a fixed lane count.
 pub(crate) struct Batch {
+    /// Workgroups per batch this scratch was made for.
+    groups: u32,
     /// Loops check the clock every [`LOOPS_PER_CLOCK_READ`] iterations.
     deadline: Option<Instant>,
     iterations: u64,
@@ -120,6 +122,7 @@ impl Batch {
             }
         }
         Batch {
+            groups,
             deadline: None,
             iterations: 0,
             stopped: false,
@@ -133,6 +136,22 @@ impl Batch {
             workgroup: WorkgroupMemory::new(program.workgroup_bytes, groups as usize, group_lanes),
             grid,
         }
+    }
+
+    /// This scratch made ready for batches of `groups` workgroups of a grid
+    /// of `grid` (the same program): reused as it is when the batch shape
+    /// matches, with only the grid size written again; else made anew.
+    pub(crate) fn reuse(mut self, program: &Program, groups: u32, grid: [u32; 3]) -> Batch {
+        if self.groups != groups || self.registers.len() != program.registers as usize {
+            return Batch::new(program, groups, grid);
+        }
+        self.grid = grid;
+        for &(register, value) in &program.builtins {
+            if let BuiltinValue::NumWorkgroups(d) = value {
+                self.registers[register as usize].fill(grid[d]);
+            }
+        }
+        self
     }
 
     /// Runs the workgroups of `range`, stopping at a loop iteration past

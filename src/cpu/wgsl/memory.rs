@@ -165,6 +165,12 @@ pub(crate) fn load(
         Space::Storage(n) => match memory.storage.get(n as usize) {
             Some(StorageView::Read(bytes)) => load_bytes(dst, bytes, offsets, delta),
             Some(StorageView::Write(words)) => {
+                if let Some(run) = contiguous_run(words, offsets, delta, dst.len()) {
+                    for (d, w) in dst.iter_mut().zip(run) {
+                        *d = w.load(Ordering::Relaxed);
+                    }
+                    return;
+                }
                 load_each(dst, offsets, delta, |at| {
                     words.get(at / 4).map_or(0, |w| w.load(Ordering::Relaxed))
                 });
@@ -202,6 +208,23 @@ fn load_bytes(dst: &mut [u32], bytes: &[u8], offsets: Option<&[u32]>, delta: u32
         }
     }
     load_each(dst, offsets, delta, |at| read_word(bytes, at));
+}
+
+/// The words lane `l` reaches at `offsets[l] + delta` when they are one
+/// run (lane `l` at word `l` of it) inside `words`.
+fn contiguous_run<'w>(
+    words: &'w [AtomicU32],
+    offsets: Option<&[u32]>,
+    delta: u32,
+    lanes: usize,
+) -> Option<&'w [AtomicU32]> {
+    let o = offsets?;
+    let first = *o.first()?;
+    let start = first as usize + delta as usize;
+    if first == u32::MAX || !start.is_multiple_of(4) || !is_contiguous(o) {
+        return None;
+    }
+    words.get(start / 4..start / 4 + lanes)
 }
 
 /// Whether every lane has the same (in-bounds) offset. Folded without
@@ -262,6 +285,14 @@ pub(crate) fn store(
             let Some(StorageView::Write(words)) = memory.storage.get(n as usize) else {
                 return; // naga's validator refuses stores to read-only bindings
             };
+            if let Some(run) = contiguous_run(words, offsets, delta, values.len()) {
+                for ((w, &value), &m) in run.iter().zip(values).zip(mask) {
+                    if m != 0 {
+                        w.store(value, Ordering::Relaxed);
+                    }
+                }
+                return;
+            }
             for (lane, (&value, &m)) in values.iter().zip(mask).enumerate() {
                 if m == 0 {
                     continue;

@@ -383,7 +383,7 @@ mod tests {
 
     fn registers_of(source: &str) -> u32 {
         let kernel = WgslKernel::parse("k", source.into(), "main").unwrap();
-        super::super::compile(&kernel).unwrap().registers
+        super::super::compile(&kernel).unwrap().program.registers
     }
 
     #[test]
@@ -418,12 +418,12 @@ mod tests {
                 v[id.x] = acc;\n\
             }\n";
         let kernel = WgslKernel::parse("k", source.into(), "main").unwrap();
-        let program = super::super::compile(&kernel).unwrap();
+        let compiled = super::super::compile(&kernel).unwrap();
         // Run it on the executor and check the arithmetic.
         let mut data: Vec<u32> = (0..8).collect();
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut data);
         super::super::run(
-            &program,
+            &compiled,
             "k",
             vec![crate::cpu::CpuSlot::Write(Some(bytes))],
             &[],
