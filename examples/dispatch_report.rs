@@ -22,6 +22,10 @@
 //! machine's noise or where each side's buffers landed) is measured again
 //! with fresh buffers and as many rounds, up to twice, all rounds pooled.
 //!
+//! Each kernel is measured twice: with its Rust twin, and as if it had none
+//! (`saxpy (wgsl)`: CPU launches run its WGSL on switchyard's executor, a
+//! reduction is one pass), the latter up to 2^20 work.
+//!
 //! With `--json`, the last line is one JSON object: `adapter`, `worst_ratio`,
 //! `geomean_ratio` and `rows` (`kernel`, `n`, `cpu_s`, `gpu_s`, `auto_s`,
 //! `auto_target`).
@@ -80,6 +84,9 @@ const EXPLORED_SHARE: f64 = 0.01;
 /// How many times a noisy row is measured again, at most.
 const MAX_RETRIES: usize = 2;
 
+/// The largest work (log2) of the twinless rows.
+const TWINLESS_MAX_LOG2: u32 = 20;
+
 /// Whether Auto ran the faster target's code in all but at most 1% of its
 /// measured launches (an exploration or two among hundreds).
 fn ran_the_best(times: &workloads::TargetTimes) -> bool {
@@ -93,7 +100,7 @@ fn ran_the_best(times: &workloads::TargetTimes) -> bool {
 }
 
 struct Row {
-    kernel: &'static str,
+    kernel: String,
     n: u64,
     cpu_s: f64,
     gpu_s: f64,
@@ -129,9 +136,30 @@ fn run(options: &Options) -> switchyard::Result<()> {
         println!("|---|---:|---:|---:|---:|---|---:|");
     }
     let mut rows = Vec::new();
-    for kernel in KERNELS {
-        for log2 in options.min_log2..=options.max_log2 {
-            let problem = Problem::new(kernel, log2);
+    // Each kernel with its twin, then as if it had none (its WGSL on the CPU
+    // executor), up to 2^TWINLESS_MAX_LOG2 work: beyond it the executor's
+    // CPU launches alone take minutes of rounds.
+    let variants = KERNELS
+        .iter()
+        .map(|&kernel| (kernel, false))
+        .chain(KERNELS.iter().map(|&kernel| (kernel, true)));
+    for (kernel, twinless) in variants {
+        let label = if twinless {
+            format!("{kernel} (wgsl)")
+        } else {
+            kernel.to_string()
+        };
+        let max_log2 = if twinless {
+            options.max_log2.min(TWINLESS_MAX_LOG2)
+        } else {
+            options.max_log2
+        };
+        for log2 in options.min_log2..=max_log2 {
+            let problem = if twinless {
+                Problem::new(kernel, log2).twinless()
+            } else {
+                Problem::new(kernel, log2)
+            };
             let mut times = time_targets(&rt, &problem, options.reps)?;
             // A row where Auto ran the best target's code (all but an
             // exploration or two) differs from that target by the
@@ -150,7 +178,7 @@ fn run(options: &Options) -> switchyard::Result<()> {
             }
             let n = 1u64 << log2;
             let row = Row {
-                kernel,
+                kernel: label.clone(),
                 n,
                 ratio: times.auto_over_best,
                 cpu_s: times.cpu_s,

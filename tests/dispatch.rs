@@ -305,7 +305,7 @@ fn the_report_counts_launches_per_target_and_prints_a_table() {
     );
     let table = report.to_string();
     assert!(
-        table.contains("| kernel | cpu runs |") && table.contains("| saxpy | 5 | 0 |"),
+        table.contains("| kernel | cpu runs |") && table.contains("| saxpy (cpu: twin) | 5 | 0 |"),
         "{table}"
     );
 }

@@ -510,3 +510,33 @@ fn a_launch_past_its_deadline_stops_and_keeps_every_buffer() {
         .unwrap();
     assert_eq!(w.to_vec().unwrap(), even);
 }
+
+#[test]
+fn the_runtime_report_names_what_ran_on_the_cpu() {
+    let rt = cpu_runtime();
+    let kernel = Kernel::wgsl("collatz", COLLATZ, "main").unwrap();
+    let mut values = rt.buffer_from_slice(&[27u32; 64]).unwrap();
+    rt.launch(&kernel)
+        .write(&mut values)
+        .invocations(64)
+        .run()
+        .unwrap();
+    let x = rt.buffer_from_slice(&[1.0f32; 64]).unwrap();
+    let mut y = rt.buffer_from_slice(&[1.0f32; 64]).unwrap();
+    common::saxpy(&rt, 2.0, &x, &mut y, Target::Cpu);
+    let report = rt.report();
+    let of = |name: &str| {
+        report
+            .kernels
+            .iter()
+            .find(|k| k.kernel == name)
+            .and_then(|k| k.cpu_implementation)
+    };
+    assert_eq!(of("collatz"), Some(CpuImplementation::Wgsl));
+    assert_eq!(of("saxpy"), Some(CpuImplementation::Twin));
+    let table = report.to_string();
+    assert!(
+        table.contains("collatz (cpu: wgsl)") && table.contains("saxpy (cpu: twin)"),
+        "{table}"
+    );
+}

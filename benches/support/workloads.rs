@@ -58,6 +58,9 @@ pub struct Problem {
     /// saxpy: `x` (and `y` starts at zero); reduce_sum: the input;
     /// jacobi2d: the grid; nbody_accel: `[x.., y.., z.., m..]`.
     pub input: Vec<f32>,
+    /// Run as a kernel without a twin: CPU launches run its WGSL on the
+    /// executor, and a reduction is one pass (see [`Problem::twinless`]).
+    pub twinless: bool,
 }
 
 fn wave(i: usize) -> f32 {
@@ -88,7 +91,16 @@ impl Problem {
             work: n as u64,
             shape,
             input,
+            twinless: false,
         }
+    }
+
+    /// The same problem for the kernel as if it had no twin: its cases run
+    /// the WGSL on the CPU executor, and a reduction is one pass (a whole
+    /// sum goes through `kernels::sum`, which uses the built-in with its twin).
+    pub fn twinless(mut self) -> Problem {
+        self.twinless = true;
+        self
     }
 }
 
@@ -162,10 +174,15 @@ impl SwitchyardCase {
             CaseBuffers::Jacobi { .. } => kernels::jacobi2d(),
             CaseBuffers::Nbody { .. } => kernels::nbody_accel(),
         };
-        Ok(SwitchyardCase {
+        let case = SwitchyardCase {
             buffers,
             kernel,
             single_pass: false,
+        };
+        Ok(if problem.twinless {
+            case.wgsl_on_cpu().single_pass()
+        } else {
+            case
         })
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::cost_model::LinearFit;
 use super::policy::Dispatcher;
 use super::reason::millis;
+use crate::target::CpuImplementation;
 
 /// A fitted cost line, `latency + per_item × work`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -69,6 +70,9 @@ pub struct KernelReport {
     pub cpu_model: Option<CostLine>,
     /// The GPU cost line learned, once two sizes were measured.
     pub gpu_model: Option<CostLine>,
+    /// What the latest CPU launch ran: the Rust twin, or the kernel's WGSL
+    /// on switchyard's executor (`None` before any CPU launch).
+    pub cpu_implementation: Option<CpuImplementation>,
 }
 
 /// The dispatcher's account of a runtime; `Display` prints a table.
@@ -107,6 +111,7 @@ impl DispatchReport {
                     bytes_downloaded: t.bytes_downloaded,
                     cpu_model: record.models[0].fit().map(CostLine::from),
                     gpu_model: record.models[1].fit().map(CostLine::from),
+                    cpu_implementation: t.cpu_implementation,
                 }
             })
             .collect();
@@ -144,7 +149,10 @@ impl fmt::Display for DispatchReport {
             writeln!(
                 f,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                k.kernel,
+                match k.cpu_implementation {
+                    Some(how) if k.cpu_launches > 0 => format!("{} (cpu: {how})", k.kernel),
+                    _ => k.kernel.clone(),
+                },
                 k.cpu_launches,
                 k.gpu_launches,
                 millis(k.cpu_time.as_secs_f64()),

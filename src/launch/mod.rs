@@ -426,7 +426,11 @@ impl<'a> Launch<'a> {
         report.bytes_uploaded = moved.bytes_uploaded;
         report.bytes_downloaded = moved.bytes_downloaded;
         report.wall = started.elapsed();
-        shared.dispatcher().observe(
+        let mut dispatcher = shared.dispatcher();
+        if let Some(implementation) = report.cpu_implementation {
+            dispatcher.note_cpu_implementation(key, implementation);
+        }
+        dispatcher.observe(
             key,
             &Outcome {
                 target: report.target,
@@ -442,6 +446,7 @@ impl<'a> Launch<'a> {
                 cold_pipeline,
             },
         );
+        drop(dispatcher);
         if let Some(log) = sequence {
             log.push(report.clone());
         }

@@ -44,6 +44,7 @@ pub(crate) use record::KernelRecord;
 
 use super::cost_model::{Learned, SizeHistory, SETTLED_SAMPLES};
 use super::Target;
+use crate::target::CpuImplementation;
 use record::{slot, UPLOAD_SHARE_TO_LEARN};
 use transfers::link_slot;
 
@@ -129,6 +130,11 @@ impl Dispatcher {
     /// alone, so that it stays the time of launches that moved nothing.
     /// Otherwise the predicted upload is taken off and the rest learned as
     /// execution.
+    /// Notes what a CPU launch of `key` ran, for the report.
+    pub fn note_cpu_implementation(&mut self, key: &str, implementation: CpuImplementation) {
+        self.record_mut(key).totals.cpu_implementation = Some(implementation);
+    }
+
     pub fn observe(&mut self, key: &str, outcome: &Outcome) -> Option<Learned> {
         let exec_to_learn = self.split_off_uploads(key, outcome);
         let record = self.record_mut(key);

@@ -79,6 +79,8 @@ pub(crate) struct KernelTotals {
     pub predicted_launches: u64,
     pub bytes_uploaded: u64,
     pub bytes_downloaded: u64,
+    /// What the latest CPU launch ran: the twin or the WGSL executor.
+    pub cpu_implementation: Option<crate::target::CpuImplementation>,
 }
 
 /// Everything learned about one kernel.
