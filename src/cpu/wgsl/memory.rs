@@ -186,6 +186,11 @@ pub(crate) fn load(
             for (group, lanes) in dst.chunks_mut(group_lanes).enumerate() {
                 let block = workgroup.block(group);
                 let offsets = offsets.map(|o| &o[group * group_lanes..][..lanes.len()]);
+                // `tile[local_id.x]`: one slice of the block.
+                if let Some(run) = contiguous_words(block, offsets, delta, lanes.len()) {
+                    lanes.copy_from_slice(run);
+                    continue;
+                }
                 load_each(lanes, offsets, delta, |at| {
                     block.get(at / 4).copied().unwrap_or(0)
                 });
@@ -210,21 +215,47 @@ fn load_bytes(dst: &mut [u32], bytes: &[u8], offsets: Option<&[u32]>, delta: u32
     load_each(dst, offsets, delta, |at| read_word(bytes, at));
 }
 
-/// The words lane `l` reaches at `offsets[l] + delta` when they are one
-/// run (lane `l` at word `l` of it) inside `words`.
-fn contiguous_run<'w>(
-    words: &'w [AtomicU32],
+/// The word range lane `l` reaches at `offsets[l] + delta` when the lanes
+/// reach one run of consecutive words, lane `l` at word `l` of it.
+fn contiguous_range(
     offsets: Option<&[u32]>,
     delta: u32,
     lanes: usize,
-) -> Option<&'w [AtomicU32]> {
+) -> Option<std::ops::Range<usize>> {
     let o = offsets?;
     let first = *o.first()?;
     let start = first as usize + delta as usize;
     if first == u32::MAX || !start.is_multiple_of(4) || !is_contiguous(o) {
         return None;
     }
-    words.get(start / 4..start / 4 + lanes)
+    Some(start / 4..start / 4 + lanes)
+}
+
+fn contiguous_run<'w>(
+    words: &'w [AtomicU32],
+    offsets: Option<&[u32]>,
+    delta: u32,
+    lanes: usize,
+) -> Option<&'w [AtomicU32]> {
+    words.get(contiguous_range(offsets, delta, lanes)?)
+}
+
+fn contiguous_words<'w>(
+    words: &'w [u32],
+    offsets: Option<&[u32]>,
+    delta: u32,
+    lanes: usize,
+) -> Option<&'w [u32]> {
+    words.get(contiguous_range(offsets, delta, lanes)?)
+}
+
+fn contiguous_words_mut<'w>(
+    words: &'w mut [u32],
+    offsets: Option<&[u32]>,
+    delta: u32,
+    lanes: usize,
+) -> Option<&'w mut [u32]> {
+    words.get_mut(contiguous_range(offsets, delta, lanes)?)
 }
 
 /// Whether every lane has the same (in-bounds) offset. Folded without
@@ -311,6 +342,13 @@ pub(crate) fn store(
             {
                 let block = workgroup.block_mut(group);
                 let offsets = offsets.map(|o| &o[group * group_lanes..][..values.len()]);
+                if let Some(run) = contiguous_words_mut(block, offsets, delta, values.len()) {
+                    for ((w, &value), &m) in run.iter_mut().zip(values).zip(mask) {
+                        let take = m.wrapping_neg();
+                        *w = (value & take) | (*w & !take);
+                    }
+                    continue;
+                }
                 for (lane, (&value, &m)) in values.iter().zip(mask).enumerate() {
                     if m == 0 {
                         continue;
