@@ -13,6 +13,8 @@
 //! //                             f32), ints (edge cases, then random))
 //! // output: 256                (binding 1, u32 words, each first set to
 //! //                             0xdeadbeef so unwritten words compare too)
+//! // element: 8                 (words per element of the output buffer,
+//! //                             for an array of structs; default 1)
 //! // uniform: 7 3 0 0           (binding 2, four u32 words)
 //! // constant: scale 2.5        (an override constant)
 //! // compare: exact             (or `ulps N`: words as f32, NaN = NaN)
@@ -42,6 +44,9 @@ struct Case {
     size: Size,
     input: Option<Vec<u32>>,
     output_words: usize,
+    /// Words per element of the output buffer (`element: 8` for an array
+    /// of 32-byte structs).
+    output_element_words: usize,
     uniform: Option<[u32; 4]>,
     constants: Vec<(String, f64)>,
     compare: Compare,
@@ -121,6 +126,7 @@ fn parse(name: &str, source: &str) -> Case {
         size: Size::Invocations(1),
         input: None,
         output_words: 0,
+        output_element_words: 1,
         uniform: None,
         constants: Vec::new(),
         compare: Compare::Exact,
@@ -143,6 +149,7 @@ fn parse(name: &str, source: &str) -> Case {
             "invocations" => case.size = Size::Invocations(number(0)),
             "grid" => case.size = Size::Grid([number(0), number(1), number(2)]),
             "output" => case.output_words = number(0) as usize,
+            "element" => case.output_element_words = number(0) as usize,
             "uniform" => case.uniform = Some([number(0), number(1), number(2), number(3)]),
             "constant" => case.constants.push((
                 words[0].to_string(),
@@ -198,14 +205,29 @@ fn kernel(case: &Case) -> Result<Kernel, String> {
 
 /// Runs `case` on `target`, returning the output words.
 fn run(rt: &Runtime, case: &Case, target: Target) -> Result<Vec<u32>, String> {
+    // The output buffer's element size must match the shader's array stride.
+    match case.output_element_words {
+        1 => run_with::<u32>(rt, case, target),
+        2 => run_with::<[u32; 2]>(rt, case, target),
+        4 => run_with::<[u32; 4]>(rt, case, target),
+        8 => run_with::<[u32; 8]>(rt, case, target),
+        other => Err(format!("{}: no element type of {other} words", case.name)),
+    }
+}
+
+fn run_with<E: bytemuck::Pod>(
+    rt: &Runtime,
+    case: &Case,
+    target: Target,
+) -> Result<Vec<u32>, String> {
     let kernel = kernel(case)?;
     let input = case
         .input
         .as_ref()
         .map(|words| rt.buffer_from_slice(words).unwrap());
-    let mut output = rt
-        .buffer_from_slice(&vec![SENTINEL; case.output_words])
-        .unwrap();
+    let words = vec![SENTINEL; case.output_words];
+    let elements: &[E] = bytemuck::cast_slice(&words);
+    let mut output = rt.buffer_from_slice(elements).unwrap();
     let mut launch = rt.launch(&kernel);
     if let Some(input) = &input {
         launch = launch.read(input);
@@ -228,7 +250,7 @@ fn run(rt: &Runtime, case: &Case, target: Target) -> Result<Vec<u32>, String> {
             case.name, report.cpu_implementation
         ));
     }
-    Ok(output.to_vec().unwrap())
+    Ok(bytemuck::cast_slice(&output.to_vec().unwrap()).to_vec())
 }
 
 /// The distance in ulps between two floats (0 for two NaNs).
@@ -251,7 +273,7 @@ fn ulps(a: u32, b: u32) -> u64 {
 #[test]
 fn every_corpus_shader_runs_on_the_executor_and_matches_the_gpu() {
     let cases = corpus();
-    assert!(cases.len() >= 20, "the corpus has {} shaders", cases.len());
+    assert!(cases.len() >= 33, "the corpus has {} shaders", cases.len());
     let cpu = cpu_runtime();
     let gpu = gpu_runtime();
     let mut failures = Vec::new();
