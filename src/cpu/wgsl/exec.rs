@@ -475,6 +475,16 @@ impl Batch {
                 reject,
                 ..
             } => lanes::select(&mut d, reg(cond), reg(accept), reg(reject)),
+            Op::Pack { packing, args, .. } => {
+                let args: SmallVec<[&[u32]; 4]> = args.iter().map(reg).collect();
+                lanes::pack(*packing, &mut d, &args);
+            }
+            Op::Unpack {
+                packing,
+                component,
+                src,
+                ..
+            } => lanes::unpack(*packing, *component, &mut d, reg(src)),
             Op::Convert { src, from, to, .. } => lanes::convert(&mut d, reg(src), *from, *to),
             Op::Offset {
                 base,

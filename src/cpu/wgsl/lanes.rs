@@ -16,7 +16,7 @@
 //! here looks at the active-lane mask except [`masked_copy`] and
 //! [`scatter_into`], which write only active lanes.
 
-use super::program::{BinaryOp, MathOp, OffsetTerm, Scalar, TernaryOp, UnaryOp};
+use super::program::{BinaryOp, MathOp, OffsetTerm, Packing, Scalar, TernaryOp, UnaryOp};
 use super::semantics;
 
 /// Runs `work` compiled for the widest vector instructions this CPU has.
@@ -161,6 +161,8 @@ pub(crate) fn binary(op: BinaryOp, ty: Scalar, dst: &mut [u32], a: &[u32], b: &[
             B::Ldexp => map2(dst, a, b, |x, e| {
                 semantics::ldexp_f32(f(x), e as i32).to_bits()
             }),
+            // Integer-only (naga's validator).
+            B::Dot4I8 | B::Dot4U8 => dst.fill(0),
             // Bitwise operators and shifts do not apply to floats; naga's
             // validator refuses them before a program is lowered.
             B::And | B::ExclusiveOr | B::InclusiveOr | B::ShiftLeft | B::ShiftRight => dst.fill(0),
@@ -205,6 +207,8 @@ pub(crate) fn binary(op: BinaryOp, ty: Scalar, dst: &mut [u32], a: &[u32], b: &[
 #[inline(always)]
 fn bits(op: BinaryOp, dst: &mut [u32], a: &[u32], b: &[u32]) {
     match op {
+        BinaryOp::Dot4I8 => map2(dst, a, b, |x, y| semantics::dot4_i8(x, y) as u32),
+        BinaryOp::Dot4U8 => map2(dst, a, b, semantics::dot4_u8),
         BinaryOp::Equal => uint_compare(dst, a, b, |x, y| x == y),
         BinaryOp::NotEqual => uint_compare(dst, a, b, |x, y| x != y),
         BinaryOp::And => map2(dst, a, b, |x, y| x & y),
@@ -250,6 +254,9 @@ pub(crate) fn math(op: MathOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
             M::Radians => float1(dst, a, f32::to_radians),
             M::Degrees => float1(dst, a, f32::to_degrees),
             M::Saturate => float1(dst, a, |x| x.clamp(0.0, 1.0)),
+            M::QuantizeToF16 => float1(dst, a, semantics::quantize_to_f16),
+            M::FrexpFraction => float1(dst, a, semantics::frexp_fraction),
+            M::FrexpExponent => map1(dst, a, |x| semantics::frexp_exponent(f(x)) as u32),
             // Bit built-ins take integers only (naga's validator).
             _ => dst.fill(0),
         },
@@ -420,4 +427,22 @@ pub(crate) fn offset_add(dst: &mut [u32], index: &[u32], term: &OffsetTerm) {
             }
         }
     }
+}
+
+/// `dst = pack…(args)`, per lane.
+#[inline(always)]
+pub(crate) fn pack(packing: Packing, dst: &mut [u32], args: &[&[u32]]) {
+    for (lane, d) in dst.iter_mut().enumerate() {
+        let component = |k: usize| args.get(k).map_or(0, |a| a[lane]);
+        *d = semantics::pack(
+            packing,
+            [component(0), component(1), component(2), component(3)],
+        );
+    }
+}
+
+/// `dst = unpack…(src)[component]`, per lane.
+#[inline(always)]
+pub(crate) fn unpack(packing: Packing, component: u32, dst: &mut [u32], src: &[u32]) {
+    map1(dst, src, |x| semantics::unpack(packing, x, component));
 }

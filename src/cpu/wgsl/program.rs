@@ -75,6 +75,10 @@ pub(crate) enum BinaryOp {
     Step,
     /// `ldexp(a, b)`, `b` an `i32`.
     Ldexp,
+    /// `dot4I8Packed(a, b)`.
+    Dot4I8,
+    /// `dot4U8Packed(a, b)`.
+    Dot4U8,
 }
 
 /// Per-component math functions of one operand.
@@ -114,6 +118,11 @@ pub(crate) enum MathOp {
     ReverseBits,
     FirstLeadingBit,
     FirstTrailingBit,
+    QuantizeToF16,
+    /// `frexp(x).fract`.
+    FrexpFraction,
+    /// `frexp(x).exp`, an `i32`.
+    FrexpExponent,
 }
 
 /// What an atomic operation does to the word.
@@ -129,6 +138,21 @@ pub(crate) enum AtomicOp {
     Exchange,
     /// Writes `value` only if the word equals `compare`.
     CompareExchange,
+}
+
+/// The packing built-ins, `pack4x8snorm` to `pack4xU8Clamp`, and their
+/// `unpack` inverses (which have no clamping variants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Packing {
+    Snorm4x8,
+    Unorm4x8,
+    Snorm2x16,
+    Unorm2x16,
+    Float2x16,
+    I8x4,
+    U8x4,
+    I8x4Clamp,
+    U8x4Clamp,
 }
 
 /// Per-component functions of three operands.
@@ -201,6 +225,19 @@ pub(crate) enum Op {
     InsertBits {
         dst: Reg,
         args: [Reg; 4],
+    },
+    /// `dst = pack…(args)`: the components of a vector into one word.
+    Pack {
+        packing: Packing,
+        dst: Reg,
+        args: Vec<Reg>,
+    },
+    /// `dst = unpack…(src)[component]`.
+    Unpack {
+        packing: Packing,
+        component: u32,
+        dst: Reg,
+        src: Reg,
     },
     /// `dst = cond ? accept : reject`, per lane.
     Select {
@@ -290,6 +327,8 @@ impl Op {
             | Op::Math { dst, .. }
             | Op::Ternary { dst, .. }
             | Op::InsertBits { dst, .. }
+            | Op::Pack { dst, .. }
+            | Op::Unpack { dst, .. }
             | Op::Select { dst, .. }
             | Op::Convert { dst, .. }
             | Op::Offset { dst, .. }

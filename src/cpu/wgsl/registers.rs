@@ -28,6 +28,8 @@ fn operands(op: &Op) -> (Vec<Reg>, Vec<Reg>) {
         Op::Binary { dst, a, b, .. } => (vec![*a, *b], vec![*dst]),
         Op::Ternary { dst, args, .. } => (args.to_vec(), vec![*dst]),
         Op::InsertBits { dst, args } => (args.to_vec(), vec![*dst]),
+        Op::Pack { dst, args, .. } => (args.clone(), vec![*dst]),
+        Op::Unpack { dst, src, .. } => (vec![*src], vec![*dst]),
         Op::Select {
             dst,
             cond,
@@ -311,6 +313,14 @@ fn renumber_op(op: &mut Op, map: &impl Fn(&mut Reg)) {
         Op::InsertBits { dst, args } => {
             map(dst);
             args.iter_mut().for_each(map);
+        }
+        Op::Pack { dst, args, .. } => {
+            map(dst);
+            args.iter_mut().for_each(map);
+        }
+        Op::Unpack { dst, src, .. } => {
+            map(dst);
+            map(src);
         }
         Op::Select {
             dst,

@@ -9,6 +9,8 @@
 //! holds (WGSL's rule: `i32(1e10)` is 2147483520, not 2147483647). NaN,
 //! which WGSL leaves to the implementation, gives 0. Nothing here panics.
 
+use super::program::Packing;
+
 /// `a / b` for `i32` as WGSL defines it.
 pub(crate) fn div_i32(a: i32, b: i32) -> i32 {
     if b == 0 {
@@ -163,6 +165,151 @@ pub(crate) fn sign_f32(e: f32) -> f32 {
     }
 }
 
+/// `f32` to the nearest `f16` bit pattern (ties to even; overflow to
+/// infinity, NaN kept a NaN).
+pub(crate) fn f32_to_f16_bits(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exponent = ((bits >> 23) & 0xff) as i32;
+    let mantissa = bits & 0x007f_ffff;
+    if exponent == 0xff {
+        let nan = if mantissa != 0 { 0x0200 } else { 0 };
+        return sign | 0x7c00 | nan;
+    }
+    let unbiased = exponent - 127;
+    if unbiased > 15 {
+        return sign | 0x7c00;
+    }
+    if unbiased >= -14 {
+        // Normal: 10 of the 23 mantissa bits, rounded to nearest even.
+        let half = ((unbiased + 15) as u32) << 10 | (mantissa >> 13);
+        let rest = mantissa & 0x1fff;
+        let round_up = rest > 0x1000 || (rest == 0x1000 && half & 1 == 1);
+        // A carry out of the mantissa moves into the exponent, as it should.
+        return sign | (half + u32::from(round_up)) as u16;
+    }
+    if unbiased < -25 {
+        return sign;
+    }
+    // Subnormal: the implicit bit made explicit, shifted into place.
+    let full = mantissa | 0x0080_0000;
+    let shift = (-14 - unbiased + 13) as u32;
+    let half = full >> shift;
+    let rest = full & ((1 << shift) - 1);
+    let halfway = 1 << (shift - 1);
+    let round_up = rest > halfway || (rest == halfway && half & 1 == 1);
+    sign | (half + u32::from(round_up)) as u16
+}
+
+/// The `f32` an `f16` bit pattern holds (exactly).
+pub(crate) fn f16_bits_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h & 0x8000) << 16;
+    let exponent = u32::from((h >> 10) & 0x1f);
+    let mantissa = u32::from(h & 0x03ff);
+    let bits = match (exponent, mantissa) {
+        (0, 0) => sign,
+        (0, _) => {
+            // Subnormal: value = mantissa × 2^-24, exact in f32.
+            let value = mantissa as f32 * f32::from_bits(0x3380_0000);
+            return if sign != 0 { -value } else { value };
+        }
+        (0x1f, 0) => sign | 0x7f80_0000,
+        (0x1f, _) => sign | 0x7fc0_0000 | (mantissa << 13),
+        _ => sign | ((exponent + 112) << 23) | (mantissa << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// `x` rounded to the nearest `f32` that an `f16` can hold.
+pub(crate) fn quantize_to_f16(x: f32) -> f32 {
+    f16_bits_to_f32(f32_to_f16_bits(x))
+}
+
+/// `frexp(x)`'s fraction: in `[0.5, 1)` with `x`'s sign (`x` for 0, inf, NaN).
+pub(crate) fn frexp_fraction(x: f32) -> f32 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let (fraction, _) = frexp(x);
+    fraction
+}
+
+/// `frexp(x)`'s exponent: `x = fraction × 2^exponent` (0 for 0, inf, NaN).
+pub(crate) fn frexp_exponent(x: f32) -> i32 {
+    if x == 0.0 || !x.is_finite() {
+        return 0;
+    }
+    frexp(x).1
+}
+
+fn frexp(x: f32) -> (f32, i32) {
+    // Subnormals: scale into the normal range first.
+    let (scaled, bias) = if x.abs() < f32::MIN_POSITIVE {
+        (x * f32::from_bits(0x4b80_0000), -24) // × 2^24
+    } else {
+        (x, 0)
+    };
+    let bits = scaled.to_bits();
+    let exponent = ((bits >> 23) & 0xff) as i32 - 126;
+    let fraction = f32::from_bits((bits & 0x807f_ffff) | (126 << 23));
+    (fraction, exponent + bias)
+}
+
+/// `dot4I8Packed(a, b)`: the dot product of the four signed bytes of each.
+pub(crate) fn dot4_i8(a: u32, b: u32) -> i32 {
+    (0..4)
+        .map(|k| i32::from((a >> (8 * k)) as u8 as i8) * i32::from((b >> (8 * k)) as u8 as i8))
+        .sum()
+}
+
+/// `dot4U8Packed(a, b)`: the dot product of the four unsigned bytes of each.
+pub(crate) fn dot4_u8(a: u32, b: u32) -> u32 {
+    (0..4)
+        .map(|k| ((a >> (8 * k)) & 0xff) * ((b >> (8 * k)) & 0xff))
+        .sum()
+}
+
+/// `pack…(e)` of the components `e` (bit patterns: floats for the norm and
+/// float packings, integers for the others).
+pub(crate) fn pack(packing: Packing, e: [u32; 4]) -> u32 {
+    let float = |k: usize| f32::from_bits(e[k]);
+    // WGSL: floor(0.5 + scale × clamp(e, low, 1)), kept in the low bits.
+    let norm = |k: usize, low: f32, scale: f32, mask: u32| {
+        ((0.5 + scale * float(k).clamp(low, 1.0)).floor() as i32 as u32) & mask
+    };
+    match packing {
+        Packing::Snorm4x8 => (0..4).map(|k| norm(k, -1.0, 127.0, 0xff) << (8 * k)).sum(),
+        Packing::Unorm4x8 => (0..4).map(|k| norm(k, 0.0, 255.0, 0xff) << (8 * k)).sum(),
+        Packing::Snorm2x16 => norm(0, -1.0, 32767.0, 0xffff) | norm(1, -1.0, 32767.0, 0xffff) << 16,
+        Packing::Unorm2x16 => norm(0, 0.0, 65535.0, 0xffff) | norm(1, 0.0, 65535.0, 0xffff) << 16,
+        Packing::Float2x16 => {
+            u32::from(f32_to_f16_bits(float(0))) | u32::from(f32_to_f16_bits(float(1))) << 16
+        }
+        Packing::I8x4 | Packing::U8x4 => (0..4).map(|k| (e[k] & 0xff) << (8 * k)).sum(),
+        Packing::I8x4Clamp => (0..4)
+            .map(|k| ((e[k] as i32).clamp(-128, 127) as u32 & 0xff) << (8 * k))
+            .sum(),
+        Packing::U8x4Clamp => (0..4).map(|k| e[k].min(255) << (8 * k)).sum(),
+    }
+}
+
+/// Component `k` of `unpack…(word)`, as a bit pattern.
+pub(crate) fn unpack(packing: Packing, word: u32, k: u32) -> u32 {
+    let byte = (word >> (8 * (k % 4))) & 0xff;
+    let half = (word >> (16 * (k % 2))) & 0xffff;
+    match packing {
+        Packing::Snorm4x8 => (f32::from(byte as u8 as i8) / 127.0).max(-1.0).to_bits(),
+        Packing::Unorm4x8 => (byte as f32 / 255.0).to_bits(),
+        Packing::Snorm2x16 => (f32::from(half as u16 as i16) / 32767.0)
+            .max(-1.0)
+            .to_bits(),
+        Packing::Unorm2x16 => (half as f32 / 65535.0).to_bits(),
+        Packing::Float2x16 => f16_bits_to_f32(half as u16).to_bits(),
+        Packing::I8x4 | Packing::I8x4Clamp => byte as u8 as i8 as i32 as u32,
+        Packing::U8x4 | Packing::U8x4Clamp => byte,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +334,45 @@ mod tests {
         assert_eq!(f32_to_u32(f32::INFINITY), 4_294_967_040);
         assert_eq!(f32_to_u32(-5.0), 0);
         assert_eq!(f32_to_u32(f32::NAN), 0);
+    }
+
+    #[test]
+    fn f16_conversion_rounds_to_nearest_even() {
+        assert_eq!(f32_to_f16_bits(1.0), 0x3c00);
+        assert_eq!(f32_to_f16_bits(-2.0), 0xc000);
+        assert_eq!(f32_to_f16_bits(65504.0), 0x7bff);
+        assert_eq!(f32_to_f16_bits(65520.0), 0x7c00, "rounds up to infinity");
+        assert_eq!(
+            f32_to_f16_bits(1.0 + 1.0 / 2048.0),
+            0x3c00,
+            "a tie goes to even"
+        );
+        assert_eq!(f32_to_f16_bits(1.0 + 3.0 / 2048.0), 0x3c02);
+        assert_eq!(
+            f32_to_f16_bits(5.960_464_5e-8),
+            0x0001,
+            "the smallest subnormal"
+        );
+        assert_eq!(f32_to_f16_bits(2.0e-8), 0x0000);
+        assert!(f16_bits_to_f32(f32_to_f16_bits(f32::NAN)).is_nan());
+        for h in [0x0001u16, 0x03ff, 0x0400, 0x3555, 0x7bff, 0x8001, 0xfbff] {
+            assert_eq!(f32_to_f16_bits(f16_bits_to_f32(h)), h, "{h:#06x}");
+        }
+    }
+
+    #[test]
+    fn frexp_splits_into_fraction_and_exponent() {
+        assert_eq!((frexp_fraction(8.0), frexp_exponent(8.0)), (0.5, 4));
+        assert_eq!((frexp_fraction(-3.0), frexp_exponent(-3.0)), (-0.75, 2));
+        assert_eq!((frexp_fraction(0.0), frexp_exponent(0.0)), (0.0, 0));
+        let tiny = f32::from_bits(1);
+        assert_eq!((frexp_fraction(tiny), frexp_exponent(tiny)), (0.5, -148));
+    }
+
+    #[test]
+    fn packed_dot_products() {
+        assert_eq!(dot4_i8(0xff02_0304, 0x0101_0101), -1 + 2 + 3 + 4);
+        assert_eq!(dot4_u8(0xff02_0304, 0x0101_0101), 255 + 2 + 3 + 4);
     }
 
     #[test]

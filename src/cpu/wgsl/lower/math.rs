@@ -11,7 +11,9 @@ use naga::{Expression, Handle, MathFunction, TypeInner};
 use super::expr::{fold, per_leaf, scalar_type, type_of};
 use super::types::vector_len;
 use super::{Lowered, Lowerer, Lowering, Refused, Scope};
-use crate::cpu::wgsl::program::{BinaryOp, MathOp, Node, Op, Reg, Scalar, TernaryOp, UnaryOp};
+use crate::cpu::wgsl::program::{
+    BinaryOp, MathOp, Node, Op, Packing, Reg, Scalar, TernaryOp, UnaryOp,
+};
 
 /// Lowers `fun(args…)`.
 pub(super) fn math(
@@ -171,9 +173,113 @@ pub(super) fn math(
                 .collect()
         }
         F::Determinant => vec![determinant(l, ty, &first_type, &arg(0), out)?],
+        F::QuantizeToF16 => one(l, MathOp::QuantizeToF16, out),
+        F::Modf => {
+            // The result struct's leaves: every `fract`, then every `whole`.
+            let whole = one(l, MathOp::Trunc, out);
+            let fract = per_leaf(l, BinaryOp::Subtract, ty, &arg(0), &whole, out);
+            fract.into_iter().chain(whole).collect()
+        }
+        F::Frexp => {
+            let fraction = one(l, MathOp::FrexpFraction, out);
+            let exponent = one(l, MathOp::FrexpExponent, out);
+            fraction.into_iter().chain(exponent).collect()
+        }
+        F::Dot4I8Packed => per_leaf(l, BinaryOp::Dot4I8, Scalar::U32, &arg(0), &arg(1), out),
+        F::Dot4U8Packed => per_leaf(l, BinaryOp::Dot4U8, Scalar::U32, &arg(0), &arg(1), out),
+        F::Refract => refract(l, ty, &arg(0), &arg(1), arg(2)[0], out),
+        F::Pack4x8snorm => vec![pack(l, Packing::Snorm4x8, arg(0), out)],
+        F::Pack4x8unorm => vec![pack(l, Packing::Unorm4x8, arg(0), out)],
+        F::Pack2x16snorm => vec![pack(l, Packing::Snorm2x16, arg(0), out)],
+        F::Pack2x16unorm => vec![pack(l, Packing::Unorm2x16, arg(0), out)],
+        F::Pack2x16float => vec![pack(l, Packing::Float2x16, arg(0), out)],
+        F::Pack4xI8 => vec![pack(l, Packing::I8x4, arg(0), out)],
+        F::Pack4xU8 => vec![pack(l, Packing::U8x4, arg(0), out)],
+        F::Pack4xI8Clamp => vec![pack(l, Packing::I8x4Clamp, arg(0), out)],
+        F::Pack4xU8Clamp => vec![pack(l, Packing::U8x4Clamp, arg(0), out)],
+        F::Unpack4x8snorm => unpack(l, Packing::Snorm4x8, 4, arg(0)[0], out),
+        F::Unpack4x8unorm => unpack(l, Packing::Unorm4x8, 4, arg(0)[0], out),
+        F::Unpack2x16snorm => unpack(l, Packing::Snorm2x16, 2, arg(0)[0], out),
+        F::Unpack2x16unorm => unpack(l, Packing::Unorm2x16, 2, arg(0)[0], out),
+        F::Unpack2x16float => unpack(l, Packing::Float2x16, 2, arg(0)[0], out),
+        F::Unpack4xI8 => unpack(l, Packing::I8x4, 4, arg(0)[0], out),
+        F::Unpack4xU8 => unpack(l, Packing::U8x4, 4, arg(0)[0], out),
         other => return Err(Refused::from(format!("the built-in function {other:?}"))),
     };
     Ok(Lowered::Value(registers))
+}
+
+fn pack(l: &mut Lowerer<'_>, packing: Packing, args: Vec<Reg>, out: &mut Vec<Node>) -> Reg {
+    let dst = l.register();
+    out.push(Node::Op(Op::Pack { packing, dst, args }));
+    dst
+}
+
+fn unpack(
+    l: &mut Lowerer<'_>,
+    packing: Packing,
+    components: u32,
+    src: Reg,
+    out: &mut Vec<Node>,
+) -> Vec<Reg> {
+    (0..components)
+        .map(|component| {
+            let dst = l.register();
+            out.push(Node::Op(Op::Unpack {
+                packing,
+                component,
+                dst,
+                src,
+            }));
+            dst
+        })
+        .collect()
+}
+
+/// `refract(e1, e2, eta)`: with `k = 1 - eta² (1 - dot(e2, e1)²)`, 0 when
+/// `k < 0`, else `eta e1 - (eta dot(e2, e1) + sqrt(k)) e2`.
+fn refract(
+    l: &mut Lowerer<'_>,
+    ty: Scalar,
+    e1: &[Reg],
+    e2: &[Reg],
+    eta: Reg,
+    out: &mut Vec<Node>,
+) -> Vec<Reg> {
+    let d = dot(l, ty, e2, e1, out);
+    let one = l.constant(1.0f32.to_bits());
+    let zero = l.constant(0);
+    let d2 = per_leaf(l, BinaryOp::Multiply, ty, &[d], &[d], out);
+    let rest = per_leaf(l, BinaryOp::Subtract, ty, &[one], &d2, out);
+    let eta2 = per_leaf(l, BinaryOp::Multiply, ty, &[eta], &[eta], out);
+    let scaled = per_leaf(l, BinaryOp::Multiply, ty, &eta2, &rest, out);
+    let k = per_leaf(l, BinaryOp::Subtract, ty, &[one], &scaled, out)[0];
+    let negative = per_leaf(l, BinaryOp::Less, ty, &[k], &[zero], out)[0];
+    let root = l.register();
+    out.push(Node::Op(Op::Math {
+        op: MathOp::Sqrt,
+        ty,
+        dst: root,
+        a: k,
+    }));
+    let eta_d = per_leaf(l, BinaryOp::Multiply, ty, &[eta], &[d], out);
+    let factor = per_leaf(l, BinaryOp::Add, ty, &eta_d, &[root], out);
+    let left = per_leaf(l, BinaryOp::Multiply, ty, &[eta], e1, out);
+    let right = per_leaf(l, BinaryOp::Multiply, ty, &factor, e2, out);
+    let refracted = per_leaf(l, BinaryOp::Subtract, ty, &left, &right, out);
+    refracted
+        .into_iter()
+        .map(|value| {
+            let dst = l.register();
+            out.push(Node::Op(Op::Select {
+                dst,
+                cond: negative,
+                accept: zero,
+                reject: value,
+            }));
+            dst
+        })
+        .collect()
 }
 
 /// A three-operand built-in per leaf; one-leaf operands are repeated.
