@@ -296,3 +296,12 @@ pub enum Error {
         source: std::io::Error,
     },
 }
+
+/// The message of a caught panic: its payload when that is a string.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into())
+}

@@ -15,7 +15,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{panic_message, Error, Result};
 
 /// A rayon pool owned by one runtime.
 #[derive(Clone, Debug)]
@@ -83,14 +83,9 @@ impl CpuPool {
             self.pool.install(|| catch_unwind(AssertUnwindSafe(twin)))
         };
         outcome.unwrap_or_else(|payload| {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic payload".into());
             Err(Error::CpuKernelPanicked {
                 kernel: kernel.into(),
-                message,
+                message: panic_message(payload.as_ref()),
             })
         })
     }

@@ -22,7 +22,7 @@ pub use reflect::{BindingInfo, BindingKind, BindingShape, KernelLayout};
 pub(crate) use wgsl::WgslKernel;
 
 use crate::device::GpuContext;
-use crate::error::{Access, Error, Result};
+use crate::error::{panic_message, Access, Error, Result};
 
 /// A compute pipeline with the bind group layouts it was built from.
 #[derive(Debug)]
@@ -55,16 +55,12 @@ pub(crate) fn build_gpu_pipeline(gpu: &GpuContext, kernel: &WgslKernel) -> Resul
             build_inside_scopes(gpu, kernel)
         }))
     })?;
-    built.map_err(|payload| {
-        let why = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into());
-        Error::UnsupportedKernel {
-            kernel: kernel.name.clone(),
-            message: format!("the GPU shader compiler failed on it ({why})"),
-        }
+    built.map_err(|payload| Error::UnsupportedKernel {
+        kernel: kernel.name.clone(),
+        message: format!(
+            "the GPU shader compiler failed on it ({})",
+            panic_message(payload.as_ref())
+        ),
     })
 }
 

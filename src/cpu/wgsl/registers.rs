@@ -18,59 +18,99 @@ use std::collections::HashMap;
 
 use super::program::{Node, Op, Program, Reg};
 
-/// The registers an operation reads, and the one it writes (if any).
-fn operands(op: &Op) -> (Vec<Reg>, Vec<Reg>) {
+/// How an operation uses one of its registers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Read,
+    Write,
+    /// Written where the mask allows and kept elsewhere (masked copies,
+    /// scatters): read and written.
+    Update,
+}
+
+/// Calls `each` with every register `op` names and how it uses it.
+fn visit(op: &mut Op, each: &mut impl FnMut(&mut Reg, Role)) {
+    use Role::{Read, Update, Write};
     match op {
-        Op::Copy { dst, src } => (vec![*src], vec![*dst]),
-        // A masked copy keeps the inactive lanes' old values: it reads dst.
-        Op::MaskedCopy { dst, src } => (vec![*src, *dst], vec![*dst]),
-        Op::Unary { dst, a, .. } | Op::Math { dst, a, .. } => (vec![*a], vec![*dst]),
-        Op::Binary { dst, a, b, .. } => (vec![*a, *b], vec![*dst]),
-        Op::Ternary { dst, args, .. } => (args.to_vec(), vec![*dst]),
-        Op::InsertBits { dst, args } => (args.to_vec(), vec![*dst]),
-        Op::Pack { dst, args, .. } => (args.clone(), vec![*dst]),
-        Op::Unpack { dst, src, .. } => (vec![*src], vec![*dst]),
+        Op::Copy { dst, src } | Op::Convert { dst, src, .. } => {
+            each(src, Read);
+            each(dst, Write);
+        }
+        Op::MaskedCopy { dst, src } => {
+            each(src, Read);
+            each(dst, Update);
+        }
+        Op::Unary { dst, a, .. } | Op::Math { dst, a, .. } => {
+            each(a, Read);
+            each(dst, Write);
+        }
+        Op::Binary { dst, a, b, .. } => {
+            each(a, Read);
+            each(b, Read);
+            each(dst, Write);
+        }
+        Op::Ternary { dst, args, .. } => {
+            args.iter_mut().for_each(|a| each(a, Read));
+            each(dst, Write);
+        }
+        Op::InsertBits { dst, args } => {
+            args.iter_mut().for_each(|a| each(a, Read));
+            each(dst, Write);
+        }
+        Op::Pack { dst, args, .. } => {
+            args.iter_mut().for_each(|a| each(a, Read));
+            each(dst, Write);
+        }
+        Op::Unpack { dst, src, .. } => {
+            each(src, Read);
+            each(dst, Write);
+        }
         Op::Select {
             dst,
             cond,
             accept,
             reject,
-        } => (vec![*cond, *accept, *reject], vec![*dst]),
-        Op::Convert { dst, src, .. } => (vec![*src], vec![*dst]),
+        } => {
+            each(cond, Read);
+            each(accept, Read);
+            each(reject, Read);
+            each(dst, Write);
+        }
         Op::Offset {
             dst,
             dynamic_base,
             terms,
             ..
         } => {
-            let mut reads: Vec<Reg> = terms.iter().map(|t| t.index).collect();
-            reads.extend(dynamic_base);
-            (reads, vec![*dst])
+            dynamic_base.iter_mut().for_each(|b| each(b, Read));
+            terms.iter_mut().for_each(|t| each(&mut t.index, Read));
+            each(dst, Write);
         }
-        Op::Load { offset, dst, .. } => (offset.iter().copied().collect(), vec![*dst]),
+        Op::Load { offset, dst, .. } => {
+            offset.iter_mut().for_each(|o| each(o, Read));
+            each(dst, Write);
+        }
         Op::Store { offset, src, .. } => {
-            let mut reads = vec![*src];
-            reads.extend(offset);
-            (reads, vec![])
+            offset.iter_mut().for_each(|o| each(o, Read));
+            each(src, Read);
         }
         Op::Gather {
             dst,
             index,
             choices,
         } => {
-            let mut reads = choices.clone();
-            reads.push(*index);
-            (reads, vec![*dst])
+            each(index, Read);
+            choices.iter_mut().for_each(|c| each(c, Read));
+            each(dst, Write);
         }
         Op::Scatter {
             index,
             targets,
             src,
         } => {
-            // Like a masked copy, it keeps what it does not overwrite.
-            let mut reads = targets.clone();
-            reads.extend([*index, *src]);
-            (reads, targets.clone())
+            each(index, Read);
+            each(src, Read);
+            targets.iter_mut().for_each(|t| each(t, Update));
         }
         Op::Atomic {
             offset,
@@ -79,13 +119,27 @@ fn operands(op: &Op) -> (Vec<Reg>, Vec<Reg>) {
             dst,
             ..
         } => {
-            let mut reads = vec![*value];
-            reads.extend(offset);
-            reads.extend(compare);
-            (reads, vec![*dst])
+            offset.iter_mut().for_each(|o| each(o, Read));
+            each(value, Read);
+            compare.iter_mut().for_each(|c| each(c, Read));
+            each(dst, Write);
         }
-        Op::ArrayLength { dst, .. } => (vec![], vec![*dst]),
+        Op::ArrayLength { dst, .. } => each(dst, Write),
     }
+}
+
+/// The registers an operation reads, and those it writes.
+fn operands(op: &Op) -> (Vec<Reg>, Vec<Reg>) {
+    let (mut reads, mut writes) = (Vec::new(), Vec::new());
+    visit(&mut op.clone(), &mut |reg, role| {
+        if role != Role::Write {
+            reads.push(*reg);
+        }
+        if role != Role::Read {
+            writes.push(*reg);
+        }
+    });
+    (reads, writes)
 }
 
 /// Where each register is written and last read.
@@ -292,99 +346,7 @@ fn renumber(nodes: &mut [Node], map: &impl Fn(&mut Reg)) {
 }
 
 fn renumber_op(op: &mut Op, map: &impl Fn(&mut Reg)) {
-    match op {
-        Op::Copy { dst, src } | Op::MaskedCopy { dst, src } | Op::Convert { dst, src, .. } => {
-            map(dst);
-            map(src);
-        }
-        Op::Unary { dst, a, .. } | Op::Math { dst, a, .. } => {
-            map(dst);
-            map(a);
-        }
-        Op::Binary { dst, a, b, .. } => {
-            map(dst);
-            map(a);
-            map(b);
-        }
-        Op::Ternary { dst, args, .. } => {
-            map(dst);
-            args.iter_mut().for_each(map);
-        }
-        Op::InsertBits { dst, args } => {
-            map(dst);
-            args.iter_mut().for_each(map);
-        }
-        Op::Pack { dst, args, .. } => {
-            map(dst);
-            args.iter_mut().for_each(map);
-        }
-        Op::Unpack { dst, src, .. } => {
-            map(dst);
-            map(src);
-        }
-        Op::Select {
-            dst,
-            cond,
-            accept,
-            reject,
-        } => {
-            map(dst);
-            map(cond);
-            map(accept);
-            map(reject);
-        }
-        Op::Offset {
-            dst,
-            dynamic_base,
-            terms,
-            ..
-        } => {
-            map(dst);
-            dynamic_base.iter_mut().for_each(map);
-            for term in terms {
-                map(&mut term.index);
-            }
-        }
-        Op::Load { offset, dst, .. } => {
-            map(dst);
-            offset.iter_mut().for_each(map);
-        }
-        Op::Store { offset, src, .. } => {
-            map(src);
-            offset.iter_mut().for_each(map);
-        }
-        Op::Gather {
-            dst,
-            index,
-            choices,
-        } => {
-            map(dst);
-            map(index);
-            choices.iter_mut().for_each(map);
-        }
-        Op::Scatter {
-            index,
-            targets,
-            src,
-        } => {
-            map(index);
-            map(src);
-            targets.iter_mut().for_each(map);
-        }
-        Op::Atomic {
-            offset,
-            value,
-            compare,
-            dst,
-            ..
-        } => {
-            map(dst);
-            map(value);
-            offset.iter_mut().for_each(map);
-            compare.iter_mut().for_each(map);
-        }
-        Op::ArrayLength { dst, .. } => map(dst),
-    }
+    visit(op, &mut |reg, _| map(reg));
 }
 
 #[cfg(test)]

@@ -49,44 +49,15 @@ impl<'m> Types<'m> {
         &self.module.types[ty].inner
     }
 
-    /// The leaves of a value of type `inner`, in order.
+    /// The leaves of a value of type `inner`, in order: its memory leaves
+    /// without their offsets (registers hold the same leaves in the same
+    /// order as buffer memory).
     pub(crate) fn leaves(&self, inner: &TypeInner) -> Result<Vec<Scalar>, Refusal> {
-        let mut out = Vec::new();
-        self.push_leaves(inner, &mut out)?;
-        Ok(out)
-    }
-
-    fn push_leaves(&self, inner: &TypeInner, out: &mut Vec<Scalar>) -> Result<(), Refusal> {
-        match *inner {
-            TypeInner::Scalar(s) | TypeInner::Atomic(s) => out.push(scalar_of(s)?),
-            TypeInner::Vector { size, scalar } => {
-                let s = scalar_of(scalar)?;
-                out.extend(std::iter::repeat_n(s, vector_len(size) as usize));
-            }
-            TypeInner::Matrix {
-                columns,
-                rows,
-                scalar,
-            } => {
-                let s = scalar_of(scalar)?;
-                let n = vector_len(columns) * vector_len(rows);
-                out.extend(std::iter::repeat_n(s, n as usize));
-            }
-            TypeInner::Array { base, size, .. } => {
-                let count = fixed_count(size)?;
-                let element = self.leaves(self.inner(base))?;
-                for _ in 0..count {
-                    out.extend_from_slice(&element);
-                }
-            }
-            TypeInner::Struct { ref members, .. } => {
-                for member in members {
-                    self.push_leaves(self.inner(member.ty), out)?;
-                }
-            }
-            ref other => return Err(format!("values of type {}", type_name(other))),
-        }
-        Ok(())
+        Ok(self
+            .memory_leaves(inner)?
+            .into_iter()
+            .map(|(scalar, _)| scalar)
+            .collect())
     }
 
     /// Each leaf's scalar type and byte offset within a value of type
