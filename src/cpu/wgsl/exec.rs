@@ -23,9 +23,10 @@ use std::time::Instant;
 
 use smallvec::SmallVec;
 
-use super::lanes;
+use super::lanes::{self, case_lanes, or_into};
 use super::memory::{atomic, load, store, AtomicAccess, Memory, WorkgroupMemory};
 use super::program::{BuiltinValue, Node, Op, Program, SwitchCase};
+use super::subgroup::{self, SUBGROUP_SIZE};
 
 /// Where `break`, `continue` and `return` send lanes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -117,6 +118,19 @@ impl Batch {
                     }
                 }
                 BuiltinValue::NumWorkgroups(d) => out.fill(grid[d]),
+                BuiltinValue::SubgroupSize => out.fill(SUBGROUP_SIZE as u32),
+                BuiltinValue::NumSubgroups => out.fill(group_lanes.div_ceil(SUBGROUP_SIZE) as u32),
+                BuiltinValue::SubgroupInvocationId | BuiltinValue::SubgroupId => {
+                    let per = matches!(value, BuiltinValue::SubgroupId);
+                    for (lane, slot) in out.iter_mut().enumerate() {
+                        let local = lane % group_lanes.max(1);
+                        *slot = if per {
+                            local / SUBGROUP_SIZE
+                        } else {
+                            local % SUBGROUP_SIZE
+                        } as u32;
+                    }
+                }
                 // Per batch, in `start`.
                 BuiltinValue::GlobalId(_) | BuiltinValue::WorkgroupId(_) => {}
             }
@@ -475,6 +489,17 @@ impl Batch {
                 reject,
                 ..
             } => lanes::select(&mut d, reg(cond), reg(accept), reg(reject)),
+            Op::Subgroup {
+                op, ty, src, arg, ..
+            } => subgroup::run(
+                *op,
+                *ty,
+                &mut d,
+                reg(src),
+                arg.as_ref().map(reg),
+                &self.mask,
+                self.group_lanes,
+            ),
             Op::Pack { packing, args, .. } => {
                 let args: SmallVec<[&[u32]; 4]> = args.iter().map(reg).collect();
                 lanes::pack(*packing, &mut d, &args);
@@ -559,25 +584,4 @@ impl Batch {
         }
         self.registers[dst as usize] = d;
     }
-}
-
-fn or_into(into: &mut [u32], lanes: &[u32]) {
-    for (a, &b) in into.iter_mut().zip(lanes) {
-        *a |= b;
-    }
-}
-
-/// The lanes whose selector picks `case` (for `default`: no other case).
-fn case_lanes(case: &SwitchCase, cases: &[SwitchCase], selector: &[u32]) -> Vec<u32> {
-    selector
-        .iter()
-        .map(|s| {
-            let hit = if case.default {
-                !cases.iter().any(|c| c.values.contains(s))
-            } else {
-                case.values.contains(s)
-            };
-            u32::from(hit)
-        })
-        .collect()
 }

@@ -16,7 +16,9 @@
 //! here looks at the active-lane mask except [`masked_copy`] and
 //! [`scatter_into`], which write only active lanes.
 
-use super::program::{BinaryOp, MathOp, OffsetTerm, Packing, Scalar, TernaryOp, UnaryOp};
+use super::program::{
+    BinaryOp, MathOp, OffsetTerm, Packing, Scalar, SwitchCase, TernaryOp, UnaryOp,
+};
 use super::semantics;
 
 /// Runs `work` compiled for the widest vector instructions this CPU has.
@@ -445,4 +447,26 @@ pub(crate) fn pack(packing: Packing, dst: &mut [u32], args: &[&[u32]]) {
 #[inline(always)]
 pub(crate) fn unpack(packing: Packing, component: u32, dst: &mut [u32], src: &[u32]) {
     map1(dst, src, |x| semantics::unpack(packing, x, component));
+}
+
+/// `into |= lanes`, the lanes of two masks.
+pub(crate) fn or_into(into: &mut [u32], lanes: &[u32]) {
+    for (a, &b) in into.iter_mut().zip(lanes) {
+        *a |= b;
+    }
+}
+
+/// The lanes whose selector picks `case` (for `default`: no other case).
+pub(crate) fn case_lanes(case: &SwitchCase, cases: &[SwitchCase], selector: &[u32]) -> Vec<u32> {
+    selector
+        .iter()
+        .map(|s| {
+            let hit = if case.default {
+                !cases.iter().any(|c| c.values.contains(s))
+            } else {
+                case.values.contains(s)
+            };
+            u32::from(hit)
+        })
+        .collect()
 }

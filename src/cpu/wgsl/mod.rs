@@ -12,6 +12,7 @@
 //! - `lanes`: the lane loops of each operation.
 //! - `memory`: the launch's buffers as the program reaches them.
 //! - `semantics`: WGSL's scalar rules where Rust's differ.
+//! - `subgroup`: subgroup operations over a batch's lanes (subgroups of 8).
 //!
 //! [`run`] takes the same host copies a twin receives, splits the grid into
 //! batches of whole workgroups and spreads them over the runtime's pool.
@@ -27,6 +28,7 @@ mod memory;
 mod program;
 mod registers;
 mod semantics;
+mod subgroup;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;

@@ -155,6 +155,41 @@ pub(crate) enum Packing {
     U8x4Clamp,
 }
 
+/// How a subgroup reduction or scan combines values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reduction {
+    Add,
+    Mul,
+    Min,
+    Max,
+    And,
+    Or,
+    Xor,
+    /// Of booleans: every active lane's is true.
+    All,
+    /// Of booleans: some active lane's is true.
+    Any,
+}
+
+/// An operation over the active lanes of each subgroup (see `subgroup`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SubgroupOp {
+    Reduce(Reduction),
+    Scan {
+        operation: Reduction,
+        inclusive: bool,
+    },
+    /// The first word of `subgroupBallot`: bit `i` for active lane `i`
+    /// whose value is true.
+    Ballot,
+    BroadcastFirst,
+    /// `subgroupBroadcast` and `subgroupShuffle`: the value of lane `arg`.
+    Gather,
+    ShuffleDown,
+    ShuffleUp,
+    ShuffleXor,
+}
+
 /// Per-component functions of three operands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TernaryOp {
@@ -238,6 +273,15 @@ pub(crate) enum Op {
         component: u32,
         dst: Reg,
         src: Reg,
+    },
+    /// A subgroup operation on one component; `arg` is the lane index,
+    /// delta or mask of a gather or shuffle.
+    Subgroup {
+        op: SubgroupOp,
+        ty: Scalar,
+        dst: Reg,
+        src: Reg,
+        arg: Option<Reg>,
     },
     /// `dst = cond ? accept : reject`, per lane.
     Select {
@@ -328,6 +372,7 @@ impl Op {
             | Op::Ternary { dst, .. }
             | Op::InsertBits { dst, .. }
             | Op::Pack { dst, .. }
+            | Op::Subgroup { dst, .. }
             | Op::Unpack { dst, .. }
             | Op::Select { dst, .. }
             | Op::Convert { dst, .. }
@@ -392,6 +437,10 @@ pub(crate) enum BuiltinValue {
     LocalIndex,
     WorkgroupId(usize),
     NumWorkgroups(usize),
+    SubgroupSize,
+    SubgroupInvocationId,
+    SubgroupId,
+    NumSubgroups,
 }
 
 /// A lowered entry point.

@@ -65,6 +65,11 @@ fn visit(op: &mut Op, each: &mut impl FnMut(&mut Reg, Role)) {
             each(src, Read);
             each(dst, Write);
         }
+        Op::Subgroup { dst, src, arg, .. } => {
+            each(src, Read);
+            arg.iter_mut().for_each(|a| each(a, Read));
+            each(dst, Write);
+        }
         Op::Select {
             dst,
             cond,

@@ -17,6 +17,7 @@
 //! (variables excepted: only masked copies and scatters write them, never
 //! from themselves); lowering never panics on a module naga validated.
 
+mod collective;
 mod expr;
 mod math;
 mod place;
@@ -27,9 +28,7 @@ use std::collections::HashMap;
 use naga::valid::{FunctionInfo, ModuleInfo};
 use naga::{Handle, Module, Statement, TypeInner};
 
-use super::program::{
-    AtomicOp, BinaryOp, BuiltinValue, Node, Op, Program, Reg, Scalar, Space, SwitchCase,
-};
+use super::program::{BuiltinValue, Node, Op, Program, Reg, Space, SwitchCase};
 use crate::pipeline::KernelLayout;
 use types::{Refusal, Types};
 
@@ -254,6 +253,10 @@ impl<'m> Lowerer<'m> {
             B::LocalInvocationIndex => vec![BuiltinValue::LocalIndex],
             B::WorkGroupId => (0..3).map(BuiltinValue::WorkgroupId).collect(),
             B::NumWorkGroups => (0..3).map(BuiltinValue::NumWorkgroups).collect(),
+            B::SubgroupSize => vec![BuiltinValue::SubgroupSize],
+            B::SubgroupInvocationId => vec![BuiltinValue::SubgroupInvocationId],
+            B::SubgroupId => vec![BuiltinValue::SubgroupId],
+            B::NumSubgroups => vec![BuiltinValue::NumSubgroups],
             other => return Err(Refusal::from(format!("the built-in input {other:?}")).into()),
         };
         for value in values {
@@ -393,77 +396,21 @@ impl<'m> Lowerer<'m> {
                 value,
                 result,
             } => self.atomic(scope, *pointer, fun, *value, *result, out)?,
+            Statement::SubgroupBallot { result, predicate } => {
+                self.ballot(scope, *result, *predicate, out)?
+            }
+            Statement::SubgroupCollectiveOperation {
+                op,
+                collective_op,
+                argument,
+                result,
+            } => self.collective(scope, *op, *collective_op, *argument, *result, out)?,
+            Statement::SubgroupGather {
+                mode,
+                argument,
+                result,
+            } => self.gather(scope, mode, *argument, *result, out)?,
             other => return Err(Refusal::from(statement_name(other)).into()),
-        }
-        Ok(())
-    }
-
-    fn atomic(
-        &mut self,
-        scope: &mut Scope<'_>,
-        pointer: Handle<naga::Expression>,
-        fun: &naga::AtomicFunction,
-        value: Handle<naga::Expression>,
-        result: Option<Handle<naga::Expression>>,
-        out: &mut Vec<Node>,
-    ) -> Lowering<()> {
-        use naga::AtomicFunction as F;
-        let Place::Memory {
-            space,
-            offset,
-            constant,
-        } = self.pointer(scope, pointer, out)?
-        else {
-            return Err(Refusal::from("an atomic outside buffer or workgroup memory").into());
-        };
-        let TypeInner::Atomic(scalar) = expr::pointee(self, scope, pointer) else {
-            return Err(Refusal::from("an atomic operation on a non-atomic").into());
-        };
-        let signed = types::scalar_of(scalar)? == Scalar::I32;
-        let value = self.value(scope, value, out)?[0];
-        let (op, compare) = match *fun {
-            F::Add => (AtomicOp::Add, None),
-            F::Subtract => (AtomicOp::Subtract, None),
-            F::And => (AtomicOp::And, None),
-            F::InclusiveOr => (AtomicOp::InclusiveOr, None),
-            F::ExclusiveOr => (AtomicOp::ExclusiveOr, None),
-            F::Min => (AtomicOp::Min, None),
-            F::Max => (AtomicOp::Max, None),
-            F::Exchange { compare: None } => (AtomicOp::Exchange, None),
-            F::Exchange {
-                compare: Some(compare),
-            } => (
-                AtomicOp::CompareExchange,
-                Some(self.value(scope, compare, out)?[0]),
-            ),
-        };
-        let old = self.register();
-        out.push(Node::Op(Op::Atomic {
-            space,
-            offset,
-            delta: constant,
-            op,
-            signed,
-            value,
-            compare,
-            dst: old,
-        }));
-        let mut registers = vec![old];
-        if let Some(compare) = compare {
-            // A strong compare-exchange wrote exactly when the old value
-            // was the expected one.
-            let exchanged = self.register();
-            out.push(Node::Op(Op::Binary {
-                op: BinaryOp::Equal,
-                ty: Scalar::U32,
-                dst: exchanged,
-                a: old,
-                b: compare,
-            }));
-            registers.push(exchanged);
-        }
-        if let Some(result) = result {
-            scope.values[result.index()] = Some(Lowered::Value(registers));
         }
         Ok(())
     }
@@ -579,9 +526,6 @@ fn statement_name(statement: &Statement) -> String {
         Statement::ImageStore { .. } => "texture stores",
         Statement::ImageAtomic { .. } => "texture atomics",
         Statement::RayQuery { .. } | Statement::RayPipelineFunction(_) => "ray queries",
-        Statement::SubgroupBallot { .. }
-        | Statement::SubgroupGather { .. }
-        | Statement::SubgroupCollectiveOperation { .. } => "subgroup operations",
         Statement::CooperativeStore { .. } => "cooperative matrices",
         _ => "this statement",
     };
