@@ -2,8 +2,11 @@
 //!
 //! [`Kernel::wgsl`] parses and validates the shader immediately, so a typo
 //! fails where the kernel is defined, with naga's line and column, not at the
-//! first launch. The Rust twin is a closure that receives the same arguments as
-//! host slices through [`CpuArgs`] and runs inside the runtime's rayon pool.
+//! first launch. On the CPU pool a WGSL kernel runs on switchyard's executor
+//! (lowered on its first CPU launch and kept by the kernel); a Rust twin,
+//! when there is one, runs instead: a closure that receives the same
+//! arguments as host slices through [`CpuArgs`] inside the runtime's rayon
+//! pool.
 //!
 //! Argument order is shared by both implementations: buffer arguments are
 //! numbered by the shader's storage bindings in `(group, binding)` order, and

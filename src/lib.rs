@@ -1,9 +1,10 @@
 //! # switchyard
 //!
 //! Run compute kernels wherever they finish first. A kernel is a WGSL compute
-//! shader, usually with a Rust twin; a [`Runtime`] launches it on the GPU
-//! through wgpu or on its own rayon pool, moving data between host and device
-//! only when the copy on the other side is stale.
+//! shader, optionally with a Rust twin; a [`Runtime`] launches it on the GPU
+//! through wgpu or on its own rayon pool (the twin there, else the shader
+//! itself on switchyard's WGSL executor), moving data between host and
+//! device only when the copy on the other side is stale.
 //!
 //! ```
 //! use switchyard::{kernels, Runtime, Target};
@@ -33,8 +34,9 @@
 //! · `device` (adapter, wgpu device, queue, transfers) · `handle` (what a
 //! buffer needs from its runtime) · `buffer` (residency and transfers of
 //! typed data) · `pipeline` (reflection, validated WGSL, the pipeline cache)
-//! · `dispatch` (the target policy) · `cpu` (the rayon pool, the twin's
-//! view) · `kernel` · `shared` (what a runtime shares with its launches) ·
+//! · `dispatch` (the target policy) · `cpu` (the rayon pool, the WGSL
+//! executor, the twin's view) · `kernel` · `shared` (what a runtime shares
+//! with its launches) ·
 //! `launch` (the launch path and sequences) · `runtime`
 //! · `kernels` (built-in kernels, over the public API).
 
