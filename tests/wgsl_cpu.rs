@@ -350,10 +350,11 @@ fn a_wgsl_only_kernel_runs_without_a_gpu_on_auto_and_cpu() {
 
 #[test]
 fn an_unsupported_construct_is_refused_with_its_line() {
-    let source = "@group(0) @binding(0) var<storage, read_write> sums: array<f32>;\n\
+    let source = "enable f16;\n\
+                  @group(0) @binding(0) var<storage, read_write> sums: array<f32>;\n\
                   @compute @workgroup_size(64)\n\
                   fn main(@builtin(global_invocation_id) id: vec3<u32>) {\n\
-                      sums[id.x] = f32(f64(sums[id.x]) * 2.0lf);\n\
+                      sums[id.x] = f32(f16(sums[id.x]) * 2.0h);\n\
                   }\n";
     let kernel = Kernel::wgsl("doubled", source, "main").unwrap();
     assert!(!kernel.has_cpu());
@@ -369,8 +370,8 @@ fn an_unsupported_construct_is_refused_with_its_line() {
     let text = err.to_string();
     assert!(
         matches!(err, Error::TargetUnavailable { .. })
-            && text.contains("64-bit")
-            && text.contains("line 4"),
+            && text.contains("16-bit")
+            && text.contains("line 5"),
         "{text}"
     );
     assert_eq!(
@@ -378,6 +379,72 @@ fn an_unsupported_construct_is_refused_with_its_line() {
         [1.0; 4],
         "the caller's data is kept"
     );
+}
+
+/// Compound interest in `f64` and a 64-bit hash: a kernel a GPU without
+/// `SHADER_F64` and `SHADER_INT64` cannot run, and the executor can.
+const SIXTY_FOUR_BIT: &str = r#"
+@group(0) @binding(0) var<storage, read> seeds: array<u32>;
+@group(0) @binding(1) var<storage, read_write> balances: array<f64>;
+@group(0) @binding(2) var<storage, read_write> hashes: array<u64>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = id.x;
+    if i >= arrayLength(&seeds) {
+        return;
+    }
+    var balance = f64(seeds[i]) / 100.0lf;
+    var hash = 0xcbf29ce484222325lu;
+    for (var year = 0u; year < 30u; year++) {
+        balance = balance * 1.0375lf + 12.5lf;
+        hash = (hash ^ u64(seeds[i] + year)) * 0x100000001b3lu;
+    }
+    balances[i] = balance;
+    hashes[i] = hash;
+}
+"#;
+
+#[test]
+fn a_sixty_four_bit_kernel_runs_on_the_cpu() {
+    let kernel = Kernel::wgsl("sixty_four_bit", SIXTY_FOUR_BIT, "main").unwrap();
+    assert!(kernel.has_cpu() && !kernel.has_twin());
+    let seeds: Vec<u32> = (0..300u32)
+        .map(|i| i.wrapping_mul(2_654_435_761) >> 8)
+        .collect();
+    let expected: Vec<(f64, u64)> = seeds
+        .iter()
+        .map(|&seed| {
+            let mut balance = f64::from(seed) / 100.0;
+            let mut hash = 0xcbf2_9ce4_8422_2325u64;
+            for year in 0..30u32 {
+                balance = balance * 1.0375 + 12.5;
+                hash = (hash ^ u64::from(seed.wrapping_add(year))).wrapping_mul(0x100_0000_01b3);
+            }
+            (balance, hash)
+        })
+        .collect();
+    let rt = cpu_runtime();
+    let seeds = rt.buffer_from_slice(&seeds).unwrap();
+    let mut balances = rt.buffer_from_slice(&[0.0f64; 300]).unwrap();
+    let mut hashes = rt.buffer_from_slice(&[0u64; 300]).unwrap();
+    let report = rt
+        .launch(&kernel)
+        .read(&seeds)
+        .write(&mut balances)
+        .write(&mut hashes)
+        .invocations(300)
+        .run()
+        .unwrap();
+    assert_eq!(report.cpu_implementation, Some(CpuImplementation::Wgsl));
+    // Each step is one rounding of `balance * 1.0375` and one of `+ 12.5`
+    // in both (the executor does not fuse them), so the results are equal.
+    let balances = balances.to_vec().unwrap();
+    let hashes = hashes.to_vec().unwrap();
+    for (i, &(balance, hash)) in expected.iter().enumerate() {
+        assert_eq!(balances[i].to_bits(), balance.to_bits(), "balance {i}");
+        assert_eq!(hashes[i], hash, "hash {i}");
+    }
 }
 
 /// Valid WGSL that naga 30's SPIR-V writer panics on ("Expression is not

@@ -27,6 +27,7 @@ use super::lanes::{self, case_lanes, or_into};
 use super::memory::{atomic, load, store, AtomicAccess, Memory, WorkgroupMemory};
 use super::program::{BuiltinValue, Node, Op, Program, SwitchCase};
 use super::subgroup::{self, SUBGROUP_SIZE};
+use super::wide;
 
 /// Where `break`, `continue` and `return` send lanes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -460,6 +461,8 @@ impl Batch {
                     );
                     self.registers[target as usize] = d;
                 }
+            } else if let Op::Wide { op, dst, args } = op {
+                wide::run(*op, dst, args, &mut self.registers);
             }
             return;
         };
@@ -580,7 +583,7 @@ impl Batch {
                 let length = bytes.saturating_sub(*header as usize) / (*stride).max(1) as usize;
                 d.fill(u32::try_from(length).unwrap_or(u32::MAX));
             }
-            Op::Store { .. } | Op::Scatter { .. } => {}
+            Op::Store { .. } | Op::Scatter { .. } | Op::Wide { .. } => {}
         }
         self.registers[dst as usize] = d;
     }

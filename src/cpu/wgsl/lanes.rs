@@ -201,6 +201,9 @@ pub(crate) fn binary(op: BinaryOp, ty: Scalar, dst: &mut [u32], a: &[u32], b: &[
             B::GreaterEqual => uint_compare(dst, a, b, |x, y| x >= y),
             _ => bits(op, dst, a, b),
         },
+        // 64-bit values are computed by `wide`, never here (lowering
+        // checks every operation it writes).
+        Scalar::I64 | Scalar::U64 | Scalar::F64 => dst.fill(0),
     }
 }
 
@@ -276,6 +279,8 @@ pub(crate) fn math(op: MathOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
             M::FirstLeadingBit => map1(dst, a, semantics::first_leading_bit_u32),
             _ => integer_bits(op, dst, a),
         },
+        // See `binary`.
+        Scalar::I64 | Scalar::U64 | Scalar::F64 => dst.fill(0),
     }
 }
 
@@ -349,6 +354,8 @@ pub(crate) fn convert(dst: &mut [u32], src: &[u32], from: Scalar, to: Scalar) {
         (S::I32 | S::U32 | S::Bool, S::Bool) => map1(dst, src, |x| u32::from(x != 0)),
         // Between 32-bit integers (and from bool) the bits carry over.
         (S::I32 | S::U32 | S::Bool, S::I32 | S::U32) | (S::F32, S::F32) => copy(dst, src),
+        // See `binary`.
+        (S::I64 | S::U64 | S::F64, _) | (_, S::I64 | S::U64 | S::F64) => dst.fill(0),
     }
 }
 

@@ -29,6 +29,7 @@ mod program;
 mod registers;
 mod semantics;
 mod subgroup;
+mod wide;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;

@@ -15,7 +15,10 @@
 /// A lane register's number.
 pub(crate) type Reg = u32;
 
-/// The scalar type an operation works on; every register holds one.
+/// The scalar type an operation works on. A 32-bit scalar fills one
+/// register; a 64-bit one (`I64`, `U64`, `F64`) fills two, its low word
+/// first, and only [`Op::Wide`] computes on it (data movement goes word by
+/// word, so loads, stores, copies, selects and indexing need nothing new).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scalar {
     F32,
@@ -23,6 +26,40 @@ pub(crate) enum Scalar {
     U32,
     /// 0 or 1.
     Bool,
+    I64,
+    U64,
+    F64,
+}
+
+impl Scalar {
+    /// Registers (32-bit words) per value.
+    pub(crate) fn words(self) -> usize {
+        if self.is_wide() {
+            2
+        } else {
+            1
+        }
+    }
+
+    pub(crate) fn is_wide(self) -> bool {
+        matches!(self, Scalar::I64 | Scalar::U64 | Scalar::F64)
+    }
+}
+
+/// What an [`Op::Wide`] computes; each names its operands' scalar type
+/// (a conversion, its source's and its result's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WideOp {
+    Unary(UnaryOp, Scalar),
+    /// Comparisons yield `Bool`; a shift's amount is an unsigned integer
+    /// of either width.
+    Binary(BinaryOp, Scalar),
+    Math(MathOp, Scalar),
+    Ternary(TernaryOp, Scalar),
+    Convert {
+        from: Scalar,
+        to: Scalar,
+    },
 }
 
 /// Where a memory access goes. Function and private variables are not
@@ -357,11 +394,19 @@ pub(crate) enum Op {
         header: u32,
         stride: u32,
     },
+    /// An operation where an operand or the result is a 64-bit scalar:
+    /// each operand, and the result, is one register per word (two for a
+    /// 64-bit value, low word first).
+    Wide {
+        op: WideOp,
+        dst: Vec<Reg>,
+        args: Vec<Vec<Reg>>,
+    },
 }
 
 impl Op {
-    /// The register the operation writes; `None` for stores and scatters,
-    /// which write memory or several variable registers.
+    /// The register the operation writes; `None` for stores, scatters and
+    /// 64-bit operations, which write memory or several registers.
     pub(crate) fn destination(&self) -> Option<Reg> {
         match *self {
             Op::Copy { dst, .. }
@@ -381,7 +426,7 @@ impl Op {
             | Op::Atomic { dst, .. }
             | Op::Gather { dst, .. }
             | Op::ArrayLength { dst, .. } => Some(dst),
-            Op::Store { .. } | Op::Scatter { .. } => None,
+            Op::Store { .. } | Op::Scatter { .. } | Op::Wide { .. } => None,
         }
     }
 }

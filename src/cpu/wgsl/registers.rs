@@ -130,6 +130,10 @@ fn visit(op: &mut Op, each: &mut impl FnMut(&mut Reg, Role)) {
             each(dst, Write);
         }
         Op::ArrayLength { dst, .. } => each(dst, Write),
+        Op::Wide { dst, args, .. } => {
+            args.iter_mut().flatten().for_each(|a| each(a, Read));
+            dst.iter_mut().for_each(|d| each(d, Write));
+        }
     }
 }
 

@@ -31,7 +31,11 @@ impl Lowerer<'_> {
         let TypeInner::Atomic(scalar) = pointee(self, scope, pointer) else {
             return Err(Refusal::from("an atomic operation on a non-atomic").into());
         };
-        let signed = types::scalar_of(scalar)? == Scalar::I32;
+        let scalar = types::scalar_of(scalar)?;
+        if scalar.is_wide() {
+            return Err(Refusal::from(format!("atomics of {scalar:?} values")).into());
+        }
+        let signed = scalar == Scalar::I32;
         let value = self.value(scope, value, out)?[0];
         let (op, compare) = match *fun {
             F::Add => (AtomicOp::Add, None),
@@ -176,7 +180,14 @@ impl Lowerer<'_> {
         result: Handle<naga::Expression>,
         out: &mut Vec<Node>,
     ) -> Lowering<()> {
-        let ty = scalar_type(self, scope, argument)?;
+        let mut ty = scalar_type(self, scope, argument)?;
+        if ty.is_wide() {
+            if matches!(op, SubgroupOp::Reduce(_) | SubgroupOp::Scan { .. }) {
+                return Err(Refusal::from(format!("subgroup reductions of {ty:?} values")).into());
+            }
+            // Broadcasts and shuffles move words: each word on its own.
+            ty = Scalar::U32;
+        }
         let values = self.value(scope, argument, out)?;
         let registers = values
             .iter()

@@ -11,7 +11,7 @@ use naga::{BinaryOperator, Expression, Handle, TypeInner};
 
 use super::types::Refusal;
 use super::{place, Lowered, Lowerer, Lowering, Place, Refused, Scope};
-use crate::cpu::wgsl::program::{BinaryOp, Node, Op, Reg, Scalar, UnaryOp};
+use crate::cpu::wgsl::program::{BinaryOp, Node, Op, Reg, Scalar, UnaryOp, WideOp};
 
 fn refuse<T>(what: impl Into<String>) -> Lowering<T> {
     Err(Refused::from(what.into()))
@@ -67,7 +67,10 @@ pub(super) fn lower(
     let expression = &scope.function.expressions[handle];
     let value = |registers| Ok(Lowered::Value(registers));
     match *expression {
-        Expression::Literal(literal) => value(vec![l.constant(literal_bits(literal)?)]),
+        Expression::Literal(literal) => {
+            let words = literal_words(literal)?;
+            value(words.into_iter().map(|w| l.constant(w)).collect())
+        }
         Expression::Constant(constant) => {
             let init = l.module.constants[constant].init;
             let bits = const_bits(l, &l.module.global_expressions, init)?;
@@ -86,18 +89,23 @@ pub(super) fn lower(
         }
         Expression::Splat { size, value: v } => {
             let scalar = l.value(scope, v, out)?;
-            value(vec![scalar[0]; size as usize])
+            value(scalar.repeat(size as usize))
         }
         Expression::Swizzle {
             size,
             vector,
             pattern,
         } => {
+            let words = scalar_type(l, scope, vector)?.words();
             let registers = l.value(scope, vector, out)?;
+            let last = (registers.len() / words).saturating_sub(1);
             value(
                 pattern[..size as usize]
                     .iter()
-                    .map(|&c| registers[(c as usize).min(registers.len() - 1)])
+                    .flat_map(|&c| {
+                        let start = (c as usize).min(last) * words;
+                        registers[start..start + words].iter().copied()
+                    })
                     .collect(),
             )
         }
@@ -126,6 +134,10 @@ pub(super) fn lower(
                 naga::UnaryOperator::BitwiseNot => UnaryOp::BitNot,
             };
             let operand = l.value(scope, expr, out)?;
+            if ty.is_wide() {
+                let operands = [(operand.as_slice(), ty.words())];
+                return value(l.wide_per_component(WideOp::Unary(op, ty), ty, &operands, out)?);
+            }
             let registers = operand
                 .iter()
                 .map(|&a| {
@@ -144,6 +156,8 @@ pub(super) fn lower(
             accept,
             reject,
         } => {
+            // Word by word; a 64-bit component's two words share a condition.
+            let words = scalar_type(l, scope, accept)?.words();
             let cond = l.value(scope, condition, out)?;
             let a = l.value(scope, accept, out)?;
             let r = l.value(scope, reject, out)?;
@@ -152,7 +166,7 @@ pub(super) fn lower(
                     let dst = l.register();
                     out.push(Node::Op(Op::Select {
                         dst,
-                        cond: cond[i.min(cond.len() - 1)],
+                        cond: cond[(i / words).min(cond.len() - 1)],
                         accept: a[i],
                         reject: r[i],
                     }));
@@ -185,12 +199,17 @@ pub(super) fn lower(
             let from = scalar_type(l, scope, expr)?;
             let operand = l.value(scope, expr, out)?;
             let Some(width) = convert else {
-                // A bitcast between 32-bit types: the same words.
+                // A bitcast between types of one width: the same words.
                 return value(operand);
             };
             let to = super::types::scalar_of(naga::Scalar { kind, width })?;
             if from == to {
                 return value(operand);
+            }
+            if from.is_wide() || to.is_wide() {
+                let operands = [(operand.as_slice(), from.words())];
+                let op = WideOp::Convert { from, to };
+                return value(l.wide_per_component(op, to, &operands, out)?);
             }
             let registers = operand
                 .iter()
@@ -220,14 +239,18 @@ pub(super) fn lower(
     }
 }
 
-/// The bit pattern of a 32-bit literal.
-fn literal_bits(literal: naga::Literal) -> Lowering<u32> {
+/// The words of a literal (two, low first, for a 64-bit one).
+fn literal_words(literal: naga::Literal) -> Lowering<Vec<u32>> {
     use naga::Literal as L;
+    let split = |bits: u64| vec![bits as u32, (bits >> 32) as u32];
     Ok(match literal {
-        L::F32(v) => v.to_bits(),
-        L::I32(v) => v as u32,
-        L::U32(v) => v,
-        L::Bool(v) => u32::from(v),
+        L::F32(v) => vec![v.to_bits()],
+        L::I32(v) => vec![v as u32],
+        L::U32(v) => vec![v],
+        L::Bool(v) => vec![u32::from(v)],
+        L::F64(v) => split(v.to_bits()),
+        L::I64(v) => split(v as u64),
+        L::U64(v) => split(v),
         other => return refuse(format!("the literal {other:?}")),
     })
 }
@@ -239,7 +262,7 @@ pub(super) fn const_bits(
     handle: Handle<Expression>,
 ) -> Lowering<Vec<u32>> {
     Ok(match arena[handle] {
-        Expression::Literal(literal) => vec![literal_bits(literal)?],
+        Expression::Literal(literal) => literal_words(literal)?,
         Expression::Constant(constant) => {
             let init = l.module.constants[constant].init;
             const_bits(l, &l.module.global_expressions, init)?
@@ -252,10 +275,7 @@ pub(super) fn const_bits(
             }
             bits
         }
-        Expression::Splat { size, value } => {
-            let scalar = const_bits(l, arena, value)?;
-            vec![scalar[0]; size as usize]
-        }
+        Expression::Splat { size, value } => const_bits(l, arena, value)?.repeat(size as usize),
         _ => return refuse("a constant expression of this form"),
     })
 }
@@ -317,10 +337,17 @@ fn binary(
     out: &mut Vec<Node>,
 ) -> Lowering<Vec<Reg>> {
     let ty = scalar_type(l, scope, left)?;
+    let right_ty = scalar_type(l, scope, right)?;
     let left_type = type_of(l, scope, left).clone();
     let right_type = type_of(l, scope, right).clone();
     let a = l.value(scope, left, out)?;
     let b = l.value(scope, right, out)?;
+    let wide = ty.is_wide() || right_ty.is_wide();
+    let matrices = matches!(left_type, TypeInner::Matrix { .. })
+        || matches!(right_type, TypeInner::Matrix { .. });
+    if wide && matrices && op == BinaryOperator::Multiply {
+        return refuse(format!("matrix products of {ty:?} values"));
+    }
     if op == BinaryOperator::Multiply {
         if let Some(product) = super::math::multiply(l, ty, &left_type, &a, &right_type, &b, out) {
             return Ok(product);
@@ -344,5 +371,8 @@ fn binary(
         BinaryOperator::ShiftLeft => BinaryOp::ShiftLeft,
         BinaryOperator::ShiftRight => BinaryOp::ShiftRight,
     };
+    if wide {
+        return l.wide_binary(op, (ty, &a), (right_ty, &b), out);
+    }
     Ok(per_leaf(l, op, ty, &a, &b, out))
 }

@@ -28,8 +28,13 @@ pub(super) fn math(
     let ty = scalar_type(l, scope, first)?;
     let first_type = type_of(l, scope, first).clone();
     let mut values: Vec<Vec<Reg>> = Vec::new();
+    let mut scalars = Vec::new();
     for handle in args.into_iter().flatten() {
+        scalars.push(scalar_type(l, scope, handle)?);
         values.push(l.value(scope, handle, out)?);
+    }
+    if scalars.iter().any(|s| s.is_wide()) {
+        return super::wide::math(l, fun, &values, &scalars, out).map(Lowered::Value);
     }
     let arg = |i: usize| values.get(i).cloned().unwrap_or_default();
     let one = |l: &mut Lowerer<'_>, op: MathOp, out: &mut Vec<Node>| -> Vec<Reg> {
@@ -42,41 +47,10 @@ pub(super) fn math(
             })
             .collect()
     };
+    if let Some(op) = component_op(fun) {
+        return Ok(Lowered::Value(one(l, op, out)));
+    }
     let registers = match fun {
-        F::Abs => one(l, MathOp::Abs, out),
-        F::Sign => one(l, MathOp::Sign, out),
-        F::Floor => one(l, MathOp::Floor, out),
-        F::Ceil => one(l, MathOp::Ceil, out),
-        F::Round => one(l, MathOp::Round, out),
-        F::Trunc => one(l, MathOp::Trunc, out),
-        F::Fract => one(l, MathOp::Fract, out),
-        F::Sqrt => one(l, MathOp::Sqrt, out),
-        F::InverseSqrt => one(l, MathOp::InverseSqrt, out),
-        F::Exp => one(l, MathOp::Exp, out),
-        F::Exp2 => one(l, MathOp::Exp2, out),
-        F::Log => one(l, MathOp::Log, out),
-        F::Log2 => one(l, MathOp::Log2, out),
-        F::Sin => one(l, MathOp::Sin, out),
-        F::Cos => one(l, MathOp::Cos, out),
-        F::Tan => one(l, MathOp::Tan, out),
-        F::Asin => one(l, MathOp::Asin, out),
-        F::Acos => one(l, MathOp::Acos, out),
-        F::Atan => one(l, MathOp::Atan, out),
-        F::Sinh => one(l, MathOp::Sinh, out),
-        F::Cosh => one(l, MathOp::Cosh, out),
-        F::Tanh => one(l, MathOp::Tanh, out),
-        F::Asinh => one(l, MathOp::Asinh, out),
-        F::Acosh => one(l, MathOp::Acosh, out),
-        F::Atanh => one(l, MathOp::Atanh, out),
-        F::Radians => one(l, MathOp::Radians, out),
-        F::Degrees => one(l, MathOp::Degrees, out),
-        F::Saturate => one(l, MathOp::Saturate, out),
-        F::CountOneBits => one(l, MathOp::CountOneBits, out),
-        F::CountLeadingZeros => one(l, MathOp::CountLeadingZeros, out),
-        F::CountTrailingZeros => one(l, MathOp::CountTrailingZeros, out),
-        F::ReverseBits => one(l, MathOp::ReverseBits, out),
-        F::FirstLeadingBit => one(l, MathOp::FirstLeadingBit, out),
-        F::FirstTrailingBit => one(l, MathOp::FirstTrailingBit, out),
         F::Min => per_leaf(l, BinaryOp::Min, ty, &arg(0), &arg(1), out),
         F::Max => per_leaf(l, BinaryOp::Max, ty, &arg(0), &arg(1), out),
         F::Atan2 => per_leaf(l, BinaryOp::Atan2, ty, &arg(0), &arg(1), out),
@@ -207,6 +181,48 @@ pub(super) fn math(
         other => return Err(Refused::from(format!("the built-in function {other:?}"))),
     };
     Ok(Lowered::Value(registers))
+}
+
+/// The lane operation of a one-operand, per-component built-in.
+pub(super) fn component_op(fun: MathFunction) -> Option<MathOp> {
+    use MathFunction as F;
+    Some(match fun {
+        F::Abs => MathOp::Abs,
+        F::Sign => MathOp::Sign,
+        F::Floor => MathOp::Floor,
+        F::Ceil => MathOp::Ceil,
+        F::Round => MathOp::Round,
+        F::Trunc => MathOp::Trunc,
+        F::Fract => MathOp::Fract,
+        F::Sqrt => MathOp::Sqrt,
+        F::InverseSqrt => MathOp::InverseSqrt,
+        F::Exp => MathOp::Exp,
+        F::Exp2 => MathOp::Exp2,
+        F::Log => MathOp::Log,
+        F::Log2 => MathOp::Log2,
+        F::Sin => MathOp::Sin,
+        F::Cos => MathOp::Cos,
+        F::Tan => MathOp::Tan,
+        F::Asin => MathOp::Asin,
+        F::Acos => MathOp::Acos,
+        F::Atan => MathOp::Atan,
+        F::Sinh => MathOp::Sinh,
+        F::Cosh => MathOp::Cosh,
+        F::Tanh => MathOp::Tanh,
+        F::Asinh => MathOp::Asinh,
+        F::Acosh => MathOp::Acosh,
+        F::Atanh => MathOp::Atanh,
+        F::Radians => MathOp::Radians,
+        F::Degrees => MathOp::Degrees,
+        F::Saturate => MathOp::Saturate,
+        F::CountOneBits => MathOp::CountOneBits,
+        F::CountLeadingZeros => MathOp::CountLeadingZeros,
+        F::CountTrailingZeros => MathOp::CountTrailingZeros,
+        F::ReverseBits => MathOp::ReverseBits,
+        F::FirstLeadingBit => MathOp::FirstLeadingBit,
+        F::FirstTrailingBit => MathOp::FirstTrailingBit,
+        _ => return None,
+    })
 }
 
 fn pack(l: &mut Lowerer<'_>, packing: Packing, args: Vec<Reg>, out: &mut Vec<Node>) -> Reg {

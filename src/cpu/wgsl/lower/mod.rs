@@ -22,6 +22,7 @@ mod expr;
 mod math;
 mod place;
 mod types;
+mod wide;
 
 use std::collections::HashMap;
 
@@ -128,6 +129,7 @@ pub(crate) fn lower(
     lowerer.block(&mut scope, &entry.function.body, &mut body)?;
     let mut program_body = std::mem::take(&mut lowerer.prologue);
     program_body.push(Node::Function { body });
+    wide::check_lane_ops(&program_body)?;
     Ok(Program {
         registers: lowerer.registers,
         constants: lowerer.constants,

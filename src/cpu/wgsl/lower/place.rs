@@ -287,6 +287,9 @@ pub(super) fn access(
             ..
         })
     );
+    if super::expr::scalar_type(l, scope, index)?.is_wide() {
+        return refuse("a 64-bit index");
+    }
     let index_reg = l.value(scope, index, out)?[0];
     let leaves = elements.leaves as usize;
     match l.get(scope, base, out)? {

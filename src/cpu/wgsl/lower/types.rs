@@ -1,8 +1,9 @@
 //! WGSL types as the executor holds them: a list of scalar leaves in
 //! registers, and the byte offset of each leaf in buffer memory.
 //!
-//! A value's leaves are its scalars in declaration order: vector components,
-//! matrix columns (each its rows), array elements, struct members. In memory
+//! A value's leaves are its scalars' words in declaration order: vector
+//! components, matrix columns (each its rows), array elements, struct
+//! members; a 64-bit scalar is two leaves, its low word first. In memory
 //! each leaf sits where WGSL's layout rules put it (struct member offsets
 //! and array strides from naga, matrix columns at the column vector's
 //! alignment), so one description serves loads, stores and indexing.
@@ -20,6 +21,9 @@ pub(crate) fn scalar_of(scalar: naga::Scalar) -> Result<Scalar, Refusal> {
         (ScalarKind::Sint, 4) => Ok(Scalar::I32),
         (ScalarKind::Uint, 4) => Ok(Scalar::U32),
         (ScalarKind::Bool, _) => Ok(Scalar::Bool),
+        (ScalarKind::Float, 8) => Ok(Scalar::F64),
+        (ScalarKind::Sint, 8) => Ok(Scalar::I64),
+        (ScalarKind::Uint, 8) => Ok(Scalar::U64),
         (kind, width) => Err(format!("{}-bit {kind:?} values", u32::from(width) * 8)),
     }
 }
@@ -75,11 +79,11 @@ impl<'m> Types<'m> {
         out: &mut Vec<(Scalar, u32)>,
     ) -> Result<(), Refusal> {
         match *inner {
-            TypeInner::Scalar(s) | TypeInner::Atomic(s) => out.push((scalar_of(s)?, at)),
+            TypeInner::Scalar(s) | TypeInner::Atomic(s) => push_words(scalar_of(s)?, at, out),
             TypeInner::Vector { size, scalar } => {
                 let s = scalar_of(scalar)?;
                 for i in 0..vector_len(size) {
-                    out.push((s, at + i * u32::from(scalar.width)));
+                    push_words(s, at + i * u32::from(scalar.width), out);
                 }
             }
             TypeInner::Matrix {
@@ -91,7 +95,7 @@ impl<'m> Types<'m> {
                 let stride = column_stride(rows, scalar);
                 for c in 0..vector_len(columns) {
                     for r in 0..vector_len(rows) {
-                        out.push((s, at + c * stride + r * u32::from(scalar.width)));
+                        push_words(s, at + c * stride + r * u32::from(scalar.width), out);
                     }
                 }
             }
@@ -115,7 +119,7 @@ impl<'m> Types<'m> {
         Ok(Some(match *inner {
             TypeInner::Vector { size, scalar } => Elements {
                 count: Some(vector_len(size)),
-                leaves: 1,
+                leaves: scalar_of(scalar)?.words() as u32,
                 stride: u32::from(scalar.width),
             },
             TypeInner::Matrix {
@@ -124,7 +128,7 @@ impl<'m> Types<'m> {
                 scalar,
             } => Elements {
                 count: Some(vector_len(columns)),
-                leaves: vector_len(rows),
+                leaves: vector_len(rows) * scalar_of(scalar)?.words() as u32,
                 stride: column_stride(rows, scalar),
             },
             TypeInner::Array { base, size, stride } => {
@@ -176,6 +180,14 @@ impl<'m> Types<'m> {
             }
         }
         Ok(None)
+    }
+}
+
+/// A scalar's words: one leaf, or two (low word first) for a 64-bit one.
+fn push_words(scalar: Scalar, at: u32, out: &mut Vec<(Scalar, u32)>) {
+    out.push((scalar, at));
+    if scalar.is_wide() {
+        out.push((scalar, at + 4));
     }
 }
 
