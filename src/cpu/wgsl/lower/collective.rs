@@ -159,8 +159,34 @@ impl Lowerer<'_> {
             G::ShuffleDown(delta) => (SubgroupOp::ShuffleDown, Some(delta)),
             G::ShuffleUp(delta) => (SubgroupOp::ShuffleUp, Some(delta)),
             G::ShuffleXor(mask) => (SubgroupOp::ShuffleXor, Some(mask)),
-            G::QuadBroadcast(_) | G::QuadSwap(_) => {
-                return Err(Refusal::from("quad operations").into())
+            G::QuadBroadcast(index) => {
+                let within = self.value(scope, index, out)?[0];
+                let lane = self.quad_lane(within, out);
+                return self.per_component(
+                    scope,
+                    SubgroupOp::Gather,
+                    argument,
+                    Some(lane),
+                    result,
+                    out,
+                );
+            }
+            G::QuadSwap(direction) => {
+                // A quad is 4 consecutive lanes of a subgroup: swapping is
+                // a shuffle by xor with the direction's bits.
+                let mask = self.constant(match direction {
+                    naga::Direction::X => 1,
+                    naga::Direction::Y => 2,
+                    naga::Direction::Diagonal => 3,
+                });
+                return self.per_component(
+                    scope,
+                    SubgroupOp::ShuffleXor,
+                    argument,
+                    Some(mask),
+                    result,
+                    out,
+                );
             }
         };
         let arg = match index {
@@ -168,6 +194,31 @@ impl Lowerer<'_> {
             None => None,
         };
         self.per_component(scope, op, argument, arg, result, out)
+    }
+
+    /// The subgroup lane of quad member `within` of each lane's quad:
+    /// `(subgroup_invocation_id & !3) | (within & 3)`.
+    fn quad_lane(&mut self, within: Reg, out: &mut Vec<Node>) -> Reg {
+        let invocation = self.register();
+        self.builtins.push((
+            invocation,
+            crate::cpu::wgsl::program::BuiltinValue::SubgroupInvocationId,
+        ));
+        let mut binary = |l: &mut Self, op, a, b| {
+            let dst = l.register();
+            out.push(Node::Op(Op::Binary {
+                op,
+                ty: Scalar::U32,
+                dst,
+                a,
+                b,
+            }));
+            dst
+        };
+        let (quad_mask, member_mask) = (self.constant(!3), self.constant(3));
+        let quad = binary(self, BinaryOp::And, invocation, quad_mask);
+        let member = binary(self, BinaryOp::And, within, member_mask);
+        binary(self, BinaryOp::InclusiveOr, quad, member)
     }
 
     /// `op` on each leaf of `argument`, into `result`.

@@ -361,30 +361,49 @@ fn determinant(
         return Err(Refused::from("`determinant` of a non-matrix".to_string()));
     };
     let n = vector_len(columns) as usize;
+    let all: Vec<usize> = (0..n).collect();
+    Ok(minor(l, ty, m, n, &all, &all, out))
+}
+
+/// The determinant of `m` (`n` rows per column) restricted to `columns`
+/// and `rows`, expanded along its first column, terms added left to right
+/// with alternating signs (for 2x2: `a d - b c`).
+fn minor(
+    l: &mut Lowerer<'_>,
+    ty: Scalar,
+    m: &[Reg],
+    n: usize,
+    columns: &[usize],
+    rows: &[usize],
+    out: &mut Vec<Node>,
+) -> Reg {
     let at = |c: usize, r: usize| m[c * n + r];
     let mul = |l: &mut Lowerer<'_>, a: Reg, b: Reg, out: &mut Vec<Node>| {
         per_leaf(l, BinaryOp::Multiply, ty, &[a], &[b], out)[0]
     };
-    let minor2 = |l: &mut Lowerer<'_>, a: Reg, b: Reg, c: Reg, d: Reg, out: &mut Vec<Node>| {
-        let ad = per_leaf(l, BinaryOp::Multiply, ty, &[a], &[d], out);
-        let bc = per_leaf(l, BinaryOp::Multiply, ty, &[b], &[c], out);
-        per_leaf(l, BinaryOp::Subtract, ty, &ad, &bc, out)[0]
-    };
-    match n {
-        2 => Ok(minor2(l, at(0, 0), at(1, 0), at(0, 1), at(1, 1), out)),
-        3 => {
-            // Expansion along the first column.
-            let m0 = minor2(l, at(1, 1), at(2, 1), at(1, 2), at(2, 2), out);
-            let m1 = minor2(l, at(1, 0), at(2, 0), at(1, 2), at(2, 2), out);
-            let m2 = minor2(l, at(1, 0), at(2, 0), at(1, 1), at(2, 1), out);
-            let t0 = mul(l, at(0, 0), m0, out);
-            let t1 = mul(l, at(0, 1), m1, out);
-            let t2 = mul(l, at(0, 2), m2, out);
-            let d = per_leaf(l, BinaryOp::Subtract, ty, &[t0], &[t1], out);
-            Ok(per_leaf(l, BinaryOp::Add, ty, &d, &[t2], out)[0])
-        }
-        _ => Err(Refused::from("`determinant` of a 4x4 matrix".to_string())),
+    if let ([c0, c1], [r0, r1]) = (columns, rows) {
+        let ad = mul(l, at(*c0, *r0), at(*c1, *r1), out);
+        let bc = mul(l, at(*c1, *r0), at(*c0, *r1), out);
+        return per_leaf(l, BinaryOp::Subtract, ty, &[ad], &[bc], out)[0];
     }
+    let mut sum = None;
+    for (k, &row) in rows.iter().enumerate() {
+        let others: Vec<usize> = rows.iter().copied().filter(|&r| r != row).collect();
+        let sub = minor(l, ty, m, n, &columns[1..], &others, out);
+        let term = mul(l, at(columns[0], row), sub, out);
+        sum = Some(match sum {
+            None => term,
+            Some(acc) => {
+                let op = if k % 2 == 1 {
+                    BinaryOp::Subtract
+                } else {
+                    BinaryOp::Add
+                };
+                per_leaf(l, op, ty, &[acc], &[term], out)[0]
+            }
+        });
+    }
+    sum.unwrap_or_else(|| l.constant(0))
 }
 
 /// A matrix product, when one operand is a matrix and the other a vector
