@@ -354,7 +354,7 @@ fn an_unsupported_construct_is_refused_with_its_line() {
                   @group(0) @binding(0) var<storage, read_write> sums: array<f32>;\n\
                   @compute @workgroup_size(64)\n\
                   fn main(@builtin(global_invocation_id) id: vec3<u32>) {\n\
-                      sums[id.x] = f32(f16(sums[id.x]) * 2.0h);\n\
+                      sums[id.x] = f32(f16(f64(sums[id.x]) * 2.0lf));\n\
                   }\n";
     let kernel = Kernel::wgsl("doubled", source, "main").unwrap();
     assert!(!kernel.has_cpu());
@@ -370,7 +370,7 @@ fn an_unsupported_construct_is_refused_with_its_line() {
     let text = err.to_string();
     assert!(
         matches!(err, Error::TargetUnavailable { .. })
-            && text.contains("16-bit")
+            && text.contains("a conversion from F64 to F16")
             && text.contains("line 5"),
         "{text}"
     );

@@ -23,6 +23,7 @@ use std::time::Instant;
 
 use smallvec::SmallVec;
 
+use super::half;
 use super::lanes::{self, case_lanes, or_into};
 use super::memory::{atomic, load, store, AtomicAccess, Memory, WorkgroupMemory};
 use super::program::{BuiltinValue, Node, Op, Program, SwitchCase};
@@ -429,10 +430,12 @@ impl Batch {
                 offset,
                 delta,
                 src,
+                half,
             } = op
             {
                 let r = &self.registers;
                 let offsets = offset.map(|o| r[o as usize].as_slice());
+                let store = if *half { half::store } else { store };
                 store(
                     memory,
                     &mut self.workgroup,
@@ -529,8 +532,9 @@ impl Batch {
                 space,
                 offset,
                 delta,
+                half,
                 ..
-            } => load(
+            } => (if *half { half::load } else { load })(
                 &mut d,
                 memory,
                 &self.workgroup,

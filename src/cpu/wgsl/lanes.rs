@@ -16,6 +16,7 @@
 //! here looks at the active-lane mask except [`masked_copy`] and
 //! [`scatter_into`], which write only active lanes.
 
+use super::half;
 use super::program::{
     BinaryOp, MathOp, OffsetTerm, Packing, Scalar, SwitchCase, TernaryOp, UnaryOp,
 };
@@ -130,7 +131,7 @@ pub(crate) fn masked_copy(dst: &mut [u32], src: &[u32], mask: &[u32]) {
 #[inline(always)]
 pub(crate) fn unary(op: UnaryOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
     match (op, ty) {
-        (UnaryOp::Negate, Scalar::F32) => float1(dst, a, |x| -x),
+        (UnaryOp::Negate, Scalar::F32 | Scalar::F16) => float1(dst, a, |x| -x),
         (UnaryOp::Negate, _) => map1(dst, a, u32::wrapping_neg),
         (UnaryOp::LogicalNot, _) => map1(dst, a, |x| u32::from(x == 0)),
         (UnaryOp::BitNot, _) => map1(dst, a, |x| !x),
@@ -142,33 +143,17 @@ pub(crate) fn unary(op: UnaryOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
 pub(crate) fn binary(op: BinaryOp, ty: Scalar, dst: &mut [u32], a: &[u32], b: &[u32]) {
     use BinaryOp as B;
     match ty {
-        Scalar::F32 => match op {
-            B::Add => float2(dst, a, b, |x, y| x + y),
-            B::Subtract => float2(dst, a, b, |x, y| x - y),
-            B::Multiply => float2(dst, a, b, |x, y| x * y),
-            B::Divide => float2(dst, a, b, |x, y| x / y),
-            B::Modulo => float2(dst, a, b, |x, y| x % y),
-            B::Min => float2(dst, a, b, f32::min),
-            B::Max => float2(dst, a, b, f32::max),
-            B::Atan2 => float2(dst, a, b, f32::atan2),
-            B::Pow => float2(dst, a, b, f32::powf),
-            B::Step => float2(dst, a, b, |edge, x| if x >= edge { 1.0 } else { 0.0 }),
-            B::Equal => float_compare(dst, a, b, |x, y| x == y),
-            B::NotEqual => float_compare(dst, a, b, |x, y| x != y),
-            B::Less => float_compare(dst, a, b, |x, y| x < y),
-            B::LessEqual => float_compare(dst, a, b, |x, y| x <= y),
-            B::Greater => float_compare(dst, a, b, |x, y| x > y),
-            B::GreaterEqual => float_compare(dst, a, b, |x, y| x >= y),
-            // `ldexp(e1: f32, e2: i32)`: `b` holds integers.
-            B::Ldexp => map2(dst, a, b, |x, e| {
-                semantics::ldexp_f32(f(x), e as i32).to_bits()
-            }),
-            // Integer-only (naga's validator).
-            B::Dot4I8 | B::Dot4U8 => dst.fill(0),
-            // Bitwise operators and shifts do not apply to floats; naga's
-            // validator refuses them before a program is lowered.
-            B::And | B::ExclusiveOr | B::InclusiveOr | B::ShiftLeft | B::ShiftRight => dst.fill(0),
-        },
+        Scalar::F32 => float_binary(op, dst, a, b),
+        Scalar::F16 => {
+            float_binary(op, dst, a, b);
+            let comparison = matches!(
+                op,
+                B::Equal | B::NotEqual | B::Less | B::LessEqual | B::Greater | B::GreaterEqual
+            );
+            if !comparison {
+                half::round_in_place(dst);
+            }
+        }
         Scalar::I32 => match op {
             B::Add => map2(dst, a, b, u32::wrapping_add),
             B::Subtract => map2(dst, a, b, u32::wrapping_sub),
@@ -207,6 +192,39 @@ pub(crate) fn binary(op: BinaryOp, ty: Scalar, dst: &mut [u32], a: &[u32], b: &[
     }
 }
 
+/// A binary operator on `f32` lanes.
+#[inline(always)]
+fn float_binary(op: BinaryOp, dst: &mut [u32], a: &[u32], b: &[u32]) {
+    use BinaryOp as B;
+    match op {
+        B::Add => float2(dst, a, b, |x, y| x + y),
+        B::Subtract => float2(dst, a, b, |x, y| x - y),
+        B::Multiply => float2(dst, a, b, |x, y| x * y),
+        B::Divide => float2(dst, a, b, |x, y| x / y),
+        B::Modulo => float2(dst, a, b, |x, y| x % y),
+        B::Min => float2(dst, a, b, f32::min),
+        B::Max => float2(dst, a, b, f32::max),
+        B::Atan2 => float2(dst, a, b, f32::atan2),
+        B::Pow => float2(dst, a, b, f32::powf),
+        B::Step => float2(dst, a, b, |edge, x| if x >= edge { 1.0 } else { 0.0 }),
+        B::Equal => float_compare(dst, a, b, |x, y| x == y),
+        B::NotEqual => float_compare(dst, a, b, |x, y| x != y),
+        B::Less => float_compare(dst, a, b, |x, y| x < y),
+        B::LessEqual => float_compare(dst, a, b, |x, y| x <= y),
+        B::Greater => float_compare(dst, a, b, |x, y| x > y),
+        B::GreaterEqual => float_compare(dst, a, b, |x, y| x >= y),
+        // `ldexp(e1: f32, e2: i32)`: `b` holds integers.
+        B::Ldexp => map2(dst, a, b, |x, e| {
+            semantics::ldexp_f32(f(x), e as i32).to_bits()
+        }),
+        // Integer-only (naga's validator).
+        B::Dot4I8 | B::Dot4U8 => dst.fill(0),
+        // Bitwise operators and shifts do not apply to floats; naga's
+        // validator refuses them before a program is lowered.
+        B::And | B::ExclusiveOr | B::InclusiveOr | B::ShiftLeft | B::ShiftRight => dst.fill(0),
+    }
+}
+
 /// The operators that only look at bit patterns, the same for every
 /// integer type and `bool`.
 #[inline(always)]
@@ -230,41 +248,13 @@ fn bits(op: BinaryOp, dst: &mut [u32], a: &[u32], b: &[u32]) {
 pub(crate) fn math(op: MathOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
     use MathOp as M;
     match ty {
-        Scalar::F32 => match op {
-            M::Abs => float1(dst, a, f32::abs),
-            M::Sign => float1(dst, a, semantics::sign_f32),
-            M::Floor => float1(dst, a, f32::floor),
-            M::Ceil => float1(dst, a, f32::ceil),
-            M::Round => float1(dst, a, f32::round_ties_even),
-            M::Trunc => float1(dst, a, f32::trunc),
-            M::Fract => float1(dst, a, |x| x - x.floor()),
-            M::Sqrt => float1(dst, a, f32::sqrt),
-            M::InverseSqrt => float1(dst, a, |x| 1.0 / x.sqrt()),
-            M::Exp => float1(dst, a, f32::exp),
-            M::Exp2 => float1(dst, a, f32::exp2),
-            M::Log => float1(dst, a, f32::ln),
-            M::Log2 => float1(dst, a, f32::log2),
-            M::Sin => float1(dst, a, f32::sin),
-            M::Cos => float1(dst, a, f32::cos),
-            M::Tan => float1(dst, a, f32::tan),
-            M::Asin => float1(dst, a, f32::asin),
-            M::Acos => float1(dst, a, f32::acos),
-            M::Atan => float1(dst, a, f32::atan),
-            M::Sinh => float1(dst, a, f32::sinh),
-            M::Cosh => float1(dst, a, f32::cosh),
-            M::Tanh => float1(dst, a, f32::tanh),
-            M::Asinh => float1(dst, a, f32::asinh),
-            M::Acosh => float1(dst, a, f32::acosh),
-            M::Atanh => float1(dst, a, f32::atanh),
-            M::Radians => float1(dst, a, f32::to_radians),
-            M::Degrees => float1(dst, a, f32::to_degrees),
-            M::Saturate => float1(dst, a, |x| x.clamp(0.0, 1.0)),
-            M::QuantizeToF16 => float1(dst, a, semantics::quantize_to_f16),
-            M::FrexpFraction => float1(dst, a, semantics::frexp_fraction),
-            M::FrexpExponent => map1(dst, a, |x| semantics::frexp_exponent(f(x)) as u32),
-            // Bit built-ins take integers only (naga's validator).
-            _ => dst.fill(0),
-        },
+        Scalar::F32 => float_math(op, dst, a),
+        Scalar::F16 => {
+            float_math(op, dst, a);
+            if op != M::FrexpExponent {
+                half::round_in_place(dst);
+            }
+        }
         Scalar::I32 => match op {
             M::Abs => map1(dst, a, |x| (x as i32).wrapping_abs() as u32),
             M::Sign => map1(dst, a, |x| (x as i32).signum() as u32),
@@ -284,6 +274,47 @@ pub(crate) fn math(op: MathOp, ty: Scalar, dst: &mut [u32], a: &[u32]) {
     }
 }
 
+/// A one-operand math built-in on `f32` lanes.
+#[inline(always)]
+fn float_math(op: MathOp, dst: &mut [u32], a: &[u32]) {
+    use MathOp as M;
+    match op {
+        M::Abs => float1(dst, a, f32::abs),
+        M::Sign => float1(dst, a, semantics::sign_f32),
+        M::Floor => float1(dst, a, f32::floor),
+        M::Ceil => float1(dst, a, f32::ceil),
+        M::Round => float1(dst, a, f32::round_ties_even),
+        M::Trunc => float1(dst, a, f32::trunc),
+        M::Fract => float1(dst, a, |x| x - x.floor()),
+        M::Sqrt => float1(dst, a, f32::sqrt),
+        M::InverseSqrt => float1(dst, a, |x| 1.0 / x.sqrt()),
+        M::Exp => float1(dst, a, f32::exp),
+        M::Exp2 => float1(dst, a, f32::exp2),
+        M::Log => float1(dst, a, f32::ln),
+        M::Log2 => float1(dst, a, f32::log2),
+        M::Sin => float1(dst, a, f32::sin),
+        M::Cos => float1(dst, a, f32::cos),
+        M::Tan => float1(dst, a, f32::tan),
+        M::Asin => float1(dst, a, f32::asin),
+        M::Acos => float1(dst, a, f32::acos),
+        M::Atan => float1(dst, a, f32::atan),
+        M::Sinh => float1(dst, a, f32::sinh),
+        M::Cosh => float1(dst, a, f32::cosh),
+        M::Tanh => float1(dst, a, f32::tanh),
+        M::Asinh => float1(dst, a, f32::asinh),
+        M::Acosh => float1(dst, a, f32::acosh),
+        M::Atanh => float1(dst, a, f32::atanh),
+        M::Radians => float1(dst, a, f32::to_radians),
+        M::Degrees => float1(dst, a, f32::to_degrees),
+        M::Saturate => float1(dst, a, |x| x.clamp(0.0, 1.0)),
+        M::QuantizeToF16 => float1(dst, a, semantics::quantize_to_f16),
+        M::FrexpFraction => float1(dst, a, semantics::frexp_fraction),
+        M::FrexpExponent => map1(dst, a, |x| semantics::frexp_exponent(f(x)) as u32),
+        // Bit built-ins take integers only (naga's validator).
+        _ => dst.fill(0),
+    }
+}
+
 #[inline(always)]
 fn integer_bits(op: MathOp, dst: &mut [u32], a: &[u32]) {
     match op {
@@ -300,6 +331,16 @@ fn integer_bits(op: MathOp, dst: &mut [u32], a: &[u32]) {
 /// A three-operand built-in, per component.
 #[inline(always)]
 pub(crate) fn ternary(op: TernaryOp, ty: Scalar, dst: &mut [u32], args: [&[u32]; 3]) {
+    if ty == Scalar::F16 {
+        narrow_ternary(op, Scalar::F32, dst, args);
+        half::round_in_place(dst);
+    } else {
+        narrow_ternary(op, ty, dst, args);
+    }
+}
+
+#[inline(always)]
+fn narrow_ternary(op: TernaryOp, ty: Scalar, dst: &mut [u32], args: [&[u32]; 3]) {
     match (op, ty) {
         (TernaryOp::Fma, _) => map3(dst, args, |x, y, z| f(x).mul_add(f(y), f(z)).to_bits()),
         (TernaryOp::Mix, _) => map3(dst, args, |x, y, t| {
@@ -348,7 +389,16 @@ pub(crate) fn convert(dst: &mut [u32], src: &[u32], from: Scalar, to: Scalar) {
     match (from, to) {
         (S::F32, S::I32) => map1(dst, src, |x| semantics::f32_to_i32(f(x)) as u32),
         (S::F32, S::U32) => map1(dst, src, |x| semantics::f32_to_u32(f(x))),
-        (S::F32, S::Bool) => map1(dst, src, |x| u32::from(f(x) != 0.0)),
+        (S::F32 | S::F16, S::Bool) => map1(dst, src, |x| u32::from(f(x) != 0.0)),
+        (S::F16, S::F32) => copy(dst, src),
+        // Every `f16` is within ±65504, naga's clamp for these.
+        (S::F16, S::I32) => map1(dst, src, |x| f(x).clamp(-65504.0, 65504.0) as i32 as u32),
+        (S::F16, S::U32) => map1(dst, src, |x| f(x).clamp(0.0, 65504.0) as u32),
+        // Integers that are finite in `f16` are exact in `f32`: one rounding.
+        (S::F32 | S::I32 | S::U32 | S::Bool | S::F16, S::F16) => {
+            convert(dst, src, from, S::F32);
+            half::round_in_place(dst);
+        }
         (S::I32, S::F32) => map1(dst, src, |x| (x as i32 as f32).to_bits()),
         (S::U32 | S::Bool, S::F32) => map1(dst, src, |x| (x as f32).to_bits()),
         (S::I32 | S::U32 | S::Bool, S::Bool) => map1(dst, src, |x| u32::from(x != 0)),

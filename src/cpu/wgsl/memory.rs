@@ -127,15 +127,20 @@ impl WorkgroupMemory {
         self.words.fill(0);
     }
 
+    /// Lanes per workgroup.
+    pub(crate) fn group_lanes(&self) -> usize {
+        self.group_lanes
+    }
+
     /// The words of workgroup `group` of the batch.
-    fn block(&self, group: usize) -> &[u32] {
+    pub(crate) fn block(&self, group: usize) -> &[u32] {
         let start = group * self.stride_words;
         self.words
             .get(start..start + self.stride_words)
             .unwrap_or(&[])
     }
 
-    fn block_mut(&mut self, group: usize) -> &mut [u32] {
+    pub(crate) fn block_mut(&mut self, group: usize) -> &mut [u32] {
         let start = group * self.stride_words;
         self.words
             .get_mut(start..start + self.stride_words)
@@ -144,7 +149,7 @@ impl WorkgroupMemory {
 }
 
 /// The byte address of lane `lane`'s access, `None` when out of range.
-fn address(offsets: Option<&[u32]>, lane: usize, delta: u32) -> Option<usize> {
+pub(crate) fn address(offsets: Option<&[u32]>, lane: usize, delta: u32) -> Option<usize> {
     let base = offsets.map_or(0, |o| o[lane]);
     if base == u32::MAX {
         return None;

@@ -22,6 +22,7 @@
 //! total); the memory a launch can touch is exactly its bindings.
 
 mod exec;
+mod half;
 mod lanes;
 mod lower;
 mod memory;

@@ -16,7 +16,8 @@
 pub(crate) type Reg = u32;
 
 /// The scalar type an operation works on. A 32-bit scalar fills one
-/// register; a 64-bit one (`I64`, `U64`, `F64`) fills two, its low word
+/// register, and so does an `F16`, held as the `f32` of the same value
+/// (operations on it round their result to `f16`, see `half`); a 64-bit one (`I64`, `U64`, `F64`) fills two, its low word
 /// first, and only [`Op::Wide`] computes on it (data movement goes word by
 /// word, so loads, stores, copies, selects and indexing need nothing new).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +30,7 @@ pub(crate) enum Scalar {
     I64,
     U64,
     F64,
+    F16,
 }
 
 impl Scalar {
@@ -343,20 +345,24 @@ pub(crate) enum Op {
         dynamic_base: Option<Reg>,
         terms: Vec<OffsetTerm>,
     },
-    /// `dst = word at offset + delta`, 0 when out of bounds.
+    /// `dst = word at offset + delta`, 0 when out of bounds; with `half`,
+    /// the `f16` at that byte offset, widened to `f32`.
     Load {
         space: Space,
         offset: Option<Reg>,
         delta: u32,
         dst: Reg,
+        half: bool,
     },
     /// The word at `offset + delta` = `src` in active lanes; dropped when out
-    /// of bounds.
+    /// of bounds. With `half`, `src` (an `f16` value held as `f32`) goes to
+    /// the two bytes there.
     Store {
         space: Space,
         offset: Option<Reg>,
         delta: u32,
         src: Reg,
+        half: bool,
     },
     /// `dst = choices[min(index, len - 1)]`, per lane: a dynamic index into
     /// a value or a variable held in registers.

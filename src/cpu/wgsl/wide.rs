@@ -24,6 +24,7 @@
 use std::mem::take;
 
 use super::program::{BinaryOp, MathOp, Reg, Scalar, TernaryOp, UnaryOp, WideOp};
+use super::semantics::quantize_to_f16;
 
 /// Runs `op` over every lane: `args` are the operands' registers, one per
 /// word, `dst` the result's.
@@ -83,6 +84,12 @@ fn eval(op: WideOp, x: [u64; 3]) -> Option<u64> {
         WideOp::Math(op, Scalar::F64) => float_math(op, f(x[0])).map(bits),
         WideOp::Math(op, ty @ (Scalar::I64 | Scalar::U64)) => integer_math(op, ty, x[0]),
         WideOp::Ternary(op, ty) => ternary(op, ty, x),
+        // Through `f32`, an `f64` would be rounded twice on its way to
+        // `f16`; every other source is exact in `f32` where `f16` is finite.
+        WideOp::Convert {
+            from: Scalar::F64,
+            to: Scalar::F16,
+        } => None,
         WideOp::Convert { from, to } => Some(convert(read(x[0], from), from, to)),
         _ => None,
     }
@@ -276,7 +283,8 @@ enum Value {
 
 fn read(bits: u64, ty: Scalar) -> Value {
     match ty {
-        Scalar::F32 => Value::Float(f64::from(f32::from_bits(bits as u32))),
+        // An `f16` register holds the `f32` of its value.
+        Scalar::F32 | Scalar::F16 => Value::Float(f64::from(f32::from_bits(bits as u32))),
         Scalar::F64 => Value::Float(f(bits)),
         Scalar::I32 => Value::Signed(i64::from(bits as u32 as i32)),
         Scalar::I64 => Value::Signed(bits as i64),
@@ -289,6 +297,9 @@ fn read(bits: u64, ty: Scalar) -> Value {
 /// `min_max_float_representable_by`).
 fn float_ceiling(from: Scalar, to: Scalar) -> f64 {
     let from_f32 = from == Scalar::F32;
+    if from == Scalar::F16 {
+        return 65504.0;
+    }
     match to {
         Scalar::I32 if from_f32 => 2_147_483_520.0,
         Scalar::I32 => 2_147_483_647.0,
@@ -340,6 +351,10 @@ fn convert(x: Value, from: Scalar, to: Scalar) -> u64 {
             }
             .to_bits(),
         ),
+        Scalar::F16 => {
+            let single = f32::from_bits(convert(x, from, Scalar::F32) as u32);
+            u64::from(quantize_to_f16(single).to_bits())
+        }
         Scalar::I32 | Scalar::U32 => u64::from(integer(x) as u32),
         Scalar::I64 | Scalar::U64 => integer(x) as u64,
     }

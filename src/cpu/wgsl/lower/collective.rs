@@ -232,6 +232,10 @@ impl Lowerer<'_> {
         out: &mut Vec<Node>,
     ) -> Lowering<()> {
         let mut ty = scalar_type(self, scope, argument)?;
+        let reduces = matches!(op, SubgroupOp::Reduce(_) | SubgroupOp::Scan { .. });
+        if ty == Scalar::F16 && reduces {
+            return Err(Refusal::from("subgroup reductions of f16 values").into());
+        }
         if ty.is_wide() {
             if matches!(op, SubgroupOp::Reduce(_) | SubgroupOp::Scan { .. }) {
                 return Err(Refusal::from(format!("subgroup reductions of {ty:?} values")).into());

@@ -199,7 +199,14 @@ pub(super) fn lower(
             let from = scalar_type(l, scope, expr)?;
             let operand = l.value(scope, expr, out)?;
             let Some(width) = convert else {
-                // A bitcast between types of one width: the same words.
+                // A bitcast between types of one width: the same words,
+                // except that an `f16` register does not hold its bits.
+                let to = type_of(l, scope, handle)
+                    .scalar()
+                    .map(super::types::scalar_of);
+                if from == Scalar::F16 || matches!(to, Some(Ok(Scalar::F16))) {
+                    return refuse("a bitcast to or from f16 values");
+                }
                 return value(operand);
             };
             let to = super::types::scalar_of(naga::Scalar { kind, width })?;
@@ -249,6 +256,8 @@ fn literal_words(literal: naga::Literal) -> Lowering<Vec<u32>> {
         L::U32(v) => vec![v],
         L::Bool(v) => vec![u32::from(v)],
         L::F64(v) => split(v.to_bits()),
+        // An `f16` register holds the `f32` of its value.
+        L::F16(v) => vec![v.to_f32().to_bits()],
         L::I64(v) => split(v as u64),
         L::U64(v) => split(v),
         other => return refuse(format!("the literal {other:?}")),
@@ -346,7 +355,8 @@ fn binary(
     let matrices = matches!(left_type, TypeInner::Matrix { .. })
         || matches!(right_type, TypeInner::Matrix { .. });
     if wide && matrices && op == BinaryOperator::Multiply {
-        return refuse(format!("matrix products of {ty:?} values"));
+        let (left, right) = ((&left_type, a.as_slice()), (&right_type, b.as_slice()));
+        return super::wide::multiply(l, ty, left, right, out);
     }
     if op == BinaryOperator::Multiply {
         if let Some(product) = super::math::multiply(l, ty, &left_type, &a, &right_type, &b, out) {

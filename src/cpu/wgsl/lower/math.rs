@@ -33,6 +33,9 @@ pub(super) fn math(
         scalars.push(scalar_type(l, scope, handle)?);
         values.push(l.value(scope, handle, out)?);
     }
+    if fun == F::Transpose {
+        return transpose(&first_type, ty, &values[0]).map(Lowered::Value);
+    }
     if scalars.iter().any(|s| s.is_wide()) {
         return super::wide::math(l, fun, &values, &scalars, out).map(Lowered::Value);
     }
@@ -134,18 +137,7 @@ pub(super) fn math(
             let scaled = per_leaf(l, BinaryOp::Multiply, ty, &twice, &n, out);
             per_leaf(l, BinaryOp::Subtract, ty, &i, &scaled, out)
         }
-        F::Transpose => {
-            let TypeInner::Matrix { columns, rows, .. } = first_type else {
-                return Err(Refused::from("`transpose` of a non-matrix".to_string()));
-            };
-            let (c, r) = (vector_len(columns) as usize, vector_len(rows) as usize);
-            let m = arg(0);
-            // Column j of the result is row j of the operand.
-            (0..r)
-                .flat_map(|j| (0..c).map(move |i| (i, j)))
-                .map(|(i, j)| m[i * r + j])
-                .collect()
-        }
+        F::Transpose => transpose(&first_type, ty, &arg(0))?,
         F::Determinant => vec![determinant(l, ty, &first_type, &arg(0), out)?],
         F::QuantizeToF16 => one(l, MathOp::QuantizeToF16, out),
         F::Modf => {
@@ -181,6 +173,29 @@ pub(super) fn math(
         other => return Err(Refused::from(format!("the built-in function {other:?}"))),
     };
     Ok(Lowered::Value(registers))
+}
+
+/// `transpose(m)`: column j of the result is row j of `m`, each entry its
+/// `ty`'s words.
+fn transpose(matrix: &TypeInner, ty: Scalar, m: &[Reg]) -> Lowering<Vec<Reg>> {
+    let TypeInner::Matrix { columns, rows, .. } = *matrix else {
+        return Err(Refused::from("`transpose` of a non-matrix".to_string()));
+    };
+    let (c, r, words) = (
+        vector_len(columns) as usize,
+        vector_len(rows) as usize,
+        ty.words(),
+    );
+    let entry = |i: usize, j: usize| m.get((i * r + j) * words..(i * r + j + 1) * words);
+    let mut result = Vec::with_capacity(m.len());
+    for j in 0..r {
+        for i in 0..c {
+            let words = entry(i, j)
+                .ok_or_else(|| Refused::from("a matrix with missing entries".to_string()))?;
+            result.extend_from_slice(words);
+        }
+    }
+    Ok(result)
 }
 
 /// The lane operation of a one-operand, per-component built-in.

@@ -38,13 +38,14 @@ impl Lowerer<'_> {
             } => {
                 let leaves = self.types.memory_leaves(pointee)?;
                 let mut registers = Vec::with_capacity(leaves.len());
-                for (_, at) in leaves {
+                for (scalar, at) in leaves {
                     let dst = self.register();
                     out.push(Node::Op(Op::Load {
                         space: *space,
                         offset: *offset,
                         delta: constant + at,
                         dst,
+                        half: scalar == Scalar::F16,
                     }));
                     registers.push(dst);
                 }
@@ -89,12 +90,13 @@ impl Lowerer<'_> {
                 constant,
             } => {
                 let leaves = self.types.memory_leaves(pointee)?;
-                for ((_, at), &src) in leaves.iter().zip(value) {
+                for (&(scalar, at), &src) in leaves.iter().zip(value) {
                     out.push(Node::Op(Op::Store {
                         space: *space,
                         offset: *offset,
                         delta: constant + at,
                         src,
+                        half: scalar == Scalar::F16,
                     }));
                 }
             }

@@ -22,6 +22,7 @@ pub(crate) fn scalar_of(scalar: naga::Scalar) -> Result<Scalar, Refusal> {
         (ScalarKind::Uint, 4) => Ok(Scalar::U32),
         (ScalarKind::Bool, _) => Ok(Scalar::Bool),
         (ScalarKind::Float, 8) => Ok(Scalar::F64),
+        (ScalarKind::Float, 2) => Ok(Scalar::F16),
         (ScalarKind::Sint, 8) => Ok(Scalar::I64),
         (ScalarKind::Uint, 8) => Ok(Scalar::U64),
         (kind, width) => Err(format!("{}-bit {kind:?} values", u32::from(width) * 8)),

@@ -7,9 +7,10 @@
 //! are the components' words, and the executor's `wide` module knows the
 //! rules. A built-in that `wide` does not compute is refused by name.
 
-use naga::MathFunction;
+use naga::{MathFunction, TypeInner};
 
 use super::math::component_op;
+use super::types::vector_len;
 use super::{Lowerer, Lowering, Refused};
 use crate::cpu::wgsl::program::{BinaryOp, MathOp, Node, Op, Reg, Scalar, TernaryOp, WideOp};
 use crate::cpu::wgsl::wide;
@@ -198,4 +199,69 @@ pub(super) fn check_lane_ops(nodes: &[Node]) -> Lowering<()> {
         }
     }
     Ok(())
+}
+
+/// A matrix product of 64-bit floats (matrix × vector, vector × matrix,
+/// matrix × matrix; a scalar factor is per component), each entry a
+/// left-to-right dot product as for 32-bit matrices.
+pub(super) fn multiply(
+    l: &mut Lowerer<'_>,
+    ty: Scalar,
+    (left, a): (&TypeInner, &[Reg]),
+    (right, b): (&TypeInner, &[Reg]),
+    out: &mut Vec<Node>,
+) -> Lowering<Vec<Reg>> {
+    let words = ty.words();
+    // Component `k` of a value, as its words.
+    let part = |value: &[Reg], k: usize| -> Vec<Reg> {
+        value
+            .get(k * words..(k + 1) * words)
+            .unwrap_or_default()
+            .to_vec()
+    };
+    let mut product = Vec::new();
+    let mut entry = |l: &mut Lowerer<'_>, xs: Vec<Vec<Reg>>, ys: Vec<Vec<Reg>>| {
+        let sum = dot(l, ty, &xs.concat(), &ys.concat(), out)?;
+        product.extend(sum);
+        Lowering::Ok(())
+    };
+    match (left, right) {
+        (TypeInner::Matrix { columns, rows, .. }, TypeInner::Vector { .. }) => {
+            let (c, r) = (vector_len(*columns) as usize, vector_len(*rows) as usize);
+            for row in 0..r {
+                let terms = (0..c).map(|k| part(a, k * r + row)).collect();
+                entry(l, terms, (0..c).map(|k| part(b, k)).collect())?;
+            }
+        }
+        (TypeInner::Vector { .. }, TypeInner::Matrix { columns, rows, .. }) => {
+            let (c, r) = (vector_len(*columns) as usize, vector_len(*rows) as usize);
+            for column in 0..c {
+                let terms = (0..r).map(|i| part(b, column * r + i)).collect();
+                entry(l, (0..r).map(|i| part(a, i)).collect(), terms)?;
+            }
+        }
+        (
+            TypeInner::Matrix {
+                columns: inner,
+                rows,
+                ..
+            },
+            TypeInner::Matrix { columns, .. },
+        ) => {
+            let (k, r, c) = (
+                vector_len(*inner) as usize,
+                vector_len(*rows) as usize,
+                vector_len(*columns) as usize,
+            );
+            for column in 0..c {
+                for row in 0..r {
+                    let left_row = (0..k).map(|i| part(a, i * r + row)).collect();
+                    let right_column = (0..k).map(|i| part(b, column * k + i)).collect();
+                    entry(l, left_row, right_column)?;
+                }
+            }
+        }
+        _ => return l.wide_binary(BinaryOp::Multiply, (ty, a), (ty, b), out),
+    }
+    Ok(product)
 }
