@@ -13,6 +13,8 @@
 //! - `memory`: the launch's buffers as the program reaches them.
 //! - `semantics`: WGSL's scalar rules where Rust's differ.
 //! - `subgroup`: subgroup operations over a batch's lanes (subgroups of 8).
+//! - `wide`: operations on `i64`, `u64` and `f64` (two registers each).
+//! - `half`: `f16` rounding and half-word loads and stores.
 //!
 //! [`run`] takes the same host copies a twin receives, splits the grid into
 //! batches of whole workgroups and spreads them over the runtime's pool.
