@@ -5,7 +5,8 @@
 //! median over the other's in the same round, so that a slow spell of a
 //! shared machine divides out instead of landing on one side.
 //!
-//! Run: `cargo run --release --example bench_report [-- --json] [--rounds 15]`
+//! Run: `cargo run --release --example bench_report [-- --json] [--rounds 15]
+//! [--only executor]`
 //!
 //! - **GPU launch**: saxpy on 2^10 elements, switchyard `Target::Gpu` against
 //!   raw wgpu with the pipeline and bind group built once (encode, submit,
@@ -60,17 +61,25 @@ use workloads::{time_targets, Problem, RawCase, RayonCase, SwitchyardCase, KERNE
 struct Options {
     json: bool,
     rounds: usize,
+    /// `--only executor`: just the WGSL executor's rows (a quicker run
+    /// while working on the executor).
+    executor_only: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         json: false,
         rounds: 15,
+        executor_only: false,
     };
     cli::for_each_arg("examples/bench_report/main.rs", |arg, value| {
         match arg {
             "--json" => options.json = true,
             "--rounds" => options.rounds = cli::number::<usize>(arg, &value()?)?.max(1),
+            "--only" => match value()?.as_str() {
+                "executor" => options.executor_only = true,
+                other => return Err(format!("--only {other}: the one section is `executor`")),
+            },
             _ => return Ok(false),
         }
         Ok(true)
@@ -142,16 +151,21 @@ fn run(options: &Options) -> Fallible<()> {
         .map_err(|e| format!("rayon pool: {e}"))?;
     let mut results = Results::default();
 
-    if let (Some(raw), true) = (&raw, rt.gpu_available()) {
+    let everything = !options.executor_only;
+    if let (Some(raw), true, true) = (&raw, rt.gpu_available(), everything) {
         gpu_launches(&rt, raw, options.rounds, &mut results)?;
         hot_path::record(&rt, raw, options.rounds, &mut results)?;
         hot_path::readback(&rt, raw, options.rounds, &mut results)?;
         pipeline_cache(&rt, &mut results)?;
     }
-    cpu_kernels(&rt, &pool, options.rounds, &mut results)?;
+    if everything {
+        cpu_kernels(&rt, &pool, options.rounds, &mut results)?;
+    }
     executor::measure(&rt, options.rounds, &mut results)?;
-    auto_choices(&rt, options.rounds, &mut results)?;
-    hot_path::auto_decision(options.rounds, &mut results)?;
+    if everything {
+        auto_choices(&rt, options.rounds, &mut results)?;
+        hot_path::auto_decision(options.rounds, &mut results)?;
+    }
 
     if options.json {
         println!("{}", to_json(&adapter, &results));

@@ -228,7 +228,7 @@ impl Batch {
     }
 
     fn any_active(&self) -> bool {
-        self.mask.iter().any(|&m| m != 0)
+        lanes::any_set(&self.mask)
     }
 
     fn spare_mask(&mut self) -> Vec<u32> {
@@ -321,7 +321,7 @@ impl Batch {
         if self.any_active() {
             self.block(accept, memory);
         }
-        if !reject.is_empty() && rejected.iter().any(|&r| r != 0) {
+        if !reject.is_empty() && lanes::any_set(&rejected) {
             let mut accepted = self.spare_mask();
             accepted.copy_from_slice(&self.mask);
             self.mask.copy_from_slice(&rejected);
@@ -412,7 +412,8 @@ impl Batch {
         self.spare_masks.push(carried);
     }
 
-    fn op(&mut self, op: &Op, memory: &Memory<'_>) {
+    /// One operation over every lane (the prologue's, by `Compiled`).
+    pub(crate) fn op(&mut self, op: &Op, memory: &Memory<'_>) {
         lanes::widest(
             #[inline(always)]
             || self.op_here(op, memory),

@@ -513,6 +513,15 @@ pub(crate) fn or_into(into: &mut [u32], lanes: &[u32]) {
     }
 }
 
+/// Whether any lane of `mask` is set: an OR over chunks of 64 lanes, so
+/// that each chunk is a few vector instructions and the scan still stops
+/// early (a plain `any` tests one lane per cycle, and a batch whose lanes
+/// all returned scans every one).
+pub(crate) fn any_set(mask: &[u32]) -> bool {
+    mask.chunks(64)
+        .any(|chunk| chunk.iter().fold(0, |acc, &m| acc | m) != 0)
+}
+
 /// The lanes whose selector picks `case` (for `default`: no other case).
 pub(crate) fn case_lanes(case: &SwitchCase, cases: &[SwitchCase], selector: &[u32]) -> Vec<u32> {
     selector

@@ -8,6 +8,8 @@
 //!   keeps it); what cannot run here is refused with its line.
 //! - `program`: the lowered form, registers and structured nodes.
 //! - `exec`: one batch of lanes (a workgroup or several) in lockstep.
+//! - `optimize`: variable loads aliased, repeated operations shared and
+//!   launch invariants hoisted into a prologue, before register reuse.
 //! - `registers`: renumbering so dead values' registers are reused.
 //! - `lanes`: the lane loops of each operation.
 //! - `memory`: the launch's buffers as the program reaches them.
@@ -28,6 +30,7 @@ mod half;
 mod lanes;
 mod lower;
 mod memory;
+mod optimize;
 mod program;
 mod registers;
 mod semantics;
@@ -63,12 +66,17 @@ const KEPT_SCRATCH: usize = 16;
 
 impl Compiled {
     /// A batch scratch for `groups` workgroups of `grid`, reused if one is kept.
-    fn lease(&self, groups: u32, grid: [u32; 3]) -> Lease<'_> {
+    /// Its launch invariants (the program's prologue) are computed for
+    /// this launch's `memory`.
+    fn lease(&self, groups: u32, grid: [u32; 3], memory: &Memory<'_>) -> Lease<'_> {
         let kept = lock(&self.scratch).pop();
-        let batch = match kept {
+        let mut batch = match kept {
             Some(batch) => batch.reuse(&self.program, groups, grid),
             None => Batch::new(&self.program, groups, grid),
         };
+        for op in &self.program.prologue {
+            batch.op(op, memory);
+        }
         Lease {
             batch: Some(batch),
             home: &self.scratch,
@@ -161,6 +169,7 @@ fn lower_entry_point(wgsl: &WgslKernel) -> std::result::Result<Program, String> 
                 .unwrap_or_default();
             format!("the CPU executor does not support {}{line}", refused.what)
         })?;
+    optimize::optimize(&mut program);
     registers::reuse_registers(&mut program);
     Ok(program)
 }
@@ -271,14 +280,14 @@ pub(crate) fn run(
         }
     };
     if batches == 1 || inline {
-        let mut lease = compiled.lease(per_batch, grid);
+        let mut lease = compiled.lease(per_batch, grid, &memory);
         for b in 0..batches {
             run_leased(&mut lease, b);
         }
     } else {
         (0..batches)
             .into_par_iter()
-            .for_each_init(|| compiled.lease(per_batch, grid), run_leased);
+            .for_each_init(|| compiled.lease(per_batch, grid, &memory), run_leased);
     }
     drop(memory);
     if let (true, Some(deadline)) = (stopped.into_inner(), deadline) {

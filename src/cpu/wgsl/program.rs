@@ -20,7 +20,7 @@ pub(crate) type Reg = u32;
 /// (operations on it round their result to `f16`, see `half`); a 64-bit one (`I64`, `U64`, `F64`) fills two, its low word
 /// first, and only [`Op::Wide`] computes on it (data movement goes word by
 /// word, so loads, stores, copies, selects and indexing need nothing new).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Scalar {
     F32,
     I32,
@@ -50,7 +50,7 @@ impl Scalar {
 
 /// What an [`Op::Wide`] computes; each names its operands' scalar type
 /// (a conversion, its source's and its result's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum WideOp {
     Unary(UnaryOp, Scalar),
     /// Comparisons yield `Bool`; a shift's amount is an unsigned integer
@@ -66,7 +66,7 @@ pub(crate) enum WideOp {
 
 /// Where a memory access goes. Function and private variables are not
 /// here: they live in registers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Space {
     /// The launch's storage buffer argument `n` (its buffer argument order).
     Storage(u32),
@@ -78,7 +78,7 @@ pub(crate) enum Space {
 }
 
 /// Operations of one operand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum UnaryOp {
     Negate,
     LogicalNot,
@@ -86,7 +86,7 @@ pub(crate) enum UnaryOp {
 }
 
 /// Operations of two operands of one scalar type. Comparisons yield `Bool`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum BinaryOp {
     Add,
     Subtract,
@@ -121,7 +121,7 @@ pub(crate) enum BinaryOp {
 }
 
 /// Per-component math functions of one operand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum MathOp {
     Abs,
     Sign,
@@ -165,7 +165,7 @@ pub(crate) enum MathOp {
 }
 
 /// What an atomic operation does to the word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum AtomicOp {
     Add,
     Subtract,
@@ -181,7 +181,7 @@ pub(crate) enum AtomicOp {
 
 /// The packing built-ins, `pack4x8snorm` to `pack4xU8Clamp`, and their
 /// `unpack` inverses (which have no clamping variants).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Packing {
     Snorm4x8,
     Unorm4x8,
@@ -195,7 +195,7 @@ pub(crate) enum Packing {
 }
 
 /// How a subgroup reduction or scan combines values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Reduction {
     Add,
     Mul,
@@ -211,7 +211,7 @@ pub(crate) enum Reduction {
 }
 
 /// An operation over the active lanes of each subgroup (see `subgroup`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum SubgroupOp {
     Reduce(Reduction),
     Scan {
@@ -230,7 +230,7 @@ pub(crate) enum SubgroupOp {
 }
 
 /// Per-component functions of three operands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum TernaryOp {
     /// `fma(a, b, c)`, fused.
     Fma,
@@ -247,7 +247,7 @@ pub(crate) enum TernaryOp {
 /// One term of a byte offset: `index * stride`, the index first clamped to
 /// `clamp_to - 1` when it indexes a fixed-size array outside a buffer
 /// (naga's `Restrict` policy, which wgpu's native backends use there).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct OffsetTerm {
     pub index: Reg,
     pub signed: bool,
@@ -259,7 +259,7 @@ pub(crate) struct OffsetTerm {
 /// masked copies and scatters look at the active-lane mask; everything else
 /// computes inactive lanes too (WGSL's arithmetic is total, so that is safe,
 /// and it keeps the loops branch-free).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Op {
     Copy {
         dst: Reg,
@@ -504,6 +504,12 @@ pub(crate) struct Program {
     pub constants: Vec<(Reg, u32)>,
     /// Registers filled with built-in values before the body runs.
     pub builtins: Vec<(Reg, BuiltinValue)>,
+    /// Operations whose values are the same in every lane of every batch of
+    /// a launch (they read only constants, the grid size, uniforms and
+    /// buffer lengths): run once per batch scratch and launch, before any
+    /// batch, instead of in every batch (see `optimize`). Their registers
+    /// are written nowhere else.
+    pub prologue: Vec<Op>,
     pub body: Vec<Node>,
     pub workgroup_size: [u32; 3],
     /// Bytes of workgroup memory (zeroed for each workgroup).

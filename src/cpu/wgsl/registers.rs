@@ -8,7 +8,8 @@
 //! a read inside a loop that the value was written before keeps it alive
 //! to the loop's end, since every iteration reads it again. Registers that
 //! are written more than once (variables: masked copies, scatters,
-//! initial values), constants and built-ins live for the whole program.
+//! initial values), constants, built-ins and the prologue's values live
+//! for the whole program.
 //! The rest are assigned by a linear scan, a register becoming free only
 //! strictly after its last read, so no operation writes a register it reads.
 //! (A switch's selector is read again by each case as it is reached, so it
@@ -20,7 +21,7 @@ use super::program::{Node, Op, Program, Reg};
 
 /// How an operation uses one of its registers.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(super) enum Role {
     Read,
     Write,
     /// Written where the mask allows and kept elsewhere (masked copies,
@@ -29,7 +30,7 @@ enum Role {
 }
 
 /// Calls `each` with every register `op` names and how it uses it.
-fn visit(op: &mut Op, each: &mut impl FnMut(&mut Reg, Role)) {
+pub(super) fn visit(op: &mut Op, each: &mut impl FnMut(&mut Reg, Role)) {
     use Role::{Read, Update, Write};
     match op {
         Op::Copy { dst, src } | Op::Convert { dst, src, .. } => {
@@ -138,7 +139,7 @@ fn visit(op: &mut Op, each: &mut impl FnMut(&mut Reg, Role)) {
 }
 
 /// The registers an operation reads, and those it writes.
-fn operands(op: &Op) -> (Vec<Reg>, Vec<Reg>) {
+pub(super) fn operands(op: &Op) -> (Vec<Reg>, Vec<Reg>) {
     let (mut reads, mut writes) = (Vec::new(), Vec::new());
     visit(&mut op.clone(), &mut |reg, role| {
         if role != Role::Write {
@@ -248,6 +249,7 @@ pub(crate) fn reuse_registers(program: &mut Program) {
         .iter()
         .map(|&(reg, _)| reg)
         .chain(program.builtins.iter().map(|&(reg, _)| reg))
+        .chain(program.prologue.iter().flat_map(|op| operands(op).1))
         .collect();
     pinned.extend(
         lifetimes
@@ -309,6 +311,9 @@ pub(crate) fn reuse_registers(program: &mut Program) {
         }
     };
     renumber(&mut program.body, &map);
+    for op in &mut program.prologue {
+        renumber_op(op, &map);
+    }
     for (reg, _) in &mut program.constants {
         map(reg);
     }

@@ -134,6 +134,7 @@ pub(crate) fn lower(
         registers: lowerer.registers,
         constants: lowerer.constants,
         builtins: lowerer.builtins,
+        prologue: Vec::new(),
         body: program_body,
         workgroup_size: entry.workgroup_size,
         workgroup_bytes: lowerer.workgroup_bytes,
