@@ -116,10 +116,18 @@ pub(super) fn run_on_pool(
             Ok(CpuImplementation::Twin)
         }
         CpuPath::Wgsl(program) => {
-            let inline = wgsl::runs_inline(invocations);
+            let inline = wgsl::runs_inline(kernel.work(invocations));
             cpu.run_twin(name, inline, || {
                 let deadline = deadline.or(cpu.executor_deadline());
-                wgsl::run(program, name, slots, &uniforms, invocations, deadline)
+                wgsl::run(
+                    program,
+                    name,
+                    slots,
+                    &uniforms,
+                    invocations,
+                    inline,
+                    deadline,
+                )
             })?;
             Ok(CpuImplementation::Wgsl)
         }

@@ -23,9 +23,10 @@ use std::time::Instant;
 
 use smallvec::SmallVec;
 
+use super::atomics::{atomic, AtomicAccess};
 use super::half;
 use super::lanes::{self, case_lanes, or_into};
-use super::memory::{atomic, load, store, AtomicAccess, Memory, WorkgroupMemory};
+use super::memory::{load, store, Memory, WorkgroupMemory};
 use super::program::{BuiltinValue, Node, Op, Program, SwitchCase};
 use super::subgroup::{self, SUBGROUP_SIZE};
 use super::wide;
@@ -314,10 +315,7 @@ impl Batch {
     fn branch(&mut self, condition: u32, accept: &[Node], reject: &[Node], memory: &Memory<'_>) {
         let mut rejected = self.spare_mask();
         let cond = &self.registers[condition as usize];
-        for ((m, r), &c) in self.mask.iter_mut().zip(&mut rejected).zip(cond) {
-            *r = *m & u32::from(c == 0);
-            *m &= u32::from(c != 0);
-        }
+        lanes::split_mask(&mut self.mask, &mut rejected, cond);
         if self.any_active() {
             self.block(accept, memory);
         }
@@ -364,11 +362,7 @@ impl Batch {
             if let Some(condition) = break_if {
                 let cond = &self.registers[condition as usize];
                 if let Some(frame) = self.frames.last_mut() {
-                    for ((m, x), &c) in self.mask.iter_mut().zip(&mut frame.exited).zip(cond) {
-                        let leaving = *m & u32::from(c != 0);
-                        *x |= leaving;
-                        *m &= !leaving;
-                    }
+                    lanes::leave_where(&mut self.mask, &mut frame.exited, cond);
                 }
             }
             if !self.any_active() {

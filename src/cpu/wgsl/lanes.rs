@@ -508,9 +508,44 @@ pub(crate) fn unpack(packing: Packing, component: u32, dst: &mut [u32], src: &[u
 
 /// `into |= lanes`, the lanes of two masks.
 pub(crate) fn or_into(into: &mut [u32], lanes: &[u32]) {
-    for (a, &b) in into.iter_mut().zip(lanes) {
-        *a |= b;
-    }
+    widest(
+        #[inline(always)]
+        || {
+            for (a, &b) in into.iter_mut().zip(lanes) {
+                *a |= b;
+            }
+        },
+    );
+}
+
+/// Splits the active lanes by `condition`: those where it is false move
+/// from `mask` to `rejected` (which the caller gives zeroed).
+pub(crate) fn split_mask(mask: &mut [u32], rejected: &mut [u32], condition: &[u32]) {
+    widest(
+        #[inline(always)]
+        || {
+            for ((m, r), &c) in mask.iter_mut().zip(rejected).zip(condition) {
+                let keep = u32::from(c != 0);
+                *r = *m & (keep ^ 1);
+                *m &= keep;
+            }
+        },
+    );
+}
+
+/// Moves the active lanes where `condition` holds from `mask` to `exited`
+/// (a loop's `break if`).
+pub(crate) fn leave_where(mask: &mut [u32], exited: &mut [u32], condition: &[u32]) {
+    widest(
+        #[inline(always)]
+        || {
+            for ((m, x), &c) in mask.iter_mut().zip(exited).zip(condition) {
+                let leaving = *m & u32::from(c != 0);
+                *x |= leaving;
+                *m &= !leaving;
+            }
+        },
+    );
 }
 
 /// Whether any lane of `mask` is set: an OR over chunks of 64 lanes, so
@@ -518,8 +553,13 @@ pub(crate) fn or_into(into: &mut [u32], lanes: &[u32]) {
 /// early (a plain `any` tests one lane per cycle, and a batch whose lanes
 /// all returned scans every one).
 pub(crate) fn any_set(mask: &[u32]) -> bool {
-    mask.chunks(64)
-        .any(|chunk| chunk.iter().fold(0, |acc, &m| acc | m) != 0)
+    widest(
+        #[inline(always)]
+        || {
+            mask.chunks(64)
+                .any(|chunk| chunk.iter().fold(0, |acc, &m| acc | m) != 0)
+        },
+    )
 }
 
 /// The lanes whose selector picks `case` (for `default`: no other case).

@@ -2,6 +2,8 @@
 //! buffers and uniforms (the host copies a twin would get), and one
 //! workgroup's `var<workgroup>` words.
 //!
+//! (Atomic operations are in `atomics`.)
+//!
 //! Workgroups run on different threads and may write the same storage
 //! buffer (a histogram, a scatter, a data race the shader allows), so a
 //! written buffer is never a plain `&mut` here: it is viewed as
@@ -20,7 +22,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::program::{AtomicOp, Space};
+use super::program::Space;
 
 /// One storage argument as a program sees it.
 pub(crate) enum StorageView<'a> {
@@ -169,17 +171,21 @@ pub(crate) fn load(
     match space {
         Space::Storage(n) => match memory.storage.get(n as usize) {
             Some(StorageView::Read(bytes)) => load_bytes(dst, bytes, offsets, delta),
-            Some(StorageView::Write(words)) => {
-                if let Some(run) = contiguous_run(words, offsets, delta, dst.len()) {
-                    for (d, w) in dst.iter_mut().zip(run) {
-                        *d = w.load(Ordering::Relaxed);
+            Some(StorageView::Write(words)) => load_in_pieces(
+                dst,
+                offsets,
+                delta,
+                |d, o| match contiguous_run(words, o, delta, d.len()) {
+                    Some(run) => {
+                        for (d, w) in d.iter_mut().zip(run) {
+                            *d = w.load(Ordering::Relaxed);
+                        }
+                        true
                     }
-                    return;
-                }
-                load_each(dst, offsets, delta, |at| {
-                    words.get(at / 4).map_or(0, |w| w.load(Ordering::Relaxed))
-                });
-            }
+                    None => false,
+                },
+                |at| words.get(at / 4).map_or(0, |w| w.load(Ordering::Relaxed)),
+            ),
             None => dst.fill(0),
         },
         Space::Uniform(n) => match memory.uniforms.get(n as usize) {
@@ -192,32 +198,79 @@ pub(crate) fn load(
                 let block = workgroup.block(group);
                 let offsets = offsets.map(|o| &o[group * group_lanes..][..lanes.len()]);
                 // `tile[local_id.x]`: one slice of the block.
-                if let Some(run) = contiguous_words(block, offsets, delta, lanes.len()) {
-                    lanes.copy_from_slice(run);
-                    continue;
-                }
-                load_each(lanes, offsets, delta, |at| {
-                    block.get(at / 4).copied().unwrap_or(0)
-                });
+                load_in_pieces(
+                    lanes,
+                    offsets,
+                    delta,
+                    |d, o| match contiguous_words(block, o, delta, d.len()) {
+                        Some(run) => {
+                            d.copy_from_slice(run);
+                            true
+                        }
+                        None => false,
+                    },
+                    |at| block.get(at / 4).copied().unwrap_or(0),
+                );
             }
         }
     }
 }
 
-/// Loads from plain bytes: a slice copy when lane `l` reads word `l` of a run inside the bytes.
+/// Loads from plain bytes: slice copies where lanes read consecutive words.
 fn load_bytes(dst: &mut [u32], bytes: &[u8], offsets: Option<&[u32]>, delta: u32) {
-    if let Some(o) = offsets {
-        let first = o.first().copied().unwrap_or(u32::MAX);
-        let start = first as usize + delta as usize;
-        let contiguous = first != u32::MAX && is_contiguous(o);
-        if let (true, Some(run)) = (contiguous, bytes.get(start..start + 4 * dst.len())) {
-            for (d, word) in dst.iter_mut().zip(run.chunks_exact(4)) {
-                *d = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+    load_in_pieces(
+        dst,
+        offsets,
+        delta,
+        |d, o| {
+            let Some(o) = o.filter(|o| is_contiguous(o)) else {
+                return false;
+            };
+            let first = o.first().copied().unwrap_or(u32::MAX);
+            let start = first as usize + delta as usize;
+            match bytes.get(start..start + 4 * d.len()) {
+                Some(run) if first != u32::MAX => {
+                    for (d, word) in d.iter_mut().zip(run.chunks_exact(4)) {
+                        *d = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+                    }
+                    true
+                }
+                _ => false,
             }
-            return;
-        }
+        },
+        |at| read_word(bytes, at),
+    );
+}
+
+/// Lanes per piece of an access that is contiguous only piecewise: the
+/// rows of a 2-D workgroup (16 lanes of a 16 × 16 one) each read one run.
+const PIECE_LANES: usize = 8;
+
+/// `dst[l]` = the word at `offsets[l] + delta`: `copy_run` copies a run of
+/// lanes reading consecutive words (false when they do not, or the run is
+/// not all inside), `read` reads one word (0 outside). Tried in order: the
+/// whole batch as one run, one word for every lane, runs of
+/// [`PIECE_LANES`], lane by lane.
+fn load_in_pieces(
+    dst: &mut [u32],
+    offsets: Option<&[u32]>,
+    delta: u32,
+    copy_run: impl Fn(&mut [u32], Option<&[u32]>) -> bool,
+    read: impl Fn(usize) -> u32,
+) {
+    if copy_run(dst, offsets) {
+        return;
     }
-    load_each(dst, offsets, delta, |at| read_word(bytes, at));
+    match offsets {
+        Some(o) if !is_uniform(o) => {
+            for (d, o) in dst.chunks_mut(PIECE_LANES).zip(o.chunks(PIECE_LANES)) {
+                if !copy_run(d, Some(o)) {
+                    load_each(d, Some(o), delta, &read);
+                }
+            }
+        }
+        _ => load_each(dst, offsets, delta, read),
+    }
 }
 
 /// The word range lane `l` reaches at `offsets[l] + delta` when the lanes
@@ -321,22 +374,29 @@ pub(crate) fn store(
             let Some(StorageView::Write(words)) = memory.storage.get(n as usize) else {
                 return; // naga's validator refuses stores to read-only bindings
             };
-            if let Some(run) = contiguous_run(words, offsets, delta, values.len()) {
-                for ((w, &value), &m) in run.iter().zip(values).zip(mask) {
-                    if m != 0 {
+            let mut words: &[AtomicU32] = words;
+            store_in_pieces(
+                &mut words,
+                offsets,
+                delta,
+                (values, mask),
+                |words, o, (values, mask)| match contiguous_run(words, o, delta, values.len()) {
+                    Some(run) => {
+                        for ((w, &value), &m) in run.iter().zip(values).zip(mask) {
+                            if m != 0 {
+                                w.store(value, Ordering::Relaxed);
+                            }
+                        }
+                        true
+                    }
+                    None => false,
+                },
+                |words, at, value| {
+                    if let Some(w) = words.get(at / 4) {
                         w.store(value, Ordering::Relaxed);
                     }
-                }
-                return;
-            }
-            for (lane, (&value, &m)) in values.iter().zip(mask).enumerate() {
-                if m == 0 {
-                    continue;
-                }
-                if let Some(w) = address(offsets, lane, delta).and_then(|at| words.get(at / 4)) {
-                    w.store(value, Ordering::Relaxed);
-                }
-            }
+                },
+            );
         }
         Space::Workgroup => {
             let group_lanes = workgroup.group_lanes;
@@ -345,25 +405,34 @@ pub(crate) fn store(
                 .zip(mask.chunks(group_lanes))
                 .enumerate()
             {
-                let block = workgroup.block_mut(group);
+                let mut block = workgroup.block_mut(group);
                 let offsets = offsets.map(|o| &o[group * group_lanes..][..values.len()]);
-                if let Some(run) = contiguous_words_mut(block, offsets, delta, values.len()) {
-                    for ((w, &value), &m) in run.iter_mut().zip(values).zip(mask) {
-                        let take = m.wrapping_neg();
-                        *w = (value & take) | (*w & !take);
-                    }
-                    continue;
-                }
-                for (lane, (&value, &m)) in values.iter().zip(mask).enumerate() {
-                    if m == 0 {
-                        continue;
-                    }
-                    if let Some(w) =
-                        address(offsets, lane, delta).and_then(|at| block.get_mut(at / 4))
-                    {
-                        *w = value;
-                    }
-                }
+                store_in_pieces(
+                    &mut block,
+                    offsets,
+                    delta,
+                    (values, mask),
+                    |block, o, (values, mask)| match contiguous_words_mut(
+                        block,
+                        o,
+                        delta,
+                        values.len(),
+                    ) {
+                        Some(run) => {
+                            for ((w, &value), &m) in run.iter_mut().zip(values).zip(mask) {
+                                let take = m.wrapping_neg();
+                                *w = (value & take) | (*w & !take);
+                            }
+                            true
+                        }
+                        None => false,
+                    },
+                    |block, at, value| {
+                        if let Some(w) = block.get_mut(at / 4) {
+                            *w = value;
+                        }
+                    },
+                );
             }
         }
         // naga's validator refuses stores to uniforms.
@@ -371,83 +440,43 @@ pub(crate) fn store(
     }
 }
 
-/// The word an atomic operation leaves, from the word before and the
-/// operand.
-fn atomic_result(op: AtomicOp, signed: bool, old: u32, value: u32, compare: u32) -> u32 {
-    match op {
-        AtomicOp::Add => old.wrapping_add(value),
-        AtomicOp::Subtract => old.wrapping_sub(value),
-        AtomicOp::And => old & value,
-        AtomicOp::InclusiveOr => old | value,
-        AtomicOp::ExclusiveOr => old ^ value,
-        AtomicOp::Min if signed => (old as i32).min(value as i32) as u32,
-        AtomicOp::Max if signed => (old as i32).max(value as i32) as u32,
-        AtomicOp::Min => old.min(value),
-        AtomicOp::Max => old.max(value),
-        AtomicOp::Exchange => value,
-        AtomicOp::CompareExchange if old == compare => value,
-        AtomicOp::CompareExchange => old,
-    }
-}
+/// The lanes' values and active mask of a store.
+type StoredLanes<'v> = (&'v [u32], &'v [u32]);
 
-/// What an atomic operation does, and with which operands.
-#[derive(Clone, Copy)]
-pub(crate) struct AtomicAccess<'r> {
-    pub op: AtomicOp,
-    pub signed: bool,
-    pub values: &'r [u32],
-    pub compare: Option<&'r [u32]>,
-    /// The lanes that take part.
-    pub mask: &'r [u32],
-}
-
-/// Runs `access` lane after lane in the active lanes at `offsets + delta`;
-/// `dst[l]` = the word before lane `l`'s operation (0 out of bounds, where
-/// nothing is written).
-pub(crate) fn atomic(
-    dst: &mut [u32],
-    memory: &Memory<'_>,
-    workgroup: &mut WorkgroupMemory,
-    space: Space,
+/// The word at `offsets[l] + delta` of `target` = `values[l]` in the
+/// active lanes, as [`load_in_pieces`] reads: `store_run` stores a run of
+/// lanes writing consecutive words (false when they do not), `write` one
+/// word (dropped outside).
+fn store_in_pieces<T: ?Sized>(
+    target: &mut T,
     offsets: Option<&[u32]>,
     delta: u32,
-    access: AtomicAccess<'_>,
+    lanes: StoredLanes<'_>,
+    store_run: impl Fn(&mut T, Option<&[u32]>, StoredLanes<'_>) -> bool,
+    write: impl Fn(&mut T, usize, u32),
 ) {
-    let group_lanes = workgroup.group_lanes;
-    for (lane, d) in dst.iter_mut().enumerate() {
-        if access.mask[lane] == 0 {
+    if store_run(target, offsets, lanes) {
+        return;
+    }
+    let (values, mask) = lanes;
+    let piece = if offsets.is_some() {
+        PIECE_LANES
+    } else {
+        values.len().max(1)
+    };
+    for (k, (values, mask)) in values.chunks(piece).zip(mask.chunks(piece)).enumerate() {
+        let first = k * piece;
+        let o = offsets.map(|o| &o[first..first + values.len()]);
+        if o.is_some() && store_run(target, o, (values, mask)) {
             continue;
         }
-        let value = access.values[lane];
-        let compare = access.compare.map_or(0, |c| c[lane]);
-        let apply = |old| atomic_result(access.op, access.signed, old, value, compare);
-        let at = address(offsets, lane, delta);
-        *d = match space {
-            Space::Storage(n) => {
-                let word = match memory.storage.get(n as usize) {
-                    Some(StorageView::Write(words)) => at.and_then(|at| words.get(at / 4)),
-                    _ => None,
-                };
-                // `fetch_update` retries until no other thread changed the
-                // word in between: one atomic read-modify-write.
-                word.map_or(0, |w| {
-                    w.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| Some(apply(old)))
-                        .unwrap_or_else(|old| old)
-                })
-            }
-            Space::Workgroup => {
-                let block = workgroup.block_mut(lane / group_lanes);
-                match at.and_then(|at| block.get_mut(at / 4)) {
-                    Some(word) => {
-                        let old = *word;
-                        *word = apply(old);
-                        old
-                    }
-                    None => 0,
+        for (lane, (&value, &m)) in values.iter().zip(mask).enumerate() {
+            if m != 0 {
+                if let Some(at) = address(o, lane, delta) {
+                    write(target, at, value);
                 }
             }
-            Space::Uniform(_) => 0,
-        };
+        }
     }
 }
 

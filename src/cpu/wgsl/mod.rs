@@ -13,6 +13,7 @@
 //! - `registers`: renumbering so dead values' registers are reused.
 //! - `lanes`: the lane loops of each operation.
 //! - `memory`: the launch's buffers as the program reaches them.
+//! - `atomics`: atomic read-modify-writes on storage and workgroup words.
 //! - `semantics`: WGSL's scalar rules where Rust's differ.
 //! - `subgroup`: subgroup operations over a batch's lanes (subgroups of 8).
 //! - `wide`: operations on `i64`, `u64` and `f64` (two registers each).
@@ -25,6 +26,7 @@
 //! are bounds-checked as the GPU's robust buffer access does, arithmetic is
 //! total); the memory a launch can touch is exactly its bindings.
 
+mod atomics;
 mod exec;
 mod half;
 mod lanes;
@@ -106,9 +108,9 @@ impl Drop for Lease<'_> {
 /// of a long kernel stay in the core's caches.
 const TARGET_BATCH_LANES: u32 = 512;
 
-/// Launches with fewer invocations run on the calling thread: handing work
-/// to the pool costs more than they compute.
-const INLINE_BELOW_INVOCATIONS: u64 = 8192;
+/// Launches of less work run on the calling thread: handing work to the
+/// pool costs more than they compute.
+const INLINE_BELOW_WORK: u64 = 8192;
 
 /// Lowers `wgsl`'s entry point, its override constants applied.
 ///
@@ -174,10 +176,12 @@ fn lower_entry_point(wgsl: &WgslKernel) -> std::result::Result<Program, String> 
     Ok(program)
 }
 
-/// Whether a launch of `program` over `invocations` is small enough to run
-/// on the calling thread.
-pub(crate) fn runs_inline(invocations: [u32; 3]) -> bool {
-    invocations.iter().map(|&d| u64::from(d)).product::<u64>() < INLINE_BELOW_INVOCATIONS
+/// Whether a launch of `work` (as the kernel measures it: invocations, or
+/// body pairs for an n-body step) is small enough to run on the calling
+/// thread. Work, not invocations: 1024 n-body invocations are a million
+/// interactions, which two workers finish in half the time of one.
+pub(crate) fn runs_inline(work: u64) -> bool {
+    work < INLINE_BELOW_WORK
 }
 
 /// The workgroup grid of a launch: enough workgroups to cover every
@@ -188,8 +192,8 @@ fn grid_of(program: &Program, invocations: [u32; 3]) -> [u32; 3] {
 
 /// Runs `program` over `invocations`, its storage bindings the launch's
 /// buffer slots (in argument order) and its uniforms `uniforms`. Called
-/// inside the runtime's pool (or on the calling thread, see
-/// [`runs_inline`]); batches spread over the pool's workers.
+/// inside the runtime's pool, batches spread over its workers, or, when
+/// `inline` (see [`runs_inline`]), on the calling thread.
 ///
 /// With a `deadline`, written buffers run on copies that replace them only
 /// when every batch finished in time.
@@ -204,6 +208,7 @@ pub(crate) fn run(
     slots: Vec<CpuSlot<'_>>,
     uniforms: &[&[u8]],
     invocations: [u32; 3],
+    inline: bool,
     deadline: Option<Duration>,
 ) -> Result<()> {
     let stop_at = deadline.map(|d| Instant::now() + d);
@@ -247,8 +252,9 @@ pub(crate) fn run(
     let group_lanes: u32 = program.workgroup_size.iter().product();
     // Whole workgroups per batch: up to the target lane count, but, when
     // the batches go to the pool, enough of them that every worker gets
-    // several.
-    let inline = runs_inline(invocations);
+    // one. (Not several: a batch of few lanes pays each operation's
+    // dispatch for little work, and an n-body step of 1024 bodies is only
+    // eight workgroups, each as long as the others.)
     let threads = if inline {
         1
     } else {
@@ -257,7 +263,7 @@ pub(crate) fn run(
     let spread = if inline {
         workgroups
     } else {
-        (workgroups / (4 * threads)).max(1)
+        (workgroups / threads).max(1)
     };
     let per_batch = u64::from((TARGET_BATCH_LANES / group_lanes.max(1)).max(1)).min(spread) as u32;
     let batches = workgroups.div_ceil(u64::from(per_batch));

@@ -6,17 +6,19 @@
 //! `i` twice, a loop's `k` is copied out of its variable at every use, and
 //! `params.n` is loaded, and `arrayLength` taken, in every batch although
 //! they are the same for the whole launch. Each costs a pass over every
-//! lane of the batch. Three passes, in order:
+//! lane of the batch. Four passes, in order:
 //!
 //! 1. **Variable loads that alias.** A `Copy` out of a variable (naga's
 //!    `Load` of a function variable, a snapshot) is dropped, and its reads
 //!    read the variable itself, when every read of the copy comes, in the
 //!    same block, before anything that may write the variable.
-//! 2. **Repeated operations shared.** A pure operation whose operands are
+//! 2. **Branches of stores flattened.** An `if` whose sides only compute
+//!    values and store them to variables becomes a select per store.
+//! 3. **Repeated operations shared.** A pure operation whose operands are
 //!    all written once (or never: constants, built-ins) and that repeats one
 //!    in the same block or an enclosing one is dropped, and its reads read
 //!    the first one's registers.
-//! 3. **Launch invariants hoisted.** A pure operation that reads only
+//! 4. **Launch invariants hoisted.** A pure operation that reads only
 //!    constants, the grid size and earlier invariants (uniform loads and
 //!    buffer lengths are invariants from nothing) moves to the program's
 //!    prologue, which a batch scratch runs once per launch.
@@ -36,12 +38,15 @@ use std::collections::HashMap;
 use super::program::{Node, Op, Program, Reg, Space, SwitchCase};
 use super::registers::{operands, visit, Role};
 
-/// Runs the three passes over `program` (see the module docs).
+/// Runs the four passes over `program` (see the module docs).
 pub(crate) fn optimize(program: &mut Program) {
     let counts = Counts::of(&program.body);
     let mut aliases = HashMap::new();
     alias_variable_loads(&mut program.body, &counts, &mut aliases);
     substitute_blocks(&mut program.body, &aliases);
+
+    let counts = Counts::of(&program.body);
+    flatten_branches(&mut program.body, &counts, &mut program.registers);
 
     let counts = Counts::of(&program.body);
     let mut shared = HashMap::new();
@@ -262,7 +267,62 @@ fn reads_end_before_write(after: &[Node], copy: Reg, variable: Reg, total: u32) 
     seen == total
 }
 
-/// Pass 2: `scopes` holds the values made in the enclosing blocks, the
+/// Pass 2: an `if` whose two sides only compute values and store them to
+/// variables (`let hit = a || b` lowers to one per `||`) becomes straight
+/// code: the values computed for every lane (as they are anyway), each
+/// store a `Select` on the condition and a masked copy. That trades the
+/// branch's four or five passes over the mask for one per store.
+fn flatten_branches(nodes: &mut Vec<Node>, counts: &Counts, registers: &mut u32) {
+    // Each select reads the condition again, so no store may change it
+    // (the condition is a snapshot wherever a side writes its variable,
+    // see pass 1, so this only guards).
+    let flat = |side: &[Node], condition: Reg| {
+        side.iter().all(|node| match node {
+            Node::Op(Op::MaskedCopy { dst, .. }) => *dst != condition,
+            Node::Op(op) => is_value(op, counts),
+            _ => false,
+        })
+    };
+    let mut out = Vec::with_capacity(nodes.len());
+    for mut node in std::mem::take(nodes) {
+        match node {
+            Node::If {
+                condition,
+                ref accept,
+                ref reject,
+            } if flat(accept, condition) && flat(reject, condition) => {
+                for (side, taken) in [(accept, true), (reject, false)] {
+                    for inner in side {
+                        let Node::Op(op) = inner else { continue };
+                        let Op::MaskedCopy { dst, src } = *op else {
+                            out.push(inner.clone());
+                            continue;
+                        };
+                        let chosen = *registers;
+                        *registers += 1;
+                        let (accept, reject) = if taken { (src, dst) } else { (dst, src) };
+                        out.push(Node::Op(Op::Select {
+                            dst: chosen,
+                            cond: condition,
+                            accept,
+                            reject,
+                        }));
+                        out.push(Node::Op(Op::MaskedCopy { dst, src: chosen }));
+                    }
+                }
+            }
+            _ => {
+                for_each_block(&mut node, &mut |block| {
+                    flatten_branches(block, counts, registers)
+                });
+                out.push(node);
+            }
+        }
+    }
+    *nodes = out;
+}
+
+/// Pass 3: `scopes` holds the values made in the enclosing blocks, the
 /// innermost last.
 fn share_repeated(
     nodes: &mut Vec<Node>,
@@ -306,7 +366,7 @@ fn share_repeated(
     });
 }
 
-/// Pass 3, in program order.
+/// Pass 4, in program order.
 fn hoist_invariants(
     nodes: &mut Vec<Node>,
     counts: &Counts,
@@ -462,6 +522,30 @@ mod tests {
             .filter(|op| matches!(op, Op::Offset { .. }))
             .count();
         assert_eq!(offsets, 1);
+    }
+
+    #[test]
+    fn a_short_circuit_chain_is_straight_code() {
+        // Each `||` lowers to an `if` storing to a hidden variable; none is
+        // left, only the `if` that returns.
+        let source = "@group(0) @binding(0) var<storage, read_write> v: array<u32>;\n\
+            @compute @workgroup_size(8)\n\
+            fn main(@builtin(global_invocation_id) id: vec3<u32>) {\n\
+                let x = v[id.x];\n\
+                if x == 3u || x > 90u || (x & 4u) != 0u { return; }\n\
+                v[id.x] = x + 1u;\n\
+            }\n";
+        fn branches(nodes: &[Node]) -> usize {
+            nodes
+                .iter()
+                .map(|node| match node {
+                    Node::If { accept, reject, .. } => 1 + branches(accept) + branches(reject),
+                    Node::Function { body } => branches(body),
+                    _ => 0,
+                })
+                .sum()
+        }
+        assert_eq!(branches(&program_of(source).body), 1);
     }
 
     #[test]

@@ -414,6 +414,7 @@ mod tests {
             vec![crate::cpu::CpuSlot::Write(Some(bytes))],
             &[],
             [8, 1, 1],
+            true,
             None,
         )
         .unwrap();
