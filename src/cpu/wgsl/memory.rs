@@ -258,18 +258,34 @@ fn load_in_pieces(
     copy_run: impl Fn(&mut [u32], Option<&[u32]>) -> bool,
     read: impl Fn(usize) -> u32,
 ) {
-    if copy_run(dst, offsets) {
+    let Some(o) = offsets else {
+        dst.fill(read(delta as usize));
+        return;
+    };
+    let step = first_step(o);
+    if step == 4 && copy_run(dst, offsets) {
         return;
     }
-    match offsets {
-        Some(o) if !is_uniform(o) => {
-            for (d, o) in dst.chunks_mut(PIECE_LANES).zip(o.chunks(PIECE_LANES)) {
-                if !copy_run(d, Some(o)) {
-                    load_each(d, Some(o), delta, &read);
-                }
-            }
+    // Every lane at one address (a loop index shared by the workgroup):
+    // one read.
+    if step == 0 && is_uniform(o) {
+        dst.fill(read(o[0] as usize + delta as usize));
+        return;
+    }
+    for (d, o) in dst.chunks_mut(PIECE_LANES).zip(o.chunks(PIECE_LANES)) {
+        if !copy_run(d, Some(o)) {
+            load_each(d, Some(o), delta, &read);
         }
-        _ => load_each(dst, offsets, delta, read),
+    }
+}
+
+/// The offset from the first lane's address to the second's (4 for a
+/// single lane): whether the whole access may be one run (4) or one
+/// address (0), so that only that shape is checked over every lane.
+fn first_step(offsets: &[u32]) -> u32 {
+    match offsets {
+        [first, second, ..] => second.wrapping_sub(*first),
+        _ => 4,
     }
 }
 
@@ -455,7 +471,7 @@ fn store_in_pieces<T: ?Sized>(
     store_run: impl Fn(&mut T, Option<&[u32]>, StoredLanes<'_>) -> bool,
     write: impl Fn(&mut T, usize, u32),
 ) {
-    if store_run(target, offsets, lanes) {
+    if offsets.is_none_or(|o| first_step(o) == 4) && store_run(target, offsets, lanes) {
         return;
     }
     let (values, mask) = lanes;
