@@ -430,16 +430,13 @@ impl Batch {
             {
                 let r = &self.registers;
                 let offsets = offset.map(|o| r[o as usize].as_slice());
-                let store = if *half { half::store } else { store };
-                store(
-                    memory,
-                    &mut self.workgroup,
-                    *space,
-                    offsets,
-                    *delta,
-                    &r[*src as usize],
-                    &self.mask,
-                );
+                // Called, not chosen as a function pointer, so each inlines.
+                let (wg, values, mask) = (&mut self.workgroup, &r[*src as usize], &self.mask);
+                if *half {
+                    half::store(memory, wg, *space, offsets, *delta, values, mask);
+                } else {
+                    store(memory, wg, *space, offsets, *delta, values, mask);
+                }
             } else if let Op::Scatter {
                 index,
                 targets,
@@ -529,14 +526,14 @@ impl Batch {
                 delta,
                 half,
                 ..
-            } => (if *half { half::load } else { load })(
-                &mut d,
-                memory,
-                &self.workgroup,
-                *space,
-                offset.as_ref().map(reg),
-                *delta,
-            ),
+            } => {
+                let (offsets, wg) = (offset.as_ref().map(reg), &self.workgroup);
+                if *half {
+                    half::load(&mut d, memory, wg, *space, offsets, *delta);
+                } else {
+                    load(&mut d, memory, wg, *space, offsets, *delta);
+                }
+            }
             Op::Atomic {
                 space,
                 offset,

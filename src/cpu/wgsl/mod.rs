@@ -13,6 +13,8 @@
 //! - `registers`: renumbering so dead values' registers are reused.
 //! - `lanes`: the lane loops of each operation.
 //! - `memory`: the launch's buffers as the program reaches them.
+//! - `access`: the shape of an access over the lanes (runs, one address,
+//!   8-lane pieces) and its loops.
 //! - `atomics`: atomic read-modify-writes on storage and workgroup words.
 //! - `semantics`: WGSL's scalar rules where Rust's differ.
 //! - `subgroup`: subgroup operations over a batch's lanes (subgroups of 8).
@@ -26,6 +28,7 @@
 //! are bounds-checked as the GPU's robust buffer access does, arithmetic is
 //! total); the memory a launch can touch is exactly its bindings.
 
+mod access;
 mod atomics;
 mod exec;
 mod half;
