@@ -100,12 +100,7 @@ pub(super) fn is_contiguous(offsets: &[u32]) -> bool {
     diff == 0
 }
 
-fn load_each(
-    dst: &mut [u32],
-    offsets: Option<&[u32]>,
-    delta: u32,
-    read: impl Fn(usize) -> u32,
-) {
+fn load_each(dst: &mut [u32], offsets: Option<&[u32]>, delta: u32, read: impl Fn(usize) -> u32) {
     match offsets {
         None => dst.fill(read(delta as usize)),
         // Every lane at one address (a loop index shared by the workgroup):
