@@ -230,11 +230,7 @@ fn alias_variable_loads(nodes: &mut Vec<Node>, counts: &Counts, aliases: &mut Ha
             }
         }
     }
-    let mut index = 0;
-    nodes.retain(|_| {
-        index += 1;
-        keep[index - 1]
-    });
+    retain_kept(nodes, &keep);
     for node in nodes {
         for_each_block(node, &mut |block| {
             alias_variable_loads(block, counts, aliases)
@@ -359,11 +355,7 @@ fn share_repeated(
             }),
         }
     }
-    let mut index = 0;
-    nodes.retain(|_| {
-        index += 1;
-        keep[index - 1]
-    });
+    retain_kept(nodes, &keep);
 }
 
 /// Pass 4, in program order.
@@ -394,11 +386,13 @@ fn hoist_invariants(
             }),
         }
     }
-    let mut index = 0;
-    nodes.retain(|_| {
-        index += 1;
-        keep[index - 1]
-    });
+    retain_kept(nodes, &keep);
+}
+
+/// Drops the nodes whose `keep` entry is false.
+fn retain_kept(nodes: &mut Vec<Node>, keep: &[bool]) {
+    let mut kept = keep.iter();
+    nodes.retain(|_| kept.next().copied().unwrap_or(true));
 }
 
 /// Calls `each` with every block directly inside `node`, in program order.
