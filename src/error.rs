@@ -155,6 +155,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A pending launch's result was asked for again after `wait` or the
+    /// future had handed it out.
+    #[error("kernel `{kernel}`: the result of this pending launch was already taken")]
+    LaunchResultTaken {
+        /// The kernel's name.
+        kernel: String,
+    },
+
     /// A kernel's WGSL on the CPU executor ran past its deadline (set per
     /// launch with [`Launch::deadline`](crate::Launch::deadline) or per
     /// runtime with [`RuntimeConfig::cpu_deadline`](crate::RuntimeConfig::cpu_deadline))

@@ -69,7 +69,9 @@ pub use device::{AdapterKind, BackendChoice, BindGroupCacheStats, GpuInfo, Trans
 pub use dispatch::{CostLine, DispatchReport, KernelReport, Reason, Target};
 pub use error::{Access, Error, Result};
 pub use kernel::{Kernel, WorkMeasure};
-pub use launch::{Launch, LaunchReport, OutputDifference, Sequence, SequenceReport, TwinCheck};
+pub use launch::{
+    Launch, LaunchReport, OutputDifference, PendingLaunch, Sequence, SequenceReport, TwinCheck,
+};
 pub use memory::PoolStats;
 pub use pipeline::{
     BindingInfo, BindingKind, BindingShape, CacheOutcome, KernelLayout, PipelineCacheStats,

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::cpu::CpuPool;
 use crate::device::{GpuContext, TransferCounters};
-use crate::dispatch::{persist, Direction, Dispatcher, Target};
+use crate::dispatch::{persist, Direction, Dispatcher, Load, Target};
 use crate::error::Result;
 use crate::handle::RuntimeHandle;
 use crate::pipeline::{GpuPipeline, PipelineCache};
@@ -41,6 +41,8 @@ pub(crate) struct RuntimeShared {
     /// Launches in the latest finished sequence: a new sequence reserves
     /// room for as many reports, since programs repeat their sequences.
     sequence_length: AtomicUsize,
+    /// Submitted launches in flight on each target.
+    load: Mutex<Load>,
 }
 
 /// The most reports a new sequence reserves room for.
@@ -71,6 +73,7 @@ impl RuntimeShared {
             transfers_probed: AtomicBool::new(false),
             previous_launch: AtomicU64::new(0),
             sequence_length: AtomicUsize::new(0),
+            load: Mutex::default(),
         }
     }
 
@@ -84,6 +87,11 @@ impl RuntimeShared {
     /// Notes the length of a sequence just finished.
     pub fn finished_sequence(&self, launches: usize) {
         self.sequence_length.store(launches, Ordering::Relaxed);
+    }
+
+    /// The submitted launches in flight on each target.
+    pub fn load(&self) -> MutexGuard<'_, Load> {
+        lock(&self.load)
     }
 
     /// The part buffers share; see [`RuntimeHandle`].

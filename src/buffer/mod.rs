@@ -16,6 +16,7 @@
 //! - The host copy is never freed, so a host-valid buffer survives device loss.
 //! - A device copy goes back to the pool when the buffer is dropped.
 
+pub(crate) mod in_flight;
 pub(crate) mod residency;
 pub(crate) mod transfer;
 
@@ -30,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::handle::RuntimeHandle;
 use crate::memory::{self as host, HostBytes};
 use crate::sync::lock;
+use in_flight::{wait_for_conflicts, InFlight};
 use residency::Use;
 use transfer::BufferState;
 
@@ -47,9 +49,20 @@ pub(crate) struct RawBuffer {
     /// finished (see `launch::replay`), which may have to re-run that work
     /// on the host copy after device loss.
     pub state: Arc<Mutex<BufferState>>,
+    /// Submitted CPU launches still using the buffer (see [`in_flight`]).
+    pub in_flight: Mutex<InFlight>,
 }
 
 impl RawBuffer {
+    /// Makes the buffer ready for a use of its contents as `usage` says:
+    /// GPU work the device took with it is re-run first, and CPU launches
+    /// still running over the buffer that conflict with the use are waited
+    /// for. Call it before locking `state`.
+    pub fn ready_for(&self, usage: Use) {
+        self.home.settle_device_loss();
+        wait_for_conflicts(&self.in_flight, usage);
+    }
+
     pub fn byte_len(&self) -> u64 {
         (self.len * self.elem_size) as u64
     }
@@ -62,7 +75,7 @@ impl RawBuffer {
         let mut out = host::try_zeroed_vec(self.byte_len() as usize, || {
             format!("a copy of a buffer of `{}`", self.type_name)
         })?;
-        self.home.settle_device_loss();
+        self.ready_for(Use::Read);
         lock(&self.state).read_latest_into(
             self.home.gpu(),
             &self.home.counters,
@@ -75,7 +88,7 @@ impl RawBuffer {
     /// Replaces the contents with `bytes` (exactly [`byte_len`](Self::byte_len)
     /// of them) on the host; the device copy becomes stale.
     pub fn write_bytes(&mut self, bytes: &[u8]) {
-        self.home.settle_device_loss();
+        self.ready_for(Use::Overwrite);
         let mut state = lock(&self.state);
         let host = state.host.bytes_mut();
         if host.len() == bytes.len() {
@@ -89,6 +102,7 @@ impl RawBuffer {
     /// state for GPU work in flight: that work is waited for first (or, if
     /// the device is gone, replayed), after which the log lets go of it.
     fn state_exclusive(&mut self) -> Result<&mut BufferState> {
+        wait_for_conflicts(&self.in_flight, Use::ReadWrite);
         if Arc::strong_count(&self.state) > 1 {
             self.home.settle_device_loss();
             if let Some(gpu) = self.home.gpu().filter(|gpu| !gpu.is_lost()) {
@@ -179,6 +193,7 @@ impl<T: Pod> Buffer<T> {
                 type_name,
                 home,
                 state: Arc::new(Mutex::new(BufferState::new(host))),
+                in_flight: Mutex::default(),
             },
             _element: PhantomData,
         })
@@ -209,6 +224,7 @@ impl<T: Pod> Buffer<T> {
 
     /// Which copies currently hold the latest data.
     pub fn residency(&self) -> Residency {
+        wait_for_conflicts(&self.raw.in_flight, Use::Read);
         lock(&self.raw.state).residency
     }
 
@@ -231,6 +247,7 @@ impl<T: Pod> Buffer<T> {
         if self.raw.byte_len() == 0 {
             return Ok(0);
         }
+        self.raw.ready_for(Use::Read);
         let uploaded = lock(&self.raw.state)
             .prepare_device(gpu, &home.counters, Use::Read)?
             .1;
@@ -246,7 +263,7 @@ impl<T: Pod> Buffer<T> {
     /// Readback failures (see [`to_vec`](Self::to_vec)).
     pub fn with_host<R>(&self, f: impl FnOnce(&[T]) -> R) -> Result<R> {
         let home = &self.raw.home;
-        home.settle_device_loss();
+        self.raw.ready_for(Use::Read);
         let mut state = lock(&self.raw.state);
         if state.prepare_host(home.gpu(), &home.counters, Use::Read)? > 0 {
             state.note_host_read_of_gpu_results();
@@ -290,7 +307,7 @@ impl<T: Pod> Buffer<T> {
     /// As [`to_vec`](Self::to_vec).
     pub async fn read_async(&self) -> Result<Vec<T>> {
         let home = &self.raw.home;
-        home.settle_device_loss();
+        self.raw.ready_for(Use::Read);
         let (gpu, mut pending) = {
             let state = lock(&self.raw.state);
             if state.residency.host_valid() {
@@ -345,7 +362,7 @@ impl<T: Pod> Buffer<T> {
             });
         }
         let home = &self.raw.home;
-        home.settle_device_loss();
+        self.raw.ready_for(Use::Read);
         lock(&self.raw.state).read_latest_into(
             home.gpu(),
             &home.counters,
@@ -367,7 +384,7 @@ impl<T: Pod> Buffer<T> {
     pub fn read_range_into(&self, start: usize, out: &mut [T]) -> Result<()> {
         let span = self.byte_span(start, start.saturating_add(out.len()))?;
         let home = &self.raw.home;
-        home.settle_device_loss();
+        self.raw.ready_for(Use::Read);
         lock(&self.raw.state).read_span(
             home.gpu(),
             &home.counters,
@@ -411,7 +428,7 @@ impl<T: Pod> Buffer<T> {
     pub fn write_range(&mut self, start: usize, data: &[T]) -> Result<()> {
         let span = self.byte_span(start, start.saturating_add(data.len()))?;
         let home = &self.raw.home;
-        home.settle_device_loss();
+        self.raw.ready_for(Use::ReadWrite);
         lock(&self.raw.state).write_span(
             home.gpu(),
             &home.counters,
@@ -447,7 +464,7 @@ impl<T: Pod> Buffer<T> {
                 slice_len: data.len(),
             });
         }
-        self.raw.home.settle_device_loss();
+        self.raw.ready_for(Use::Overwrite);
         let mut state = lock(&self.raw.state);
         host::copy_bytes(
             self.raw.home.host_copies(),

@@ -50,6 +50,7 @@ use crate::sync::lock;
 use bind_groups::{BoundedCache, RecentBindSets, BIND_GROUP_CACHE_ENTRIES};
 use driver_cache::DriverPipelineCache;
 use queue::Pending;
+pub(crate) use queue::Submission;
 use selection::Candidate;
 
 /// A launch's bind groups, one per group, by pipeline, buffers and uniforms.

@@ -27,6 +27,14 @@ use crate::error::{Error, Result};
 use crate::recovery::{ReplayEntry, ReplayLog};
 use crate::sync::lock;
 
+/// One submission of commands, which a pending launch waits for.
+#[derive(Clone, Debug)]
+pub(crate) struct Submission {
+    index: wgpu::SubmissionIndex,
+    /// The runtime's count of submissions, 1 for the first.
+    number: u64,
+}
+
 /// The command encoder being recorded, and the log of sequence launches
 /// recorded into it or in flight, kept for replay on the CPU should the
 /// device be lost first.
@@ -283,6 +291,44 @@ impl GpuContext {
         self.check_healthy()?;
         self.forget_finished(number);
         Ok(())
+    }
+
+    /// Submits the pending commands, if any, without waiting, and names the
+    /// submission for a later [`wait_for`](Self::wait_for). `None`: another
+    /// thread's submission took them (or nothing was recorded), so waiting
+    /// for everything submitted so far covers them.
+    ///
+    /// # Errors
+    /// As [`submit_pending`](Self::submit_pending).
+    pub fn submit_for_later(&self, operation: &str) -> Result<Option<Submission>> {
+        Ok(self
+            .submit_numbered(operation)?
+            .map(|(index, number)| Submission { index, number }))
+    }
+
+    /// Blocks until `submission` (and everything before it) has finished;
+    /// all work submitted so far when `None`.
+    ///
+    /// # Errors
+    /// [`Error::Poll`](crate::Error::Poll), or the device's loss or ill health.
+    pub fn wait_for(&self, submission: Option<&Submission>, operation: &str) -> Result<()> {
+        self.wait(
+            submission.map(|submission| (submission.index.clone(), submission.number)),
+            operation,
+        )
+    }
+
+    /// Calls `done` once the GPU has finished everything submitted so far.
+    /// wgpu calls it from inside a poll (any thread's): see
+    /// [`poll_without_waiting`](Self::poll_without_waiting).
+    pub fn when_submitted_work_done(&self, done: impl FnOnce() + Send + 'static) {
+        self.queue.on_submitted_work_done(done);
+    }
+
+    /// Lets wgpu notice finished work (and call its callbacks) without
+    /// blocking. Errors are left for the next wait to report.
+    pub fn poll_without_waiting(&self) {
+        let _ = self.device.poll(wgpu::PollType::Poll);
     }
 
     /// Blocks until all submitted work is done (pending work is submitted too).

@@ -22,13 +22,16 @@ use crate::error::{Error, Result};
 pub use crate::target::Target;
 
 mod cost_model;
+mod load;
 pub(crate) mod persist;
 mod policy;
 mod reason;
 mod report;
 
+pub(crate) use load::{earliest_finish, Load};
 pub(crate) use policy::{
-    ChoiceInput, Direction, Dispatcher, Machine, NeededTransfer, Outcome, PolicyConfig,
+    ChoiceInput, Direction, Dispatcher, Exploration, Machine, NeededTransfer, Outcome,
+    PolicyConfig, Predictions,
 };
 pub use reason::Reason;
 pub use report::{CostLine, DispatchReport, KernelReport};

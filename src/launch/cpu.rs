@@ -9,13 +9,12 @@
 //! after device loss, so two launches (or a launch and a replay) that name
 //! the same buffers in different orders cannot deadlock.
 
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::Args;
+use super::Arg;
 use crate::buffer::residency::Use;
 use crate::buffer::transfer::BufferState;
-use crate::buffer::RawBuffer;
 use crate::cpu::wgsl;
 use crate::cpu::{CpuArgs, CpuPool, CpuSlot};
 use crate::dispatch::Target;
@@ -25,17 +24,43 @@ use crate::shared::RuntimeShared;
 use crate::sync::lock;
 use crate::target::CpuImplementation;
 
+/// One buffer argument as [`run_cpu`] sees it: the shared state, which a
+/// blocking launch borrows from its buffer and a submitted one owns a hold
+/// on.
+pub(super) struct CpuArgument<'a> {
+    pub id: u64,
+    pub state: &'a Mutex<BufferState>,
+    pub usage: Use,
+}
+
+impl<'a> CpuArgument<'a> {
+    pub fn of(arg: &'a Arg<'_>) -> Self {
+        CpuArgument {
+            id: arg.raw().id,
+            state: &arg.raw().state,
+            usage: arg.usage(),
+        }
+    }
+}
+
+/// What [`run_cpu`] did: the run time (readbacks excluded), what ran, and
+/// the bytes it downloaded first.
+pub(super) struct CpuRun {
+    pub seconds: f64,
+    pub implementation: CpuImplementation,
+    pub bytes_downloaded: u64,
+}
+
 /// Runs the kernel on the pool (its twin, or its WGSL on the executor) over
-/// host copies made current; returns the run time (readbacks excluded) and
-/// what ran.
+/// host copies made current.
 pub(super) fn run_cpu(
-    shared: &Arc<RuntimeShared>,
+    shared: &RuntimeShared,
     kernel: &Kernel,
-    buffers: Args<'_>,
+    arguments: &[CpuArgument<'_>],
     uniforms: &[Vec<u8>],
     invocations: [u32; 3],
     deadline: Option<Duration>,
-) -> Result<(f64, CpuImplementation)> {
+) -> Result<CpuRun> {
     let path = kernel
         .cpu_path()
         .map_err(|reason| Error::TargetUnavailable {
@@ -50,28 +75,28 @@ pub(super) fn run_cpu(
     // replay after device loss) that lock the same buffers in different
     // argument orders would otherwise each hold one lock and wait for the
     // other's.
-    let mut distinct: Vec<(&RawBuffer, Use)> =
-        buffers.iter().map(|arg| (arg.raw(), arg.usage())).collect();
-    distinct.sort_by_key(|(raw, _)| raw.id);
-    distinct.dedup_by_key(|(raw, _)| raw.id);
+    let mut distinct: Vec<&CpuArgument<'_>> = arguments.iter().collect();
+    distinct.sort_by_key(|argument| argument.id);
+    distinct.dedup_by_key(|argument| argument.id);
     let mut guards: Vec<(MutexGuard<'_, BufferState>, Use)> = Vec::with_capacity(distinct.len());
-    for &(raw, usage) in &distinct {
-        let mut guard = lock(&raw.state);
-        guard.prepare_host(gpu, shared.counters(), usage)?;
-        guards.push((guard, usage));
+    let mut bytes_downloaded = 0;
+    for argument in &distinct {
+        let mut guard = lock(argument.state);
+        bytes_downloaded += guard.prepare_host(gpu, shared.counters(), argument.usage)?;
+        guards.push((guard, argument.usage));
     }
 
-    let arguments: Vec<(u64, Use)> = buffers
+    let order: Vec<(u64, Use)> = arguments
         .iter()
-        .map(|arg| (arg.raw().id, arg.usage()))
+        .map(|argument| (argument.id, argument.usage))
         .collect();
     let slots = twin_slots(
         guards
             .iter_mut()
             .zip(&distinct)
-            .map(|((guard, usage), (raw, _))| (raw.id, &mut **guard, *usage))
+            .map(|((guard, usage), argument)| (argument.id, &mut **guard, *usage))
             .collect(),
-        &arguments,
+        &order,
     );
     let uniform_slices: Vec<&[u8]> = uniforms.iter().map(Vec::as_slice).collect();
     let twin_started = Instant::now();
@@ -84,14 +109,18 @@ pub(super) fn run_cpu(
         invocations,
         deadline,
     );
-    let twin_seconds = twin_started.elapsed().as_secs_f64();
+    let seconds = twin_started.elapsed().as_secs_f64();
     let implementation = result?;
     for (guard, usage) in &mut guards {
         if *usage != Use::Read {
             guard.finish_host(*usage);
         }
     }
-    Ok((twin_seconds, implementation))
+    Ok(CpuRun {
+        seconds,
+        implementation,
+        bytes_downloaded,
+    })
 }
 
 /// Runs `kernel` on the pool the way `path` says, over `slots`: the twin

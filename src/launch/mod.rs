@@ -44,41 +44,40 @@
 mod check;
 mod cpu;
 mod gpu;
+mod pending;
 mod plan;
 mod replay;
 mod report;
+mod route;
 mod sequence;
+mod submit;
 mod twin_check;
 
 pub(crate) use gpu::prepare_pipeline;
+pub use pending::PendingLaunch;
 pub use report::LaunchReport;
 pub use sequence::{Sequence, SequenceReport};
 pub use twin_check::{OutputDifference, TwinCheck};
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
 use smallvec::SmallVec;
 
-use crate::buffer::residency::{Transfer, Use};
+use crate::buffer::residency::Use;
 use crate::buffer::{Buffer, RawBuffer};
-use crate::device::TransferStats;
-use crate::dispatch::{
-    decide, ChoiceInput, Decision, DecisionInput, Direction, GpuStatus, NeededTransfer, Outcome,
-    Reason, RequestSource, Resolution, Target,
-};
+use crate::device::{GpuContext, TransferStats};
+use crate::dispatch::{Predictions, Reason, Target};
 use crate::error::{Access, Error, Result};
 use crate::kernel::Kernel;
 use crate::pipeline::CacheOutcome;
 use crate::shared::RuntimeShared;
-use crate::sync::lock;
-use check::check_launch;
-use cpu::run_cpu;
+use cpu::{run_cpu, CpuArgument};
 use gpu::{run_gpu, GpuLaunch, GpuRun};
-use plan::{gpu_plan, GpuPlan, GridPlan};
 use replay::replay_entry;
+use route::{learn, route, Finished, Routed};
+use submit::submit_routed;
 
 /// A launch's buffer arguments, inline up to a count that covers the
 /// kernels one meets (the rest spill to the heap).
@@ -238,231 +237,195 @@ impl<'a> Launch<'a> {
     ///
     /// Buffers keep a valid copy of their previous contents on every error.
     pub fn run(self) -> Result<LaunchReport> {
-        let started = Instant::now();
-        let Launch {
-            shared,
-            kernel,
-            mut buffers,
-            uniforms,
-            invocations,
-            target,
-            work,
-            deadline,
-            sequence,
-        } = self;
-        let name = kernel.name();
-        // Work the device took with it is re-run first, so this launch sees
-        // its results (and learns the GPU is gone).
-        shared.handle().settle_device_loss();
-        let invocations = check_launch(shared, kernel, &buffers, &uniforms, invocations)?;
-        let (requested, source) = match target {
-            Some(target) => (target, RequestSource::Launch),
-            None => match shared.pin_of(name) {
-                Some(pinned) => (pinned, RequestSource::Pin),
-                None => (shared.default_target(), RequestSource::Default),
-            },
-        };
-        let gpu = shared.gpu();
-        let gpu_status = match gpu {
-            None => GpuStatus::Absent(shared.gpu_absent_reason().to_string()),
-            Some(gpu) if gpu.is_lost() => GpuStatus::Lost,
-            Some(gpu) => match gpu.unhealthy_reason() {
-                Some(why) => GpuStatus::Unhealthy(why),
-                None => GpuStatus::Ready {
-                    hardware: gpu.info.kind.is_hardware(),
-                },
-            },
-        };
-        let grid = match (gpu, kernel.wgsl_part()) {
-            (Some(gpu), Some(wgsl)) => {
-                gpu_plan(gpu, kernel, wgsl, &buffers, &uniforms, invocations)
-            }
-            _ => Ok(GpuPlan {
-                grid: GridPlan::Single([0; 3]),
-                slices: None,
-            }),
-        };
-        let resolution = decide(&DecisionInput {
-            kernel: name,
-            requested,
-            source,
-            has_wgsl: kernel.has_gpu(),
-            cpu: kernel.cpu_path().map(|_| ()),
-            gpu: gpu_status,
-            missing_features: gpu.map_or(wgpu::Features::empty(), |gpu| {
-                kernel.required_features().difference(gpu.features)
-            }),
-            fits_gpu: grid.as_ref().map(|_| ()).map_err(Clone::clone),
-        })?;
+        run_routed(route(self, Instant::now())?)
+    }
 
-        let key = kernel.dispatch_key();
-        let work = work.unwrap_or_else(|| kernel.work(invocations));
-        let (gpu_transfers, cpu_transfers) = needed_transfers(&buffers);
-        let choice_input = ChoiceInput {
-            key,
-            work,
-            gpu_transfers: &gpu_transfers,
-            cpu_transfers: &cpu_transfers,
-            argument_names: kernel.wgsl_part().map(|wgsl| &wgsl.argument_names),
-            gpu_measurable: sequence.is_none(),
-            repeats_previous: shared.repeats_previous_launch(launch_signature(key, &buffers)),
-        };
-        let (decision, predictions, learned, mut exploration) = match resolution {
-            Resolution::Fixed(decision) => {
-                let predictions = shared.dispatcher().predict(&choice_input);
-                (decision, predictions, false, None)
-            }
-            Resolution::Learned => {
-                if let Some(gpu) = gpu {
-                    shared.probe_transfers_once(gpu);
-                }
-                let choice = shared.dispatcher().choose(&choice_input);
-                let exploration = choice.exploration();
-                let decision = Decision {
-                    target: choice.target,
-                    reason: choice.reason,
-                };
-                (decision, choice.predictions, true, exploration)
-            }
-        };
-        log::debug!("switchyard: {name}: {}", decision.reason);
-
-        let before = shared.counters().snapshot();
-        let mut report = LaunchReport {
-            kernel: name.into(),
-            target: decision.target,
-            reason: decision.reason,
-            predicted: Some(Duration::from_secs_f64(predictions.of(decision.target))),
-            alternative: None,
-            explored: exploration.is_some(),
-            invocations,
-            workgroups: None,
-            pipeline: None,
-            cpu_implementation: None,
-            bytes_uploaded: 0,
-            bytes_downloaded: 0,
-            wall: Duration::ZERO,
-        };
-        if learned {
-            let other = decision.target.other();
-            report.alternative = Some((other, Duration::from_secs_f64(predictions.of(other))));
-        }
-        let exec_seconds: Option<f64>;
-        let mut cold_pipeline = false;
-        match (decision.target, gpu, kernel.wgsl_part(), grid) {
-            (Target::Gpu, Some(gpu), Some(wgsl), Ok(plan)) => {
-                let wait = sequence.is_none();
-                // Only a launch that waits measures its execution; a
-                // recorded one saves reading the clock.
-                let gpu_started = wait.then(Instant::now);
-                let gpu_launch = GpuLaunch {
-                    wgsl,
-                    uniforms: &uniforms,
-                    invocations,
-                    plan: &plan,
-                    wait,
-                };
-                match run_gpu(shared, gpu, &gpu_launch, &mut buffers) {
-                    Ok(GpuRun { outcome, logged }) => {
-                        if let Some(arguments) = logged {
-                            gpu.log_for_replay(replay_entry(
-                                kernel.clone(),
-                                uniforms,
-                                invocations,
-                                arguments,
-                                shared.cpu().clone(),
-                            ));
-                        }
-                        report.pipeline = Some(outcome);
-                        report.workgroups =
-                            Some(plan.workgroups(invocations, wgsl.layout.workgroup_size));
-                        cold_pipeline = outcome == CacheOutcome::Miss;
-                        // Uploads included: the dispatcher splits them off.
-                        exec_seconds = gpu_started.map(|started| started.elapsed().as_secs_f64());
-                    }
-                    Err(error)
-                        if requested == Target::Auto
-                            && kernel.has_cpu()
-                            && (is_gpu_fault(&error)
-                                || matches!(error, Error::UnsupportedKernel { .. })) =>
-                    {
-                        let why = error.to_string();
-                        // A shader the GPU's compiler fails on says nothing
-                        // about the device; a fault does.
-                        let fault = is_gpu_fault(&error);
-                        if fault && gpu.mark_unhealthy(why.clone()) {
-                            log::warn!(
-                                "switchyard: the GPU launch of `{name}` failed ({why}); it was re-run \
-                                 on the CPU, and Auto launches use the CPU from now on"
-                            );
-                        }
-                        report.target = Target::Cpu;
-                        report.reason = Reason::settled(
-                            Target::Cpu,
-                            format!("the GPU launch failed ({why}); re-ran on the CPU from the host copies"),
-                        );
-                        report.predicted = Some(Duration::from_secs_f64(predictions.cpu));
-                        report.alternative = None;
-                        exploration = None;
-                        // If the device was lost, the unfinished work before
-                        // this launch is re-run first.
-                        shared.handle().settle_device_loss();
-                        let (seconds, implementation) =
-                            run_cpu(shared, kernel, buffers, &uniforms, invocations, deadline)?;
-                        exec_seconds = Some(seconds);
-                        report.cpu_implementation = Some(implementation);
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-            _ => {
-                let (seconds, implementation) =
-                    run_cpu(shared, kernel, buffers, &uniforms, invocations, deadline)?;
-                exec_seconds = Some(seconds);
-                report.cpu_implementation = Some(implementation);
-            }
-        }
-        let moved: TransferStats = shared.counters().snapshot() - before;
-        report.bytes_uploaded = moved.bytes_uploaded;
-        report.bytes_downloaded = moved.bytes_downloaded;
-        report.wall = started.elapsed();
-        let mut dispatcher = shared.dispatcher();
-        if let Some(implementation) = report.cpu_implementation {
-            dispatcher.note_cpu_implementation(key, implementation);
-        }
-        dispatcher.observe(
-            key,
-            &Outcome {
-                target: report.target,
-                work,
-                exec_seconds,
-                wall_seconds: report.wall.as_secs_f64(),
-                predicted: predictions
-                    .measured(report.target)
-                    .then(|| predictions.of(report.target)),
-                explored: exploration,
-                bytes_uploaded: moved.bytes_uploaded,
-                bytes_downloaded: moved.bytes_downloaded,
-                cold_pipeline,
-            },
-        );
-        drop(dispatcher);
-        if let Some(log) = sequence {
-            log.push(report.clone());
-        }
-        Ok(report)
+    /// Starts the launch and returns without waiting for it to finish.
+    ///
+    /// A GPU launch is recorded and submitted; a CPU launch is spawned on
+    /// the runtime's pool. The caller's borrows of the buffers end here, so
+    /// it can go on (submit more launches, compute on the host, read other
+    /// buffers) while this one runs, on either target. Any later use of a
+    /// buffer this launch uses waits for it where the two conflict: a host
+    /// read, or a launch that reads it, waits for this launch's write; a
+    /// write waits for every use. So the result is the same as with
+    /// [`run`](Self::run), whatever order things are then done in.
+    ///
+    /// The returned [`PendingLaunch`] gives the report through
+    /// [`wait`](PendingLaunch::wait) or `.await`; dropping it, or leaking
+    /// it with `mem::forget`, is safe, since the buffers, not that value,
+    /// keep the order (see [`PendingLaunch`]).
+    ///
+    /// Inside a [`Sequence`], the launch is recorded into it as with `run`,
+    /// and the pending launch is ready at once.
+    ///
+    /// A CPU launch holds the lock of each buffer it uses while it runs, so
+    /// a GPU launch that reads the same buffer waits for it even though
+    /// both only read (submit the GPU one first to overlap them).
+    ///
+    /// ```
+    /// # use switchyard::{Runtime, kernels};
+    /// # fn main() -> switchyard::Result<()> {
+    /// let rt = Runtime::new()?;
+    /// let x = rt.buffer_from_slice(&[1.0f32; 4096])?;
+    /// let mut y = rt.buffer_from_slice(&[2.0f32; 4096])?;
+    /// let params = kernels::SaxpyParams { a: 3.0, n: 4096 };
+    /// let pending = rt.launch(&kernels::saxpy())
+    ///     .uniform(&params).read(&x).write(&mut y).invocations(4096)
+    ///     .submit()?;
+    /// let host_work: f32 = (0..1000).map(|i| i as f32).sum(); // runs meanwhile
+    /// let report = pending.wait()?;
+    /// assert_eq!(y.to_vec()?[0], 5.0);
+    /// # let _ = (host_work, report); Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The argument and target errors of [`run`](Self::run) come back
+    /// here, before anything ran, as do errors recording GPU work (an
+    /// `Auto` launch is then submitted to the CPU instead, as `run` re-runs
+    /// it); execution errors come back from `wait`. Buffers keep their
+    /// previous contents on every error.
+    pub fn submit(self) -> Result<PendingLaunch> {
+        submit_routed(route(self, Instant::now())?)
     }
 }
 
-/// A hash of the kernel and of which buffers it gets, and how.
-fn launch_signature(key: &str, buffers: &[Arg<'_>]) -> u64 {
-    let mut hasher = rustc_hash::FxHasher::default();
-    key.hash(&mut hasher);
-    for arg in buffers {
-        arg.raw().id.hash(&mut hasher);
-        matches!(arg, Arg::Read(_)).hash(&mut hasher);
+/// Step 3 and 4 of a blocking launch: execution on the routed target (an
+/// `Auto` GPU run that fails re-run on the CPU), then the report and what
+/// the dispatcher learns.
+fn run_routed(routed: Routed<'_>) -> Result<LaunchReport> {
+    let Routed {
+        shared,
+        kernel,
+        mut buffers,
+        uniforms,
+        invocations,
+        requested,
+        plan,
+        work,
+        predictions,
+        mut exploration,
+        deadline,
+        mut report,
+        started,
+        transfers_before,
+        sequence,
+    } = routed;
+    let exec_seconds: Option<f64>;
+    let mut cold_pipeline = false;
+    match (report.target, shared.gpu(), kernel.wgsl_part(), plan) {
+        (Target::Gpu, Some(gpu), Some(wgsl), Ok(plan)) => {
+            let wait = sequence.is_none();
+            // Only a launch that waits measures its execution; a recorded
+            // one saves reading the clock.
+            let gpu_started = wait.then(Instant::now);
+            let gpu_launch = GpuLaunch {
+                wgsl,
+                uniforms: &uniforms,
+                invocations,
+                plan: &plan,
+                wait,
+            };
+            match run_gpu(shared, gpu, &gpu_launch, &mut buffers) {
+                Ok(GpuRun { outcome, logged }) => {
+                    if let Some(arguments) = logged {
+                        gpu.log_for_replay(replay_entry(
+                            kernel.clone(),
+                            uniforms,
+                            invocations,
+                            arguments,
+                            shared.cpu().clone(),
+                            None,
+                        ));
+                    }
+                    report.pipeline = Some(outcome);
+                    report.workgroups =
+                        Some(plan.workgroups(invocations, wgsl.layout.workgroup_size));
+                    cold_pipeline = outcome == CacheOutcome::Miss;
+                    // Uploads included: the dispatcher splits them off.
+                    exec_seconds = gpu_started.map(|started| started.elapsed().as_secs_f64());
+                }
+                Err(error) if falls_back_to_cpu(requested, kernel, &error) => {
+                    fall_back_to_cpu(gpu, kernel, &error, &mut report, &predictions);
+                    exploration = None;
+                    // If the device was lost, the unfinished work before
+                    // this launch is re-run first.
+                    shared.handle().settle_device_loss();
+                    let arguments: Vec<CpuArgument<'_>> =
+                        buffers.iter().map(CpuArgument::of).collect();
+                    let ran =
+                        run_cpu(shared, kernel, &arguments, &uniforms, invocations, deadline)?;
+                    exec_seconds = Some(ran.seconds);
+                    report.cpu_implementation = Some(ran.implementation);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        _ => {
+            let arguments: Vec<CpuArgument<'_>> = buffers.iter().map(CpuArgument::of).collect();
+            let ran = run_cpu(shared, kernel, &arguments, &uniforms, invocations, deadline)?;
+            exec_seconds = Some(ran.seconds);
+            report.cpu_implementation = Some(ran.implementation);
+        }
     }
-    hasher.finish()
+    let moved: TransferStats = shared.counters().snapshot() - transfers_before;
+    report.bytes_uploaded = moved.bytes_uploaded;
+    report.bytes_downloaded = moved.bytes_downloaded;
+    report.wall = started.elapsed();
+    learn(
+        shared,
+        &Finished {
+            key: kernel.dispatch_key(),
+            work,
+            report: &report,
+            predictions: &predictions,
+            exploration,
+            exec_seconds,
+            cold_pipeline,
+        },
+    );
+    if let Some(log) = sequence {
+        log.push(report.clone());
+    }
+    Ok(report)
+}
+
+/// Whether a failed GPU run of an `Auto` launch is re-run on the CPU: the
+/// GPU itself failed, or its compiler refused the shader, and the kernel
+/// has a CPU path.
+fn falls_back_to_cpu(requested: Target, kernel: &Kernel, error: &Error) -> bool {
+    requested == Target::Auto
+        && kernel.has_cpu()
+        && (is_gpu_fault(error) || matches!(error, Error::UnsupportedKernel { .. }))
+}
+
+/// Marks the GPU unhealthy after a fault (warning once) and rewrites the
+/// report for the CPU re-run.
+fn fall_back_to_cpu(
+    gpu: &GpuContext,
+    kernel: &Kernel,
+    error: &Error,
+    report: &mut LaunchReport,
+    predictions: &Predictions,
+) {
+    let why = error.to_string();
+    // A shader the GPU's compiler fails on says nothing about the device; a
+    // fault does.
+    if is_gpu_fault(error) && gpu.mark_unhealthy(why.clone()) {
+        log::warn!(
+            "switchyard: the GPU launch of `{}` failed ({why}); it was re-run on the CPU, and \
+             Auto launches use the CPU from now on",
+            kernel.name()
+        );
+    }
+    report.target = Target::Cpu;
+    report.reason = Reason::settled(
+        Target::Cpu,
+        format!("the GPU launch failed ({why}); re-ran on the CPU from the host copies"),
+    );
+    report.predicted = Some(Duration::from_secs_f64(predictions.cpu));
+    report.alternative = None;
+    report.explored = false;
 }
 
 /// Errors of the GPU itself, after which the same launch can run on the CPU.
@@ -475,32 +438,4 @@ fn is_gpu_fault(error: &Error) -> bool {
             | Error::Poll { .. }
             | Error::Map { .. }
     )
-}
-
-/// The transfers each target would need, from the arguments' residency:
-/// uploads of stale device copies (and readbacks of results the host has been
-/// reading) for the GPU, downloads of stale host copies for the CPU.
-fn needed_transfers(buffers: &[Arg<'_>]) -> (Vec<NeededTransfer>, Vec<NeededTransfer>) {
-    let mut gpu = Vec::new();
-    let mut cpu = Vec::new();
-    for (argument, arg) in buffers.iter().enumerate() {
-        let usage = arg.usage();
-        let raw = arg.raw();
-        let transfer = |direction| NeededTransfer {
-            argument,
-            bytes: raw.byte_len(),
-            direction,
-        };
-        let state = lock(&raw.state);
-        if state.residency.before_gpu(usage) == Transfer::Upload {
-            gpu.push(transfer(Direction::Upload));
-        }
-        if usage != Use::Read && state.host_reads_gpu_results {
-            gpu.push(transfer(Direction::Download));
-        }
-        if state.residency.before_host(usage) == Transfer::Download {
-            cpu.push(transfer(Direction::Download));
-        }
-    }
-    (gpu, cpu)
 }

@@ -19,7 +19,7 @@
 //! fails is lost: its buffers keep reporting [`Error::DeviceLost`](crate::Error::DeviceLost),
 //! and the summary names the kernel and why.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use smallvec::SmallVec;
 
@@ -45,6 +45,11 @@ pub(super) struct ReplayArgument {
 /// A logged launch's arguments, inline as a launch's are.
 pub(super) type ReplayArguments = SmallVec<[ReplayArgument; INLINE_ARGS]>;
 
+/// What became of a logged launch after device loss, for a pending launch
+/// waiting on it: re-run (or superseded), or lost and why. Unset when it
+/// finished on the GPU (a wait dropped its entry) before the loss.
+pub(super) type ReplayFate = OnceLock<std::result::Result<(), String>>;
+
 /// A GPU launch recorded in a sequence, as the replay needs it.
 struct LoggedLaunch {
     kernel: Kernel,
@@ -52,6 +57,7 @@ struct LoggedLaunch {
     invocations: [u32; 3],
     arguments: ReplayArguments,
     cpu: CpuPool,
+    fate: Option<Arc<ReplayFate>>,
 }
 
 impl LoggedLaunch {
@@ -64,13 +70,15 @@ impl LoggedLaunch {
     }
 }
 
-/// The replay-log entry of a GPU launch just recorded in a sequence.
+/// The replay-log entry of a GPU launch just recorded (in a sequence, or
+/// submitted); a replay after device loss leaves its outcome in `fate`.
 pub(super) fn replay_entry(
     kernel: Kernel,
     uniforms: Vec<Vec<u8>>,
     invocations: [u32; 3],
     arguments: ReplayArguments,
     cpu: CpuPool,
+    fate: Option<Arc<ReplayFate>>,
 ) -> ReplayEntry {
     Box::new(LoggedLaunch {
         kernel,
@@ -78,6 +86,7 @@ pub(super) fn replay_entry(
         invocations,
         arguments,
         cpu,
+        fate,
     })
 }
 
@@ -87,7 +96,11 @@ impl Replay for LoggedLaunch {
     }
 
     fn replay(self: Box<Self>) -> std::result::Result<Replayed, String> {
-        replay(&self)
+        let outcome = replay(&self);
+        if let Some(fate) = &self.fate {
+            let _ = fate.set(outcome.as_ref().map(|_| ()).map_err(Clone::clone));
+        }
+        outcome
     }
 }
 

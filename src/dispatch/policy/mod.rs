@@ -38,7 +38,7 @@ mod transfers;
 use rustc_hash::FxHashMap;
 
 pub(crate) use inputs::{
-    Choice, ChoiceInput, Direction, Machine, NeededTransfer, Outcome, Predictions,
+    Choice, ChoiceInput, Direction, Exploration, Machine, NeededTransfer, Outcome, Predictions,
 };
 pub(crate) use record::KernelRecord;
 

@@ -1,0 +1,274 @@
+//! Step 3 without waiting: a routed launch handed to its target, returned
+//! as a [`PendingLaunch`].
+//!
+//! - **GPU**: recorded as in a sequence (device copies made current, one
+//!   compute pass), logged for replay on the CPU should the device be lost,
+//!   and submitted; nothing waits. Written buffers are marked as the device
+//!   holding their latest data right away: the queue orders later GPU work
+//!   after this launch, and a host read downloads, so waits, first.
+//! - **CPU**: each buffer gets this launch's fence (see `buffer::in_flight`)
+//!   and the job, owning a share of each buffer's state, is spawned on the
+//!   runtime's pool; it stores its report, lets go of the buffers, then
+//!   finishes the fence.
+//!
+//! Each submitted launch is counted in the runtime's `Load` until it ends,
+//! which is what lets `Auto` see a busy target.
+//!
+//! Invariant: the caller's borrows end when `submit` returns; from then on,
+//! only the buffers' fences and the GPU queue order uses of their data.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::cpu::{run_cpu, CpuArgument};
+use super::gpu::{run_gpu, GpuLaunch, GpuRun};
+use super::pending::{Completion, GpuDone, GpuPending, PendingLaunch};
+use super::replay::{replay_entry, ReplayFate};
+use super::route::{learn, Finished, Routed};
+use super::{fall_back_to_cpu, falls_back_to_cpu, run_routed, Arg, LaunchReport};
+use crate::buffer::in_flight::Fence;
+use crate::buffer::residency::Use;
+use crate::buffer::transfer::BufferState;
+use crate::device::TransferStats;
+use crate::dispatch::{Exploration, Predictions, Target};
+use crate::error::{panic_message, Error, Result};
+use crate::kernel::Kernel;
+use crate::pipeline::CacheOutcome;
+use crate::shared::RuntimeShared;
+use crate::sync::lock;
+
+/// Hands `routed` to its target without waiting; see the module docs.
+///
+/// # Errors
+/// Errors found while recording or submitting GPU work (an `Auto` launch
+/// whose GPU run fails there is submitted to the CPU instead).
+pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
+    let name = routed.kernel.name().to_string();
+    if routed.sequence.is_some() {
+        // A sequence's launches are recorded into it and reported by it.
+        return run_routed(routed).map(|report| PendingLaunch::ready(&name, Ok(report)));
+    }
+    let Routed {
+        shared,
+        kernel,
+        mut buffers,
+        uniforms,
+        invocations,
+        requested,
+        plan,
+        work,
+        predictions,
+        mut exploration,
+        deadline,
+        mut report,
+        started,
+        transfers_before,
+        sequence: _,
+    } = routed;
+    if let (Target::Gpu, Some(gpu), Some(wgsl), Ok(plan)) =
+        (report.target, shared.gpu(), kernel.wgsl_part(), &plan)
+    {
+        gpu.poll_without_waiting();
+        let idle = shared.load().in_flight(Target::Gpu) == 0;
+        let launch = GpuLaunch {
+            wgsl,
+            uniforms: &uniforms,
+            invocations,
+            plan,
+            wait: false,
+        };
+        let recorded = run_gpu(shared, gpu, &launch, &mut buffers);
+        match recorded {
+            Ok(GpuRun { outcome, logged }) => {
+                let fate = Arc::new(ReplayFate::new());
+                if let Some(arguments) = logged {
+                    gpu.log_for_replay(replay_entry(
+                        kernel.clone(),
+                        uniforms,
+                        invocations,
+                        arguments,
+                        shared.cpu().clone(),
+                        Some(Arc::clone(&fate)),
+                    ));
+                }
+                let operation = format!("submitted launch of kernel `{name}`");
+                let submission = gpu.submit_for_later(&operation)?;
+                let submitted_at = Instant::now();
+                shared
+                    .load()
+                    .started(Target::Gpu, predictions.exec(Target::Gpu), submitted_at);
+                let done = Arc::new(GpuDone::default());
+                {
+                    let done = Arc::clone(&done);
+                    let shared = Arc::downgrade(shared);
+                    gpu.when_submitted_work_done(move || {
+                        done.set();
+                        if let Some(shared) = shared.upgrade() {
+                            shared.load().finished(Target::Gpu);
+                        }
+                    });
+                }
+                let moved: TransferStats = shared.counters().snapshot() - transfers_before;
+                report.bytes_uploaded = moved.bytes_uploaded;
+                report.pipeline = Some(outcome);
+                report.workgroups = Some(plan.workgroups(invocations, wgsl.layout.workgroup_size));
+                return Ok(PendingLaunch::gpu(
+                    &name,
+                    GpuPending {
+                        shared: Arc::clone(shared),
+                        gpu: Arc::clone(gpu),
+                        kernel: kernel.clone(),
+                        submission,
+                        done,
+                        report,
+                        work,
+                        predictions,
+                        exploration,
+                        cold_pipeline: outcome == CacheOutcome::Miss,
+                        timed_from: idle.then_some(submitted_at),
+                        started,
+                        fate,
+                        helper_started: false,
+                    },
+                ));
+            }
+            Err(error) if falls_back_to_cpu(requested, kernel, &error) => {
+                fall_back_to_cpu(gpu, kernel, &error, &mut report, &predictions);
+                exploration = None;
+                shared.handle().settle_device_loss();
+            }
+            Err(error) => return Err(error),
+        }
+    }
+
+    // The CPU: fences first, so that any use of these buffers from here on
+    // waits for the job.
+    let fence = Fence::new();
+    let arguments: Vec<OwnedArgument> = buffers
+        .iter()
+        .map(|arg: &Arg<'_>| {
+            let raw = arg.raw();
+            lock(&raw.in_flight).add(arg.usage(), Arc::clone(&fence));
+            OwnedArgument {
+                id: raw.id,
+                state: Arc::clone(&raw.state),
+                usage: arg.usage(),
+            }
+        })
+        .collect();
+    drop(buffers);
+    let completion = Arc::new(Completion::default());
+    let job = CpuJob {
+        shared: Arc::clone(shared),
+        kernel: kernel.clone(),
+        arguments,
+        uniforms,
+        invocations,
+        deadline,
+        report,
+        work,
+        predictions,
+        exploration,
+        started,
+        fence,
+        completion: Arc::clone(&completion),
+    };
+    shared
+        .load()
+        .started(Target::Cpu, predictions.exec(Target::Cpu), Instant::now());
+    shared.cpu().pool().spawn(move || job.run());
+    Ok(PendingLaunch::cpu(&name, completion))
+}
+
+/// A CPU job's hold on one argument.
+struct OwnedArgument {
+    id: u64,
+    state: Arc<Mutex<BufferState>>,
+    usage: Use,
+}
+
+/// A submitted CPU launch, as its job on the pool runs it.
+struct CpuJob {
+    shared: Arc<RuntimeShared>,
+    kernel: Kernel,
+    arguments: Vec<OwnedArgument>,
+    uniforms: Vec<Vec<u8>>,
+    invocations: [u32; 3],
+    deadline: Option<Duration>,
+    report: LaunchReport,
+    work: u64,
+    predictions: Predictions,
+    exploration: Option<Exploration>,
+    started: Instant,
+    fence: Arc<Fence>,
+    completion: Arc<Completion>,
+}
+
+impl CpuJob {
+    /// Runs the launch, then in this order: lets go of the buffers' state,
+    /// finishes the fence, learns, and hands over the result.
+    fn run(self) {
+        let CpuJob {
+            shared,
+            kernel,
+            arguments,
+            uniforms,
+            invocations,
+            deadline,
+            mut report,
+            work,
+            predictions,
+            exploration,
+            started,
+            fence,
+            completion,
+        } = self;
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            let borrowed: Vec<CpuArgument<'_>> = arguments
+                .iter()
+                .map(|argument| CpuArgument {
+                    id: argument.id,
+                    state: &argument.state,
+                    usage: argument.usage,
+                })
+                .collect();
+            run_cpu(
+                &shared,
+                &kernel,
+                &borrowed,
+                &uniforms,
+                invocations,
+                deadline,
+            )
+        }))
+        .unwrap_or_else(|payload| {
+            Err(Error::CpuKernelPanicked {
+                kernel: kernel.name().into(),
+                message: panic_message(payload.as_ref()),
+            })
+        });
+        drop(arguments);
+        fence.finish();
+        shared.load().finished(Target::Cpu);
+        let result = ran.map(|ran| {
+            report.cpu_implementation = Some(ran.implementation);
+            report.bytes_downloaded = ran.bytes_downloaded;
+            report.wall = started.elapsed();
+            learn(
+                &shared,
+                &Finished {
+                    key: kernel.dispatch_key(),
+                    work,
+                    report: &report,
+                    predictions: &predictions,
+                    exploration,
+                    exec_seconds: Some(ran.seconds),
+                    cold_pipeline: false,
+                },
+            );
+            report
+        });
+        completion.complete(result);
+    }
+}
