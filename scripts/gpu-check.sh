@@ -4,7 +4,7 @@
 #
 #   bash scripts/gpu-check.sh prepare
 #       On a build machine: builds stripped release binaries of bench_report,
-#       dispatch_report, the two demos (nbody, stencil) and the GPU-facing
+#       dispatch_report, coexec_report, the demos (nbody, stencil, ensemble) and the GPU-facing
 #       test binaries, and packs them with the Debian package of the Vulkan
 #       loader (libvulkan1) into gpu-check/bundle.tar.gz (git-ignored; it
 #       must stay under 64 MiB to travel).
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 bundle_dir=gpu-check
 bundle=$bundle_dir/bundle.tar.gz
 max_bundle_bytes=$((60 << 20))
-examples=(bench_report dispatch_report nbody stencil)
+examples=(bench_report dispatch_report coexec_report nbody stencil ensemble)
 
 prepare() {
     local staging
@@ -131,6 +131,8 @@ run() {
     json_of bench_report "$status"
     status=0; step 120 dispatch_report "$bin/dispatch_report" --json || status=$?
     json_of dispatch_report "$status"
+    status=0; step 120 coexec_report "$bin/coexec_report" --json || status=$?
+    json_of coexec_report "$status"
     # Demo sizes: for a large GPU by default (64k bodies is 4·10^9
     # interactions a step); SWITCHYARD_GPU_CHECK_SIZE=small, the default on
     # a software adapter, keeps the run short there.
@@ -153,6 +155,8 @@ run() {
     json_of stencil_gpu "$status"
     status=0; step 60 stencil_auto "$bin/stencil" --size "$grid" --steps "$((grid_steps / 4))" --target auto --json || status=$?
     json_of stencil_auto "$status"
+    status=0; step 60 ensemble_auto "$bin/ensemble" --target auto --json || status=$?
+    json_of ensemble_auto "$status"
     rm -rf "$work"
     echo "gpu-check: summary in $summary ($(wc -l <"$summary") lines), logs in $log"
     ! grep -q '"exit":[1-9]' "$summary"

@@ -43,6 +43,19 @@ pub(crate) struct RuntimeShared {
     sequence_length: AtomicUsize,
     /// Submitted launches in flight on each target.
     load: Mutex<Load>,
+    /// Pending launches neither waited for nor dropped (leaked ones stay).
+    outstanding: Arc<AtomicUsize>,
+}
+
+/// One pending launch not yet waited for or dropped, counted in its
+/// runtime until this is dropped.
+#[derive(Debug)]
+pub(crate) struct Outstanding(Arc<AtomicUsize>);
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The most reports a new sequence reserves room for.
@@ -74,6 +87,7 @@ impl RuntimeShared {
             previous_launch: AtomicU64::new(0),
             sequence_length: AtomicUsize::new(0),
             load: Mutex::default(),
+            outstanding: Arc::default(),
         }
     }
 
@@ -92,6 +106,18 @@ impl RuntimeShared {
     /// The submitted launches in flight on each target.
     pub fn load(&self) -> MutexGuard<'_, Load> {
         lock(&self.load)
+    }
+
+    /// Pending launches their callers still hold: a burst of submissions
+    /// is under way while there are any.
+    pub fn outstanding_launches(&self) -> usize {
+        self.outstanding.load(Ordering::Relaxed)
+    }
+
+    /// Counts a new pending launch until the value returned is dropped.
+    pub fn count_outstanding(&self) -> Outstanding {
+        self.outstanding.fetch_add(1, Ordering::Relaxed);
+        Outstanding(Arc::clone(&self.outstanding))
     }
 
     /// The part buffers share; see [`RuntimeHandle`].

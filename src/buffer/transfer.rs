@@ -52,6 +52,10 @@ pub(crate) struct BufferState {
     /// uses the pair to tell whether a lost GPU launch can be re-run from
     /// the host copy, and to never run one over newer host data.
     pub host_generation: u64,
+    /// When the GPU is predicted to finish the latest submitted launch that
+    /// writes the buffer (see `Launch::submit`): a CPU launch that must
+    /// download it cannot start before. In the past once that is done.
+    pub gpu_write_done_at: Option<std::time::Instant>,
 }
 
 impl BufferState {
@@ -65,6 +69,7 @@ impl BufferState {
             gpu_has_written: false,
             generation: 0,
             host_generation: 0,
+            gpu_write_done_at: None,
         }
     }
 

@@ -28,7 +28,7 @@ mod policy;
 mod reason;
 mod report;
 
-pub(crate) use load::{earliest_finish, Load};
+pub(crate) use load::{earliest_finish, Load, Queues};
 pub(crate) use policy::{
     ChoiceInput, Direction, Dispatcher, Exploration, Machine, NeededTransfer, Outcome,
     PolicyConfig, Predictions,

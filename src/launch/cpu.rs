@@ -123,6 +123,17 @@ pub(super) fn run_cpu(
     })
 }
 
+/// Whether a CPU launch of `kernel` over `invocations` runs on the calling
+/// thread rather than in the pool: its twin below the kernel's
+/// `serial_below`, its WGSL below the executor's inline threshold.
+pub(super) fn runs_inline(kernel: &Kernel, invocations: [u32; 3]) -> bool {
+    match kernel.cpu_path() {
+        Ok(CpuPath::Twin(_)) => kernel.twin_runs_inline(invocations),
+        Ok(CpuPath::Wgsl(_)) => wgsl::runs_inline(kernel.work(invocations)),
+        Err(_) => false,
+    }
+}
+
 /// Runs `kernel` on the pool the way `path` says, over `slots`: the twin
 /// with its typed view, or the WGSL on the executor.
 pub(super) fn run_on_pool(

@@ -237,7 +237,7 @@ impl<'a> Launch<'a> {
     ///
     /// Buffers keep a valid copy of their previous contents on every error.
     pub fn run(self) -> Result<LaunchReport> {
-        run_routed(route(self, Instant::now())?)
+        run_routed(route(self, Instant::now(), false)?)
     }
 
     /// Starts the launch and returns without waiting for it to finish.
@@ -286,7 +286,7 @@ impl<'a> Launch<'a> {
     /// it); execution errors come back from `wait`. Buffers keep their
     /// previous contents on every error.
     pub fn submit(self) -> Result<PendingLaunch> {
-        submit_routed(route(self, Instant::now())?)
+        submit_routed(route(self, Instant::now(), true)?)
     }
 }
 
@@ -309,6 +309,7 @@ fn run_routed(routed: Routed<'_>) -> Result<LaunchReport> {
         mut report,
         started,
         transfers_before,
+        cpu_data_ready: _,
         sequence,
     } = routed;
     let exec_seconds: Option<f64>;

@@ -27,7 +27,7 @@ use crate::device::{GpuContext, Submission};
 use crate::dispatch::{Exploration, Predictions};
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
-use crate::shared::RuntimeShared;
+use crate::shared::{Outstanding, RuntimeShared};
 use crate::sync::lock;
 
 /// A launch submitted with [`Launch::submit`](super::Launch::submit) that may
@@ -43,6 +43,8 @@ use crate::sync::lock;
 pub struct PendingLaunch {
     kernel: String,
     state: State,
+    /// Counts it among the runtime's outstanding launches while held.
+    _outstanding: Option<Outstanding>,
 }
 
 enum State {
@@ -73,20 +75,23 @@ impl PendingLaunch {
         PendingLaunch {
             kernel: kernel.into(),
             state: State::Ready(Some(Box::new(result))),
+            _outstanding: None,
         }
     }
 
-    pub(super) fn cpu(kernel: &str, completion: Arc<Completion>) -> Self {
+    pub(super) fn cpu(kernel: &str, completion: Arc<Completion>, outstanding: Outstanding) -> Self {
         PendingLaunch {
             kernel: kernel.into(),
             state: State::Cpu(completion),
+            _outstanding: Some(outstanding),
         }
     }
 
-    pub(super) fn gpu(kernel: &str, pending: GpuPending) -> Self {
+    pub(super) fn gpu(kernel: &str, pending: GpuPending, outstanding: Outstanding) -> Self {
         PendingLaunch {
             kernel: kernel.into(),
             state: State::Gpu(Box::new(pending)),
+            _outstanding: Some(outstanding),
         }
     }
 
@@ -227,7 +232,7 @@ impl GpuDone {
         }
     }
 
-    fn is_set(&self) -> bool {
+    pub fn is_set(&self) -> bool {
         lock(&self.finished).0
     }
 

@@ -22,7 +22,7 @@ use crate::buffer::residency::{Transfer, Use};
 use crate::device::TransferStats;
 use crate::dispatch::{
     decide, earliest_finish, ChoiceInput, Decision, DecisionInput, Direction, Exploration,
-    GpuStatus, NeededTransfer, Outcome, Predictions, RequestSource, Resolution, Target,
+    GpuStatus, NeededTransfer, Outcome, Predictions, Queues, RequestSource, Resolution, Target,
 };
 use crate::error::Result;
 use crate::kernel::Kernel;
@@ -50,16 +50,24 @@ pub(super) struct Routed<'a> {
     pub started: Instant,
     /// The runtime's transfer counters before execution.
     pub transfers_before: TransferStats,
+    /// When the GPU is predicted to finish writing the data a CPU run would
+    /// download first, if it is still being written.
+    pub cpu_data_ready: Option<Instant>,
     /// The sequence it is recorded into, whose reports it joins (its GPU
     /// work is only recorded).
     pub sequence: Option<&'a mut Vec<LaunchReport>>,
 }
 
-/// Steps 1–2 of `launch`; see the module docs.
+/// Steps 1–2 of `launch`; see the module docs. `submitted`: for
+/// `Launch::submit`, which does not wait.
 ///
 /// # Errors
 /// The argument errors of [`Launch::run`] and [`Error::TargetUnavailable`](crate::Error::TargetUnavailable).
-pub(super) fn route<'a>(launch: Launch<'a>, started: Instant) -> Result<Routed<'a>> {
+pub(super) fn route<'a>(
+    launch: Launch<'a>,
+    started: Instant,
+    submitted: bool,
+) -> Result<Routed<'a>> {
     let Launch {
         shared,
         kernel,
@@ -120,14 +128,17 @@ pub(super) fn route<'a>(launch: Launch<'a>, started: Instant) -> Result<Routed<'
 
     let key = kernel.dispatch_key();
     let work = work.unwrap_or_else(|| kernel.work(invocations));
-    let (gpu_transfers, cpu_transfers) = needed_transfers(&buffers);
+    let (gpu_transfers, cpu_transfers, cpu_data_ready) = needed_transfers(&buffers);
     let choice_input = ChoiceInput {
         key,
         work,
         gpu_transfers: &gpu_transfers,
         cpu_transfers: &cpu_transfers,
         argument_names: kernel.wgsl_part().map(|wgsl| &wgsl.argument_names),
-        gpu_measurable: sequence.is_none(),
+        // A GPU launch recorded into a sequence is never timed, and a
+        // submitted one seldom (only when nothing else is in flight and its
+        // waiter blocks on it): exploring the GPU with them learns nothing.
+        gpu_measurable: sequence.is_none() && !submitted,
         repeats_previous: shared.repeats_previous_launch(launch_signature(key, &buffers)),
     };
     let (decision, predictions, learned, exploration) = match resolution {
@@ -146,18 +157,38 @@ pub(super) fn route<'a>(launch: Launch<'a>, started: Instant) -> Result<Routed<'
                 reason: choice.reason,
             };
             // The dispatcher compares idle targets; submitted launches may
-            // keep one busy.
-            if exploration.is_none() {
+            // keep one busy. A blocking launch with nothing submitted in
+            // flight skips this (one short lock).
+            let anything_in_flight = || {
+                let load = shared.load();
+                load.in_flight(Target::Gpu) + load.in_flight(Target::Cpu) > 0
+            };
+            if exploration.is_none() && (submitted || anything_in_flight()) {
                 let now = Instant::now();
-                let queued = {
-                    let load = shared.load();
-                    [
-                        load.queued_seconds(Target::Gpu, now),
-                        load.queued_seconds(Target::Cpu, now),
-                    ]
+                if let Some(gpu) = gpu.filter(|_| shared.load().in_flight(Target::Gpu) > 0) {
+                    // Lets wgpu report finished submissions, so the GPU's
+                    // queue is not overestimated.
+                    gpu.poll_without_waiting();
+                }
+                let in_burst = submitted && shared.outstanding_launches() > 0;
+                let queues = {
+                    let mut load = shared.load();
+                    if !in_burst {
+                        load.end_burst();
+                    }
+                    Queues {
+                        burst_assigned: load.burst_assigned(),
+                        gpu_blocks_submitter: load.gpu_blocks_submitter(),
+                        in_burst,
+                        gpu: load.queued_seconds(Target::Gpu),
+                        cpu: load.queued_seconds(Target::Cpu),
+                        cpu_data_ready_in: cpu_data_ready.map_or(0.0, |ready| {
+                            ready.saturating_duration_since(now).as_secs_f64()
+                        }),
+                    }
                 };
                 if let Some((target, reason)) =
-                    earliest_finish(decision.target, &choice.predictions, queued)
+                    earliest_finish(decision.target, &choice.predictions, queues)
                 {
                     decision = Decision { target, reason };
                 }
@@ -201,6 +232,7 @@ pub(super) fn route<'a>(launch: Launch<'a>, started: Instant) -> Result<Routed<'
         report,
         started,
         transfers_before: shared.counters().snapshot(),
+        cpu_data_ready,
         sequence,
     })
 }
@@ -256,10 +288,14 @@ fn launch_signature(key: &str, buffers: &[Arg<'_>]) -> u64 {
 
 /// The transfers each target would need, from the arguments' residency:
 /// uploads of stale device copies (and readbacks of results the host has been
-/// reading) for the GPU, downloads of stale host copies for the CPU.
-fn needed_transfers(buffers: &[Arg<'_>]) -> (Vec<NeededTransfer>, Vec<NeededTransfer>) {
+/// reading) for the GPU, downloads of stale host copies for the CPU; and when
+/// the GPU is predicted to be done writing the latest of those downloads.
+fn needed_transfers(
+    buffers: &[Arg<'_>],
+) -> (Vec<NeededTransfer>, Vec<NeededTransfer>, Option<Instant>) {
     let mut gpu = Vec::new();
     let mut cpu = Vec::new();
+    let mut cpu_data_ready: Option<Instant> = None;
     for (argument, arg) in buffers.iter().enumerate() {
         let usage = arg.usage();
         let raw = arg.raw();
@@ -277,7 +313,8 @@ fn needed_transfers(buffers: &[Arg<'_>]) -> (Vec<NeededTransfer>, Vec<NeededTran
         }
         if state.residency.before_host(usage) == Transfer::Download {
             cpu.push(transfer(Direction::Download));
+            cpu_data_ready = cpu_data_ready.max(state.gpu_write_done_at);
         }
     }
-    (gpu, cpu)
+    (gpu, cpu, cpu_data_ready)
 }

@@ -6,7 +6,9 @@
 //!   and submitted; nothing waits. Written buffers are marked as the device
 //!   holding their latest data right away: the queue orders later GPU work
 //!   after this launch, and a host read downloads, so waits, first.
-//! - **CPU**: each buffer gets this launch's fence (see `buffer::in_flight`)
+//! - **CPU**: a launch small enough that `run` would run it on the calling
+//!   thread runs there now, and the pending launch is ready at once.
+//!   Otherwise each buffer gets this launch's fence (see `buffer::in_flight`)
 //!   and the job, owning a share of each buffer's state, is spawned on the
 //!   runtime's pool; it stores its report, lets go of the buffers, then
 //!   finishes the fence.
@@ -21,7 +23,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::cpu::{run_cpu, CpuArgument};
+use super::cpu::{run_cpu, runs_inline, CpuArgument};
 use super::gpu::{run_gpu, GpuLaunch, GpuRun};
 use super::pending::{Completion, GpuDone, GpuPending, PendingLaunch};
 use super::replay::{replay_entry, ReplayFate};
@@ -45,8 +47,14 @@ use crate::sync::lock;
 /// whose GPU run fails there is submitted to the CPU instead).
 pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
     let name = routed.kernel.name().to_string();
-    if routed.sequence.is_some() {
-        // A sequence's launches are recorded into it and reported by it.
+    let on_gpu = routed.report.target == Target::Gpu
+        && routed.shared.gpu().is_some()
+        && routed.kernel.wgsl_part().is_some()
+        && routed.plan.is_ok();
+    // A sequence's launches are recorded into it and reported by it; a CPU
+    // launch too small to hand to the pool runs here, as `run` would run
+    // it (handing it over would cost more than it computes).
+    if routed.sequence.is_some() || (!on_gpu && runs_inline(routed.kernel, routed.invocations)) {
         return run_routed(routed).map(|report| PendingLaunch::ready(&name, Ok(report)));
     }
     let Routed {
@@ -64,6 +72,7 @@ pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
         mut report,
         started,
         transfers_before,
+        cpu_data_ready,
         sequence: _,
     } = routed;
     if let (Target::Gpu, Some(gpu), Some(wgsl), Ok(plan)) =
@@ -93,11 +102,18 @@ pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
                     ));
                 }
                 let operation = format!("submitted launch of kernel `{name}`");
+                let submit_called = Instant::now();
                 let submission = gpu.submit_for_later(&operation)?;
                 let submitted_at = Instant::now();
-                shared
-                    .load()
-                    .started(Target::Gpu, predictions.exec(Target::Gpu), submitted_at);
+                let predicted_seconds = predictions.exec(Target::Gpu);
+                let predicted_end = {
+                    let mut load = shared.load();
+                    load.assign_in_burst(Target::Gpu, predictions.of(Target::Gpu));
+                    load.started(Target::Gpu, predicted_seconds, submitted_at, None)
+                };
+                for arg in buffers.iter().filter(|arg| arg.usage() != Use::Read) {
+                    lock(&arg.raw().state).gpu_write_done_at = Some(predicted_end);
+                }
                 let done = Arc::new(GpuDone::default());
                 {
                     let done = Arc::clone(&done);
@@ -105,10 +121,17 @@ pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
                     gpu.when_submitted_work_done(move || {
                         done.set();
                         if let Some(shared) = shared.upgrade() {
-                            shared.load().finished(Target::Gpu);
+                            shared.load().finished(Target::Gpu, predicted_seconds);
                         }
                     });
                 }
+                // A submit call that took most of the launch's predicted time
+                // held this thread while the GPU ran it (lavapipe does: its
+                // submissions are done, or nearly, when the call returns).
+                let call = (submitted_at - submit_called).as_secs_f64();
+                shared
+                    .load()
+                    .note_gpu_submission(call >= 0.5 * predicted_seconds);
                 let moved: TransferStats = shared.counters().snapshot() - transfers_before;
                 report.bytes_uploaded = moved.bytes_uploaded;
                 report.pipeline = Some(outcome);
@@ -131,6 +154,7 @@ pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
                         fate,
                         helper_started: false,
                     },
+                    shared.count_outstanding(),
                 ));
             }
             Err(error) if falls_back_to_cpu(requested, kernel, &error) => {
@@ -174,11 +198,22 @@ pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
         fence,
         completion: Arc::clone(&completion),
     };
-    shared
-        .load()
-        .started(Target::Cpu, predictions.exec(Target::Cpu), Instant::now());
+    {
+        let mut load = shared.load();
+        load.assign_in_burst(Target::Cpu, predictions.of(Target::Cpu));
+        load.started(
+            Target::Cpu,
+            predictions.exec(Target::Cpu),
+            Instant::now(),
+            cpu_data_ready,
+        );
+    }
     shared.cpu().pool().spawn(move || job.run());
-    Ok(PendingLaunch::cpu(&name, completion))
+    Ok(PendingLaunch::cpu(
+        &name,
+        completion,
+        shared.count_outstanding(),
+    ))
 }
 
 /// A CPU job's hold on one argument.
@@ -250,7 +285,9 @@ impl CpuJob {
         });
         drop(arguments);
         fence.finish();
-        shared.load().finished(Target::Cpu);
+        shared
+            .load()
+            .finished(Target::Cpu, predictions.exec(Target::Cpu));
         let result = ran.map(|ran| {
             report.cpu_implementation = Some(ran.implementation);
             report.bytes_downloaded = ran.bytes_downloaded;

@@ -1,0 +1,265 @@
+//! CPU and GPU at once, measured side by side in one process: an ensemble
+//! submitted with `Launch::submit` under `Auto` against the same ensemble on
+//! each single target, and what submitting costs against a blocking launch.
+//!
+//! Run: `cargo run --release --example coexec_report [-- --json] [--rounds 5]
+//! [--members 32] [--size 128] [--steps 40]`
+//!
+//! lavapipe and the CPU pool get one core each (`LP_NUM_THREADS=1`, set here
+//! unless the environment sets it, and a one-thread pool), so the two
+//! devices do not share cores. Each case runs `rounds` times, the order of
+//! the targets rotating per round; the figures are medians.
+//!
+//! - `ensemble_speedup`: the better single target's makespan over Auto's,
+//!   where the two are within 2× of each other (CPU launches run the WGSL
+//!   executor, which is about as fast as lavapipe on this kernel);
+//! - `lopsided_ratio`: Auto's makespan over the better single target's,
+//!   where one is over 10× faster (CPU launches run the Rust twin);
+//! - `submit_over_blocking`: per launch, `submit().wait()` over `run()`, on
+//!   a 1024-element saxpy on the CPU (where overhead is all there is);
+//!   `submit_call_over_blocking`: the `submit()` call alone over `run()`;
+//! - `split_speedup`: `null`: splitting one launch across both targets is
+//!   not built yet.
+//!
+//! Without a GPU the ensemble figures are `null`.
+
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "ensemble/sweep.rs"]
+mod sweep;
+
+use std::time::Instant;
+
+use cli::{number, target_name};
+use switchyard::kernels::{self, SaxpyParams};
+use switchyard::{Runtime, RuntimeConfig, Target};
+
+struct Options {
+    json: bool,
+    rounds: usize,
+    members: usize,
+    size: usize,
+    steps: usize,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        json: false,
+        rounds: 5,
+        members: 32,
+        size: 128,
+        steps: 40,
+    };
+    cli::for_each_arg("examples/coexec_report.rs", |arg, value| {
+        match arg {
+            "--json" => options.json = true,
+            "--rounds" => options.rounds = number::<usize>(arg, &value()?)?.max(1),
+            "--members" => options.members = number::<usize>(arg, &value()?)?.max(1),
+            "--size" => options.size = number::<usize>(arg, &value()?)?.clamp(3, 4096),
+            "--steps" => options.steps = number::<usize>(arg, &value()?)?.max(1),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    Ok(options)
+}
+
+fn main() {
+    if std::env::var_os("LP_NUM_THREADS").is_none() {
+        // Before any Vulkan instance exists: lavapipe reads it once.
+        std::env::set_var("LP_NUM_THREADS", "1");
+    }
+    cli::main_with("coexec_report", parse_options, run);
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Median makespans of Gpu, Cpu and Auto over the rounds.
+fn ensemble_makespans(
+    rt: &Runtime,
+    options: &Options,
+    wgsl_on_cpu: bool,
+) -> Result<[f64; 3], String> {
+    let kernel = sweep::step_kernel(wgsl_on_cpu);
+    sweep::warm_up(rt, &kernel, options.size)?;
+    let targets = [Target::Gpu, Target::Cpu, Target::Auto];
+    let mut times: [Vec<f64>; 3] = Default::default();
+    for round in 0..options.rounds {
+        for k in 0..3 {
+            let index = (k + round) % 3;
+            let sweep = sweep::Sweep {
+                members: options.members,
+                size: options.size,
+                steps: options.steps,
+                target: targets[index],
+                wgsl_on_cpu,
+            };
+            let outcome = sweep::run_sweep(rt, &kernel, &sweep, |_| {})?;
+            if outcome.worst_error_ratio > 1.0 {
+                return Err(format!(
+                    "{} ensemble: a member's error is {:.2}× its rounding bound",
+                    target_name(targets[index]),
+                    outcome.worst_error_ratio
+                ));
+            }
+            times[index].push(outcome.makespan.as_secs_f64());
+        }
+    }
+    Ok(times.map(median))
+}
+
+/// Seconds per launch of `run()`, of `submit().wait()`, and of the
+/// `submit()` call alone, for a small saxpy on the CPU, paired by round.
+fn submit_costs(rt: &Runtime, rounds: usize) -> Result<[f64; 3], String> {
+    const N: usize = 1024;
+    const LAUNCHES: usize = 400;
+    let saxpy = kernels::saxpy();
+    let x = rt
+        .buffer_from_slice(&[1.0f32; N])
+        .map_err(|e| e.to_string())?;
+    let mut y = rt.buffer_zeroed::<f32>(N).map_err(|e| e.to_string())?;
+    let params = SaxpyParams {
+        a: 1.0,
+        n: N as u32,
+    };
+    let mut times: [Vec<f64>; 3] = Default::default();
+    for _ in 0..rounds * 4 {
+        let started = Instant::now();
+        for _ in 0..LAUNCHES {
+            rt.launch(&saxpy)
+                .uniform(&params)
+                .read(&x)
+                .write(&mut y)
+                .invocations(N as u32)
+                .on(Target::Cpu)
+                .run()
+                .map_err(|e| e.to_string())?;
+        }
+        times[0].push(started.elapsed().as_secs_f64() / LAUNCHES as f64);
+
+        let started = Instant::now();
+        for _ in 0..LAUNCHES {
+            rt.launch(&saxpy)
+                .uniform(&params)
+                .read(&x)
+                .write(&mut y)
+                .invocations(N as u32)
+                .on(Target::Cpu)
+                .submit()
+                .and_then(|pending| pending.wait())
+                .map_err(|e| e.to_string())?;
+        }
+        times[1].push(started.elapsed().as_secs_f64() / LAUNCHES as f64);
+
+        // Submitting alone: independent outputs, so nothing waits.
+        let mut outputs: Vec<_> = (0..LAUNCHES)
+            .map(|_| rt.buffer_zeroed::<f32>(N))
+            .collect::<switchyard::Result<_>>()
+            .map_err(|e| e.to_string())?;
+        let mut pending = Vec::with_capacity(LAUNCHES);
+        let started = Instant::now();
+        for out in &mut outputs {
+            pending.push(
+                rt.launch(&saxpy)
+                    .uniform(&params)
+                    .read(&x)
+                    .write(out)
+                    .invocations(N as u32)
+                    .on(Target::Cpu)
+                    .submit()
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        times[2].push(started.elapsed().as_secs_f64() / LAUNCHES as f64);
+        for pending in pending {
+            pending.wait().map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(times.map(median))
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let config = RuntimeConfig::from_env()
+        .map_err(|e| e.to_string())?
+        .cpu_threads(1)
+        .cache_dir(None);
+    let rt = Runtime::with_config(config).map_err(|e| e.to_string())?;
+    let adapter = rt
+        .gpu_info()
+        .map_or_else(|| "none".to_string(), |info| info.to_string());
+    let lavapipe_threads = std::env::var("LP_NUM_THREADS").unwrap_or_default();
+    if !options.json {
+        println!(
+            "switchyard co-execution report: GPU {adapter}, CPU pool of {} thread(s), \
+             LP_NUM_THREADS={lavapipe_threads}",
+            rt.cpu_threads()
+        );
+    }
+    let (balanced, lopsided) = if rt.gpu_available() {
+        (
+            Some(ensemble_makespans(&rt, options, true)?),
+            Some(ensemble_makespans(&rt, options, false)?),
+        )
+    } else {
+        (None, None)
+    };
+    let [blocking, submit_wait, submit_call] = submit_costs(&rt, options.rounds)?;
+
+    let best = |times: &[f64; 3]| times[0].min(times[1]);
+    let ensemble_speedup = balanced.map(|times| best(&times) / times[2]);
+    let lopsided_ratio = lopsided.map(|times| times[2] / best(&times));
+    let submit_over_blocking = submit_wait / blocking;
+    let submit_call_over_blocking = submit_call / blocking;
+    let ms = |times: Option<[f64; 3]>| times.map(|t| t.map(|s| s * 1e3));
+    if options.json {
+        let summary = serde_json::json!({
+            "adapter": adapter,
+            "cpu_threads": rt.cpu_threads(),
+            "lavapipe_threads": lavapipe_threads,
+            "members": options.members,
+            "size": options.size,
+            "steps": options.steps,
+            "rounds": options.rounds,
+            "balanced_ms": ms(balanced).map(|[gpu, cpu, auto]| serde_json::json!({"gpu": gpu, "cpu": cpu, "auto": auto})),
+            "lopsided_ms": ms(lopsided).map(|[gpu, cpu, auto]| serde_json::json!({"gpu": gpu, "cpu": cpu, "auto": auto})),
+            "ensemble_speedup": ensemble_speedup,
+            "split_speedup": serde_json::Value::Null,
+            "lopsided_ratio": lopsided_ratio,
+            "blocking_launch_us": blocking * 1e6,
+            "submit_wait_us": submit_wait * 1e6,
+            "submit_call_us": submit_call * 1e6,
+            "submit_over_blocking": submit_over_blocking,
+            "submit_call_over_blocking": submit_call_over_blocking,
+        });
+        println!("{summary}");
+        return Ok(());
+    }
+    match (ms(balanced), ms(lopsided)) {
+        (Some([gpu, cpu, auto]), Some([lgpu, lcpu, lauto])) => {
+            println!(
+                "ensemble, targets within 2× (CPU: WGSL executor): gpu {gpu:.1} ms, cpu {cpu:.1} ms, \
+                 auto {auto:.1} ms: speedup {:.2} (goal ≥ 1.3)",
+                ensemble_speedup.unwrap_or(f64::NAN)
+            );
+            println!(
+                "ensemble, one target {:.0}× faster (CPU: twin): gpu {lgpu:.1} ms, cpu {lcpu:.1} ms, \
+                 auto {lauto:.1} ms: auto / best {:.3} (goal ≤ 1.05)",
+                lgpu.max(lcpu) / lgpu.min(lcpu),
+                lopsided_ratio.unwrap_or(f64::NAN)
+            );
+        }
+        _ => println!("ensemble: no GPU, not measured"),
+    }
+    println!("split launch: not built yet");
+    println!(
+        "small CPU launch: run {:.2} µs, submit+wait {:.2} µs ({submit_over_blocking:.2}×), \
+         submit call alone {:.2} µs ({submit_call_over_blocking:.2}×; goal ≤ 1.2)",
+        blocking * 1e6,
+        submit_wait * 1e6,
+        submit_call * 1e6
+    );
+    Ok(())
+}
