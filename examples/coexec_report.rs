@@ -18,8 +18,11 @@
 //! - `submit_over_blocking`: per launch, `submit().wait()` over `run()`, on
 //!   a 1024-element saxpy on the CPU (where overhead is all there is);
 //!   `submit_call_over_blocking`: the `submit()` call alone over `run()`;
-//! - `split_speedup`: `null`: splitting one launch across both targets is
-//!   not built yet.
+//! - `split_speedup`: the better single target's time over a split
+//!   launch's (`Launch::split`), for a 2^22-element saxpy repeated in
+//!   place, CPU launches on the WGSL executor (about as fast as lavapipe on
+//!   it); each mode keeps its own buffers where it leaves them, so a GPU
+//!   run's data stays on the GPU while a split's result lands on the host.
 //!
 //! Without a GPU the ensemble figures are `null`.
 
@@ -181,6 +184,58 @@ fn submit_costs(rt: &Runtime, rounds: usize) -> Result<[f64; 3], String> {
     Ok(times.map(median))
 }
 
+/// Median seconds per launch `[gpu, cpu, split]`, and the split's last
+/// parts `(cpu elements, gpu elements)`.
+type SplitCosts = ([f64; 3], Option<(u64, u64)>);
+
+/// [`SplitCosts`] of a 2^22-element saxpy on the GPU, on the CPU (WGSL
+/// executor) and split across both.
+fn split_costs(rt: &Runtime, rounds: usize) -> Result<SplitCosts, String> {
+    const N: usize = 1 << 22;
+    const LAUNCHES: usize = 4;
+    let saxpy = kernels::saxpy().prefer_wgsl_on_cpu();
+    let params = SaxpyParams {
+        a: 0.5,
+        n: N as u32,
+    };
+    let x = rt
+        .buffer_from_slice(&vec![1.0f32; N])
+        .map_err(|e| e.to_string())?;
+    let mut ys = Vec::new();
+    for _ in 0..3 {
+        ys.push(rt.buffer_zeroed::<f32>(N).map_err(|e| e.to_string())?);
+    }
+    let mut times: [Vec<f64>; 3] = Default::default();
+    let mut parts = None;
+    for round in 0..=rounds {
+        for (mode, y) in ys.iter_mut().enumerate() {
+            let started = Instant::now();
+            for _ in 0..LAUNCHES {
+                let launch = rt
+                    .launch(&saxpy)
+                    .uniform(&params)
+                    .read(&x)
+                    .write(y)
+                    .invocations(N as u32);
+                let report = match mode {
+                    0 => launch.on(Target::Gpu).run(),
+                    1 => launch.on(Target::Cpu).run(),
+                    _ => launch.split().run(),
+                }
+                .map_err(|e| e.to_string())?;
+                if let Some(split) = report.split {
+                    parts = Some((split.cpu_elements, split.gpu_elements));
+                }
+            }
+            // Round 0 warms up (pipelines, first transfers, the model).
+            if round > 0 {
+                times[mode].push(started.elapsed().as_secs_f64() / LAUNCHES as f64);
+            }
+        }
+    }
+    Ok((times.map(median), parts))
+}
+
 fn run(options: &Options) -> Result<(), String> {
     let config = RuntimeConfig::from_env()
         .map_err(|e| e.to_string())?
@@ -207,6 +262,14 @@ fn run(options: &Options) -> Result<(), String> {
         (None, None)
     };
     let [blocking, submit_wait, submit_call] = submit_costs(&rt, options.rounds)?;
+    let split = if rt.gpu_available() {
+        Some(split_costs(&rt, options.rounds)?)
+    } else {
+        None
+    };
+    let split_speedup = split
+        .as_ref()
+        .map(|([gpu, cpu, split], _)| gpu.min(*cpu) / split);
 
     let best = |times: &[f64; 3]| times[0].min(times[1]);
     let ensemble_speedup = balanced.map(|times| best(&times) / times[2]);
@@ -226,7 +289,11 @@ fn run(options: &Options) -> Result<(), String> {
             "balanced_ms": ms(balanced).map(|[gpu, cpu, auto]| serde_json::json!({"gpu": gpu, "cpu": cpu, "auto": auto})),
             "lopsided_ms": ms(lopsided).map(|[gpu, cpu, auto]| serde_json::json!({"gpu": gpu, "cpu": cpu, "auto": auto})),
             "ensemble_speedup": ensemble_speedup,
-            "split_speedup": serde_json::Value::Null,
+            "split_speedup": split_speedup,
+            "split_ms": split.as_ref().map(|([gpu, cpu, split], parts)| serde_json::json!({
+                "gpu": gpu * 1e3, "cpu": cpu * 1e3, "split": split * 1e3,
+                "cpu_elements": parts.map(|p| p.0), "gpu_elements": parts.map(|p| p.1),
+            })),
             "lopsided_ratio": lopsided_ratio,
             "blocking_launch_us": blocking * 1e6,
             "submit_wait_us": submit_wait * 1e6,
@@ -253,7 +320,19 @@ fn run(options: &Options) -> Result<(), String> {
         }
         _ => println!("ensemble: no GPU, not measured"),
     }
-    println!("split launch: not built yet");
+    match &split {
+        Some(([gpu, cpu, split], parts)) => println!(
+            "split 2^22 saxpy (CPU: WGSL executor): gpu {:.2} ms, cpu {:.2} ms, split {:.2} ms \
+             (cpu {} + gpu {} elements): speedup {:.2} (goal ≥ 1.3)",
+            gpu * 1e3,
+            cpu * 1e3,
+            split * 1e3,
+            parts.map_or(0, |p| p.0),
+            parts.map_or(0, |p| p.1),
+            split_speedup.unwrap_or(f64::NAN)
+        ),
+        None => println!("split: no GPU, not measured"),
+    }
     println!(
         "small CPU launch: run {:.2} µs, submit+wait {:.2} µs ({submit_over_blocking:.2}×), \
          submit call alone {:.2} µs ({submit_call_over_blocking:.2}×; goal ≤ 1.2)",

@@ -70,7 +70,8 @@ pub use dispatch::{CostLine, DispatchReport, KernelReport, Reason, Target};
 pub use error::{Access, Error, Result};
 pub use kernel::{Kernel, WorkMeasure};
 pub use launch::{
-    Launch, LaunchReport, OutputDifference, PendingLaunch, Sequence, SequenceReport, TwinCheck,
+    Launch, LaunchReport, OutputDifference, PendingLaunch, Sequence, SequenceReport, SplitParts,
+    TwinCheck,
 };
 pub use memory::PoolStats;
 pub use pipeline::{

@@ -114,8 +114,9 @@ pub(super) fn run_gpu(
         Some(slices) => {
             let total = u64::from(invocations[0]);
             let mut dispatches = Vec::new();
-            for k in 0..total.div_ceil(slices.per_slice) {
-                let start = k * slices.per_slice;
+            let first = slices.first.min(total);
+            for k in 0..(total - first).div_ceil(slices.per_slice) {
+                let start = first + k * slices.per_slice;
                 let len = slices.per_slice.min(total - start);
                 let range = |index: usize| {
                     let stride = slices.strides[index];

@@ -50,12 +50,13 @@ mod replay;
 mod report;
 mod route;
 mod sequence;
+mod split;
 mod submit;
 mod twin_check;
 
 pub(crate) use gpu::prepare_pipeline;
 pub use pending::PendingLaunch;
-pub use report::LaunchReport;
+pub use report::{LaunchReport, SplitParts};
 pub use sequence::{Sequence, SequenceReport};
 pub use twin_check::{OutputDifference, TwinCheck};
 
@@ -77,6 +78,7 @@ use cpu::{run_cpu, CpuArgument};
 use gpu::{run_gpu, GpuLaunch, GpuRun};
 use replay::replay_entry;
 use route::{learn, route, Finished, Routed};
+use split::run_split;
 use submit::submit_routed;
 
 /// A launch's buffer arguments, inline up to a count that covers the
@@ -134,6 +136,9 @@ pub struct Launch<'a> {
     /// See [`deadline`](Self::deadline).
     deadline: Option<Duration>,
     sequence: Option<&'a mut Vec<LaunchReport>>,
+    /// See [`split`](Self::split): `Some(None)` chooses the point,
+    /// `Some(Some(k))` gives the CPU elements `0..k`.
+    split: Option<Option<u64>>,
 }
 
 impl<'a> Launch<'a> {
@@ -153,6 +158,7 @@ impl<'a> Launch<'a> {
             work: None,
             deadline: None,
             sequence,
+            split: None,
         }
     }
 
@@ -223,6 +229,32 @@ impl<'a> Launch<'a> {
         self
     }
 
+    /// Runs an [elementwise](Kernel::elementwise) 1-D launch as two parts at
+    /// once: elements `0..k` on the CPU (over the host copies) and the rest
+    /// on the GPU (over binding slices), `k` chosen from the dispatcher's
+    /// learned costs of both targets, transfers included, and learned again
+    /// from how long each part took. The results are those of a run on one
+    /// target. The GPU part's results are read back into the host copy,
+    /// which holds the whole result afterwards.
+    ///
+    /// A launch that cannot be split (the kernel is not elementwise or has
+    /// no CPU path, there is no usable GPU, the launch is not 1-D, or it is
+    /// inside a [`Sequence`]) runs on one target as without `split`, and its
+    /// reason says why it was not split. [`LaunchReport::split`] says how it
+    /// was shared.
+    pub fn split(mut self) -> Self {
+        self.split = Some(None);
+        self
+    }
+
+    /// As [`split`](Self::split), with elements `0..cpu_elements` on the CPU
+    /// and the rest on the GPU (clamped to the launch's size; 0 runs it all
+    /// on the GPU, the whole size all on the CPU).
+    pub fn split_at(mut self, cpu_elements: u64) -> Self {
+        self.split = Some(Some(cpu_elements));
+        self
+    }
+
     /// Runs the launch.
     ///
     /// # Errors
@@ -237,7 +269,12 @@ impl<'a> Launch<'a> {
     ///
     /// Buffers keep a valid copy of their previous contents on every error.
     pub fn run(self) -> Result<LaunchReport> {
-        run_routed(route(self, Instant::now(), false)?)
+        match self.split {
+            Some(at) if self.sequence.is_none() => {
+                run_split(route(self, Instant::now(), false)?, at)
+            }
+            _ => run_routed(route(self, Instant::now(), false)?),
+        }
     }
 
     /// Starts the launch and returns without waiting for it to finish.
@@ -257,7 +294,9 @@ impl<'a> Launch<'a> {
     /// keep the order (see [`PendingLaunch`]).
     ///
     /// Inside a [`Sequence`], the launch is recorded into it as with `run`,
-    /// and the pending launch is ready at once.
+    /// and the pending launch is ready at once; so is a [split](Self::split)
+    /// launch, which keeps both targets busy by itself and runs to its end
+    /// inside `submit`.
     ///
     /// A CPU launch holds the lock of each buffer it uses while it runs, so
     /// a GPU launch that reads the same buffer waits for it even though
@@ -286,6 +325,12 @@ impl<'a> Launch<'a> {
     /// it); execution errors come back from `wait`. Buffers keep their
     /// previous contents on every error.
     pub fn submit(self) -> Result<PendingLaunch> {
+        if let (Some(at), None) = (self.split, &self.sequence) {
+            // Both targets work on it at once already: it runs here.
+            let name = self.kernel.name().to_string();
+            let report = run_split(route(self, Instant::now(), false)?, at)?;
+            return Ok(PendingLaunch::ready(&name, Ok(report)));
+        }
         submit_routed(route(self, Instant::now(), true)?)
     }
 }

@@ -128,7 +128,7 @@ fn plan_dispatch(
 
 /// Slices for a launch whose buffers exceed the storage binding limit, or
 /// why it cannot be sliced (see [`Kernel::elementwise`]).
-fn plan_slices(
+pub(super) fn plan_slices(
     gpu: &GpuContext,
     kernel: &Kernel,
     wgsl: &WgslKernel,
@@ -175,7 +175,12 @@ fn plan_slices(
     if per_slice == 0 {
         return Err("an element is wider than the binding limit allows".into());
     }
-    Ok(Slices { per_slice, strides })
+    Ok(Slices {
+        per_slice,
+        strides,
+        first: 0,
+        align,
+    })
 }
 
 /// How a launch reaches the GPU: its grid, and the slices of its buffers
@@ -197,12 +202,19 @@ impl GpuPlan {
     }
 }
 
-/// An elementwise launch cut into slices of `per_slice` elements; slice `k`
-/// binds elements `k·per_slice ..` of every buffer (`strides[i]` bytes each).
+/// An elementwise launch cut into slices of `per_slice` elements from
+/// element `first`; slice `k` binds elements `first + k·per_slice ..` of
+/// every buffer (`strides[i]` bytes each).
 #[derive(Clone, Debug)]
 pub(super) struct Slices {
     pub per_slice: u64,
     pub strides: Vec<u64>,
+    /// The first element dispatched: 0, or a split launch's GPU part's
+    /// start (a multiple of `align`).
+    pub first: u64,
+    /// Element counts that keep every buffer's byte offset aligned to the
+    /// adapter's storage offset alignment.
+    pub align: u64,
 }
 
 /// How a launch's grid is dispatched.

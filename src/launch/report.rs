@@ -39,9 +39,22 @@ pub struct LaunchReport {
     pub bytes_uploaded: u64,
     /// Bytes copied device → host for this launch.
     pub bytes_downloaded: u64,
+    /// For a launch split across both targets ([`Launch::split`](crate::Launch::split)):
+    /// how many elements each ran. `target` is then the one that ran more.
+    pub split: Option<SplitParts>,
     /// Wall time from `run()` to return. Inside a sequence a GPU launch is only
     /// recorded, so this excludes its execution (see [`SequenceReport::wall`](crate::SequenceReport::wall)).
     pub wall: Duration,
+}
+
+/// How a split launch was shared: elements `0..cpu_elements` ran on the
+/// CPU, the next `gpu_elements` on the GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SplitParts {
+    /// Elements `0..cpu_elements`, run on the CPU.
+    pub cpu_elements: u64,
+    /// The elements after those, run on the GPU.
+    pub gpu_elements: u64,
 }
 
 impl std::fmt::Display for LaunchReport {
@@ -58,6 +71,13 @@ impl std::fmt::Display for LaunchReport {
             self.bytes_uploaded,
             self.bytes_downloaded
         )?;
+        if let Some(parts) = self.split {
+            write!(
+                f,
+                "; split: cpu {} + gpu {} elements",
+                parts.cpu_elements, parts.gpu_elements
+            )?;
+        }
         if let Some(outcome) = self.pipeline {
             write!(f, "; pipeline {outcome:?}")?;
         }

@@ -78,6 +78,7 @@ pub(super) fn route<'a>(
         work,
         deadline,
         sequence,
+        split: _,
     } = launch;
     let name = kernel.name();
     // Work the device took with it is re-run first, so this launch sees its
@@ -209,6 +210,7 @@ pub(super) fn route<'a>(
         workgroups: None,
         pipeline: None,
         cpu_implementation: None,
+        split: None,
         bytes_uploaded: 0,
         bytes_downloaded: 0,
         wall: Duration::ZERO,

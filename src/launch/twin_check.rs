@@ -160,6 +160,7 @@ impl Launch<'_> {
             work: self.work,
             deadline: self.deadline,
             sequence: None,
+            split: None,
         }
         .run()
     }

@@ -1,0 +1,207 @@
+//! Launches split across both targets (`Launch::split`): at random points
+//! and sizes, parts of 0 and 1 element, sizes that are not a multiple of
+//! the workgroup, with the twin and with the WGSL executor on the CPU,
+//! equal to a single-target run exactly; and launches that cannot be split
+//! run on one target and say why.
+//!
+//! saxpy is a multiply and an add per element: lavapipe, the twin and the
+//! executor agree bit for bit on it (checked by the parity tests), so the
+//! comparisons here are exact.
+
+mod common;
+
+use common::{cpu_runtime, gpu_runtime};
+use proptest::prelude::*;
+use switchyard::kernels::{self, SaxpyParams};
+use switchyard::{Buffer, Kernel, Runtime, Target};
+
+fn saxpy_values(len: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    (
+        common::random_f32(len, seed),
+        common::random_f32(len, seed + 1),
+    )
+}
+
+/// `y = a·x + y` on one target, from fresh buffers.
+fn single(rt: &Runtime, kernel: &Kernel, x: &[f32], y: &[f32], target: Target) -> Vec<f32> {
+    let xb = rt.buffer_from_slice(x).unwrap();
+    let mut yb = rt.buffer_from_slice(y).unwrap();
+    rt.launch(kernel)
+        .uniform(&SaxpyParams {
+            a: 1.5,
+            n: x.len() as u32,
+        })
+        .read(&xb)
+        .write(&mut yb)
+        .invocations(x.len() as u32)
+        .on(target)
+        .run()
+        .unwrap();
+    yb.to_vec().unwrap()
+}
+
+/// The same, split with `at` elements on the CPU (chosen when `None`).
+fn split(
+    rt: &Runtime,
+    kernel: &Kernel,
+    x: &Buffer<f32>,
+    y: &mut Buffer<f32>,
+    at: Option<u64>,
+) -> switchyard::LaunchReport {
+    let launch = rt
+        .launch(kernel)
+        .uniform(&SaxpyParams {
+            a: 1.5,
+            n: x.len() as u32,
+        })
+        .read(x)
+        .write(y)
+        .invocations(x.len() as u32);
+    match at {
+        Some(k) => launch.split_at(k),
+        None => launch.split(),
+    }
+    .run()
+    .unwrap()
+}
+
+fn kernels() -> [Kernel; 2] {
+    [kernels::saxpy(), kernels::saxpy().prefer_wgsl_on_cpu()]
+}
+
+#[test]
+fn split_points_at_the_edges_and_inside_equal_a_single_target_run() {
+    let Some(rt) = gpu_runtime() else { return };
+    for kernel in kernels() {
+        for len in [1usize, 2, 255, 257, 1000, 4096, 70_001] {
+            let (x, y) = saxpy_values(len, len as u64);
+            let expected = single(&rt, &kernel, &x, &y, Target::Gpu);
+            assert_eq!(single(&rt, &kernel, &x, &y, Target::Cpu), expected);
+            let n = len as u64;
+            for at in [0, 1, n / 3, n.saturating_sub(1), n, n + 5] {
+                let xb = rt.buffer_from_slice(&x).unwrap();
+                let mut yb = rt.buffer_from_slice(&y).unwrap();
+                let report = split(&rt, &kernel, &xb, &mut yb, Some(at));
+                let parts = report.split.expect("split");
+                assert_eq!(parts.cpu_elements, at.min(n), "{report}");
+                assert_eq!(parts.cpu_elements + parts.gpu_elements, n, "{report}");
+                assert_eq!(
+                    yb.to_vec().unwrap(),
+                    expected,
+                    "len {len}, at {at}: {report}"
+                );
+                assert_eq!(xb.to_vec().unwrap(), x);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_chosen_split_uses_both_targets_and_repeats_correctly() {
+    let Some(rt) = gpu_runtime() else { return };
+    let kernel = kernels::saxpy().prefer_wgsl_on_cpu();
+    let len = 1 << 18;
+    let (x, y) = saxpy_values(len, 9);
+    let xb = rt.buffer_from_slice(&x).unwrap();
+    let mut yb = rt.buffer_from_slice(&y).unwrap();
+    let mut expected = y.clone();
+    for round in 0..6 {
+        let report = split(&rt, &kernel, &xb, &mut yb, None);
+        let parts = report.split.expect("split");
+        assert_eq!(parts.cpu_elements + parts.gpu_elements, len as u64);
+        assert!(
+            report
+                .reason
+                .starts_with(&format!("{}: split: cpu 0..", report.target)),
+            "{report}"
+        );
+        for (e, x) in expected.iter_mut().zip(&x) {
+            *e += 1.5 * x;
+        }
+        // Results of every round stay exact: each is checked.
+        assert_eq!(yb.to_vec().unwrap(), expected, "round {round}: {report}");
+    }
+}
+
+#[test]
+fn a_launch_that_cannot_be_split_runs_on_one_target_and_says_why() {
+    // No GPU.
+    let rt = cpu_runtime();
+    let (x, y) = saxpy_values(1000, 3);
+    let xb = rt.buffer_from_slice(&x).unwrap();
+    let mut yb = rt.buffer_from_slice(&y).unwrap();
+    let report = split(&rt, &kernels::saxpy(), &xb, &mut yb, Some(10));
+    assert_eq!(report.split, None);
+    assert_eq!(report.target, Target::Cpu);
+    assert!(
+        report.reason.contains("not split: there is no usable GPU"),
+        "{report}"
+    );
+    assert_eq!(
+        yb.to_vec().unwrap(),
+        single(&rt, &kernels::saxpy(), &x, &y, Target::Cpu)
+    );
+
+    // Not elementwise.
+    let Some(rt) = gpu_runtime() else { return };
+    let n = 64u32;
+    let jacobi = kernels::jacobi2d();
+    let field = vec![1.0f32; (n * n) as usize];
+    let a = rt.buffer_from_slice(&field).unwrap();
+    let mut b = rt.buffer_zeroed::<f32>((n * n) as usize).unwrap();
+    let report = rt
+        .launch(&jacobi)
+        .uniform(&kernels::Jacobi2dParams {
+            width: n,
+            height: n,
+            alpha: 0.1,
+            _pad: 0,
+        })
+        .read(&a)
+        .write(&mut b)
+        .grid([n, n, 1])
+        .split()
+        .run()
+        .unwrap();
+    assert_eq!(report.split, None);
+    assert!(
+        report
+            .reason
+            .contains("not split: the kernel is not declared elementwise"),
+        "{report}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 40,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Random sizes and split points, on both CPU implementations, equal
+    /// the GPU's single-target result.
+    #[test]
+    fn random_split_points_equal_a_single_target_run(
+        len in 1usize..20_000,
+        at in any::<prop::sample::Index>(),
+        wgsl in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let Some(rt) = shared_gpu() else { return Ok(()) };
+        let kernel = &kernels()[usize::from(wgsl)];
+        let (x, y) = saxpy_values(len, seed);
+        let expected = single(rt, kernel, &x, &y, Target::Gpu);
+        let at = at.index(len + 1) as u64;
+        let xb = rt.buffer_from_slice(&x).unwrap();
+        let mut yb = rt.buffer_from_slice(&y).unwrap();
+        let report = split(rt, kernel, &xb, &mut yb, Some(at));
+        prop_assert_eq!(report.split.map(|p| p.cpu_elements), Some(at));
+        prop_assert_eq!(yb.to_vec().unwrap(), expected);
+    }
+}
+
+fn shared_gpu() -> Option<&'static Runtime> {
+    static RT: std::sync::OnceLock<Option<Runtime>> = std::sync::OnceLock::new();
+    RT.get_or_init(gpu_runtime).as_ref()
+}
