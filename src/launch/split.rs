@@ -35,16 +35,76 @@ use crate::buffer::residency::Use;
 use crate::buffer::transfer::BufferState;
 use crate::cpu::CpuSlot;
 use crate::device::{GpuContext, TransferStats};
-use crate::dispatch::{Predictions, Reason, Target};
+use crate::dispatch::{Direction, Predictions, Reason, Target};
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
 use crate::pipeline::CacheOutcome;
 use crate::sync::lock;
 use crate::target::CpuImplementation;
 
-/// Runs `routed` split at `at` CPU elements (chosen when `None`), or on
-/// one target when it cannot be split (its reason then says why).
-pub(super) fn run_split(mut routed: Routed<'_>, at: Option<u64>) -> Result<LaunchReport> {
+/// Below this many elements `Auto` never splits: the second thread and the
+/// read-back cost tens of microseconds.
+const AUTO_SPLIT_MIN_ELEMENTS: u64 = 1 << 16;
+
+/// What splitting costs beyond its parts, for `Auto`'s estimate: a scoped
+/// thread, a second submission wait, the merge's locks.
+const SPLIT_OVERHEAD_SECONDS: f64 = 100e-6;
+
+/// `Auto` splits only when the split is predicted this much faster than
+/// the better single target: a split leaves its result on the host, which
+/// the next launches' transfers may pay for.
+const AUTO_SPLIT_MARGIN: f64 = 0.8;
+
+/// Whether an `Auto` launch is predicted to finish clearly sooner split
+/// than on either target alone; the reason's text when it is.
+pub(super) fn auto_split_pays(routed: &Routed<'_>) -> Option<String> {
+    let report = &routed.report;
+    let n = u64::from(routed.invocations[0]);
+    let predictions = &routed.predictions;
+    if routed.requested != Target::Auto
+        || routed.sequence.is_some()
+        || report.alternative.is_none()
+        || report.explored
+        || !routed.kernel.is_elementwise()
+        || n < AUTO_SPLIT_MIN_ELEMENTS
+        || !(predictions.cpu_measured && predictions.gpu_measured)
+    {
+        return None;
+    }
+    let (cpu, gpu) = (predictions.of(Target::Cpu), predictions.of(Target::Gpu));
+    let (k, _) = split_point(predictions, n);
+    let written: u64 = routed
+        .buffers
+        .iter()
+        .filter(|arg| arg.usage() != Use::Read)
+        .map(|arg| arg.raw().byte_len())
+        .sum();
+    let read_back_bytes = (written as f64 * (n - k) as f64 / n as f64) as u64;
+    let read_back = routed
+        .shared
+        .dispatcher()
+        .transfer_seconds(Direction::Download, read_back_bytes);
+    let split = cpu * gpu / (cpu + gpu) + read_back + SPLIT_OVERHEAD_SECONDS;
+    let pays = split.is_finite() && split < AUTO_SPLIT_MARGIN * cpu.min(gpu);
+    if !pays || splittable(routed).is_err() {
+        return None;
+    }
+    Some(format!(
+        "predicted {:.3} ms split vs cpu {:.3} ms, gpu {:.3} ms",
+        split * 1e3,
+        cpu * 1e3,
+        gpu * 1e3
+    ))
+}
+
+/// Runs `routed` split at `at` CPU elements (chosen when `None`; `why`
+/// then says why it was split, if not requested), or on one target when it
+/// cannot be split (its reason then says why).
+pub(super) fn run_split(
+    mut routed: Routed<'_>,
+    at: Option<u64>,
+    why: Option<String>,
+) -> Result<LaunchReport> {
     let slices = match splittable(&routed) {
         Ok(slices) => slices,
         Err(why) => {
@@ -60,7 +120,10 @@ pub(super) fn run_split(mut routed: Routed<'_>, at: Option<u64>) -> Result<Launc
     let n = u64::from(routed.invocations[0]);
     let (k, chosen) = match at {
         Some(k) => (k.min(n), "requested".to_string()),
-        None => split_point(&routed.predictions, n),
+        None => {
+            let (k, point) = split_point(&routed.predictions, n);
+            (k, why.unwrap_or(point))
+        }
     };
     let start = k / slices.align * slices.align;
     let Routed {
