@@ -97,29 +97,61 @@ fn split_points_at_the_edges_and_inside_equal_a_single_target_run() {
 }
 
 #[test]
-fn a_chosen_split_uses_both_targets_and_repeats_correctly() {
+fn split_launches_mixed_with_single_target_ones_keep_both_copies_right() {
     let Some(rt) = gpu_runtime() else { return };
     let kernel = kernels::saxpy().prefer_wgsl_on_cpu();
-    let len = 1 << 18;
+    let len = (1 << 18) + 77;
     let (x, y) = saxpy_values(len, 9);
     let xb = rt.buffer_from_slice(&x).unwrap();
     let mut yb = rt.buffer_from_slice(&y).unwrap();
     let mut expected = y.clone();
-    for round in 0..6 {
-        let report = split(&rt, &kernel, &xb, &mut yb, None);
-        let parts = report.split.expect("split");
-        assert_eq!(parts.cpu_elements + parts.gpu_elements, len as u64);
-        assert!(
-            report
-                .reason
-                .starts_with(&format!("{}: split: cpu 0..", report.target)),
-            "{report}"
-        );
+    // A split leaves both copies current: the GPU and CPU launches after it
+    // read whichever copy they find, and a later split reads both.
+    let steps: [Option<Target>; 8] = [
+        None,
+        Some(Target::Gpu),
+        None,
+        Some(Target::Cpu),
+        None,
+        None,
+        Some(Target::Gpu),
+        None,
+    ];
+    for (round, step) in steps.into_iter().enumerate() {
+        let report = match step {
+            None if round % 3 == 2 => split(&rt, &kernel, &xb, &mut yb, Some(len as u64 / 5)),
+            None => split(&rt, &kernel, &xb, &mut yb, None),
+            Some(target) => rt
+                .launch(&kernel)
+                .uniform(&SaxpyParams {
+                    a: 1.5,
+                    n: len as u32,
+                })
+                .read(&xb)
+                .write(&mut yb)
+                .invocations(len as u32)
+                .on(target)
+                .run()
+                .unwrap(),
+        };
+        if step.is_none() {
+            let parts = report.split.expect("split");
+            assert_eq!(parts.cpu_elements + parts.gpu_elements, len as u64);
+            assert!(
+                report
+                    .reason
+                    .starts_with(&format!("{}: split: cpu 0..", report.target)),
+                "{report}"
+            );
+        }
         for (e, x) in expected.iter_mut().zip(&x) {
             *e += 1.5 * x;
         }
-        // Results of every round stay exact: each is checked.
-        assert_eq!(yb.to_vec().unwrap(), expected, "round {round}: {report}");
+        // Only every other round reads back, so GPU launches also meet a
+        // split's device copy unread.
+        if round % 2 == 1 || round == steps.len() - 1 {
+            assert_eq!(yb.to_vec().unwrap(), expected, "round {round}: {report}");
+        }
     }
 }
 

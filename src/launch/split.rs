@@ -13,7 +13,8 @@
 //!    (lavapipe runs a submission on the submitting thread, so the
 //!    submission cannot happen here);
 //! 4. elements `k..n` of every written buffer are read back into its host
-//!    copy, which then holds the whole result; the device copy is stale.
+//!    copy, which then holds the whole result, and elements `0..a` are
+//!    written to its device copy, which then holds it too.
 //!
 //! If the GPU part fails at any step, the CPU runs `k..n` too, from the
 //! host copies, which step 1 made current and the CPU part left untouched
@@ -31,7 +32,7 @@ use super::plan::{plan_slices, GpuPlan, Slices};
 use super::report::SplitParts;
 use super::route::{learn, Finished, Routed};
 use super::{run_routed, Arg, LaunchReport};
-use crate::buffer::residency::Use;
+use crate::buffer::residency::{Residency, Use};
 use crate::buffer::transfer::BufferState;
 use crate::cpu::CpuSlot;
 use crate::device::{GpuContext, TransferStats};
@@ -267,8 +268,34 @@ pub(super) fn run_split(
     }
     for &index in &order {
         let arg = &buffers[index];
-        if arg.usage() != Use::Read {
-            lock(&arg.raw().state).finish_host(arg.usage());
+        if arg.usage() == Use::Read {
+            continue;
+        }
+        let mut state = lock(&arg.raw().state);
+        state.finish_host(arg.usage());
+        if !failed && k < n {
+            // The device copy was made current before the GPU part and
+            // holds its elements from `start`: with the CPU's elements
+            // before them it is current again, and the next launch, on
+            // either target or split, moves nothing.
+            let bytes = (start * strides[index]) as usize;
+            let gpu = gpu.filter(|gpu| gpu.check_healthy().is_ok());
+            let BufferState {
+                host,
+                device,
+                residency,
+                ..
+            } = &mut *state;
+            if let (Some(gpu), Some(device)) = (gpu, device.as_ref()) {
+                if bytes == 0
+                    || gpu
+                        .upload_at(device.buffer(), 0, &host.bytes()[..bytes])
+                        .is_ok()
+                {
+                    shared.counters().uploaded(bytes as u64);
+                    *residency = Residency::Both;
+                }
+            }
         }
     }
 
