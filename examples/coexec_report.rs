@@ -130,32 +130,25 @@ fn submit_costs(rt: &Runtime, rounds: usize) -> Result<[f64; 3], String> {
     };
     let mut times: [Vec<f64>; 3] = Default::default();
     for _ in 0..rounds * 4 {
-        let started = Instant::now();
-        for _ in 0..LAUNCHES {
-            rt.launch(&saxpy)
-                .uniform(&params)
-                .read(&x)
-                .write(&mut y)
-                .invocations(N as u32)
-                .on(Target::Cpu)
-                .run()
+        for (slot, submitted) in [(0, false), (1, true)] {
+            let started = Instant::now();
+            for _ in 0..LAUNCHES {
+                let launch = rt
+                    .launch(&saxpy)
+                    .uniform(&params)
+                    .read(&x)
+                    .write(&mut y)
+                    .invocations(N as u32)
+                    .on(Target::Cpu);
+                if submitted {
+                    launch.submit().and_then(|pending| pending.wait())
+                } else {
+                    launch.run()
+                }
                 .map_err(|e| e.to_string())?;
+            }
+            times[slot].push(started.elapsed().as_secs_f64() / LAUNCHES as f64);
         }
-        times[0].push(started.elapsed().as_secs_f64() / LAUNCHES as f64);
-
-        let started = Instant::now();
-        for _ in 0..LAUNCHES {
-            rt.launch(&saxpy)
-                .uniform(&params)
-                .read(&x)
-                .write(&mut y)
-                .invocations(N as u32)
-                .on(Target::Cpu)
-                .submit()
-                .and_then(|pending| pending.wait())
-                .map_err(|e| e.to_string())?;
-        }
-        times[1].push(started.elapsed().as_secs_f64() / LAUNCHES as f64);
 
         // Submitting alone: independent outputs, so nothing waits.
         let mut outputs: Vec<_> = (0..LAUNCHES)

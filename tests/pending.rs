@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{all_runtimes, cpu_runtime, gpu_runtime};
@@ -193,23 +192,6 @@ fn a_pending_launch_is_a_future() {
     }
 }
 
-/// Writes its buffer, then loops forever in the lanes whose value is odd.
-const NEVER_ENDS: &str = r#"
-@group(0) @binding(0) var<storage, read_write> v: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x >= arrayLength(&v) { return; }
-    let start = v[id.x];
-    v[id.x] = 12345u;
-    var x = start;
-    loop {
-        if x % 2u == 0u { break; }
-        x = x + 2u;
-    }
-    v[id.x] = x;
-}
-"#;
-
 #[test]
 fn an_error_surfaces_at_wait_and_every_buffer_keeps_its_contents() {
     let rt = cpu_runtime();
@@ -233,7 +215,7 @@ fn an_error_surfaces_at_wait_and_every_buffer_keeps_its_contents() {
     );
     // A twin writes the host copy in place, so its buffer shows what it did
     // before the panic; the executor's launch below keeps every buffer.
-    let never_ends = Kernel::wgsl("never_ends", NEVER_ENDS, "main").unwrap();
+    let never_ends = Kernel::wgsl("never_ends", common::NEVER_ENDS, "main").unwrap();
     let values: Vec<u32> = (0..10_000)
         .map(|i| if i == 777 { 3 } else { 2 * i })
         .collect();
@@ -339,12 +321,6 @@ fn eight_threads_submitting_to_one_runtime_match_a_plain_loop() {
     }
 }
 
-/// One runtime of each kind for all property cases.
-fn shared_runtimes() -> &'static [Runtime] {
-    static RUNTIMES: OnceLock<Vec<Runtime>> = OnceLock::new();
-    RUNTIMES.get_or_init(all_runtimes)
-}
-
 #[derive(Clone, Debug)]
 enum Step {
     /// Submit `ys[into] += a·source` on a target, where source is `x` or
@@ -392,7 +368,7 @@ proptest! {
         len in 1usize..4000,
         steps in prop::collection::vec(step(), 1..20),
     ) {
-        for rt in shared_runtimes() {
+        for rt in common::shared_runtimes() {
             let x_values = integers(len, 7);
             let x = rt.buffer_from_slice(&x_values).unwrap();
             let mut ys: Vec<Buffer<f32>> =

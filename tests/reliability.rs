@@ -146,13 +146,6 @@ fn a_soak_of_100_000_small_launches_holds_memory_flat() {
     assert!(rt.bind_group_stats().entries <= 1024);
 }
 
-/// One runtime of each kind for all property cases: opening a device per
-/// case would be most of the test's time.
-fn shared_runtimes() -> &'static [Runtime] {
-    static RUNTIMES: OnceLock<Vec<Runtime>> = OnceLock::new();
-    RUNTIMES.get_or_init(all_runtimes)
-}
-
 #[derive(Clone, Debug)]
 enum Step {
     /// `y += a·x` on a target.
@@ -332,7 +325,7 @@ proptest! {
             .map(|v| (v * 8.0).round())
             .collect();
         let saxpy_kernel = kernels::saxpy();
-        for rt in shared_runtimes() {
+        for rt in common::shared_runtimes() {
             let x = rt.buffer_from_slice(&x_values).unwrap();
             let mut y = rt.buffer_zeroed::<f32>(len).unwrap();
             let mut expected = vec![0.0f32; len];

@@ -506,26 +506,9 @@ fn a_shader_the_gpu_compiler_panics_on_is_an_error_there_and_runs_on_the_cpu_und
     assert_eq!(y.to_vec().unwrap(), [3.0; 4]);
 }
 
-/// Writes its buffer, then loops forever in the lanes whose value is odd.
-const NEVER_ENDS: &str = r#"
-@group(0) @binding(0) var<storage, read_write> v: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x >= arrayLength(&v) { return; }
-    let start = v[id.x];
-    v[id.x] = 12345u;
-    var x = start;
-    loop {
-        if x % 2u == 0u { break; }
-        x = x + 2u;
-    }
-    v[id.x] = x;
-}
-"#;
-
 #[test]
 fn a_launch_past_its_deadline_stops_and_keeps_every_buffer() {
-    let kernel = Kernel::wgsl("never_ends", NEVER_ENDS, "main").unwrap();
+    let kernel = Kernel::wgsl("never_ends", common::NEVER_ENDS, "main").unwrap();
     let rt = cpu_runtime();
     let values: Vec<u32> = (0..100_000)
         .map(|i| if i == 77_777 { 3 } else { 2 * i })

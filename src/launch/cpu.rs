@@ -61,13 +61,7 @@ pub(super) fn run_cpu(
     invocations: [u32; 3],
     deadline: Option<Duration>,
 ) -> Result<CpuRun> {
-    let path = kernel
-        .cpu_path()
-        .map_err(|reason| Error::TargetUnavailable {
-            kernel: kernel.name().into(),
-            target: Target::Cpu,
-            reason,
-        })?;
+    let path = cpu_path_of(kernel)?;
     let gpu = shared.gpu();
 
     // Each distinct buffer is locked once (a read-only one may be passed
@@ -121,6 +115,18 @@ pub(super) fn run_cpu(
         implementation,
         bytes_downloaded,
     })
+}
+
+/// How `kernel` runs on the CPU, or the error of a CPU launch it cannot
+/// make.
+pub(super) fn cpu_path_of(kernel: &Kernel) -> Result<CpuPath<'_>> {
+    kernel
+        .cpu_path()
+        .map_err(|reason| Error::TargetUnavailable {
+            kernel: kernel.name().into(),
+            target: Target::Cpu,
+            reason,
+        })
 }
 
 /// Whether a CPU launch of `kernel` over `invocations` runs on the calling

@@ -26,7 +26,7 @@
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::cpu::{run_on_pool, twin_slots};
+use super::cpu::{cpu_path_of, run_on_pool, twin_slots};
 use super::gpu::{run_gpu, GpuLaunch};
 use super::plan::{plan_slices, GpuPlan, Slices};
 use super::report::SplitParts;
@@ -142,13 +142,7 @@ pub(super) fn run_split(
     } = routed;
     let gpu = shared.gpu().filter(|_| k < n);
     let wgsl = kernel.wgsl_part();
-    let path = kernel
-        .cpu_path()
-        .map_err(|reason| Error::TargetUnavailable {
-            kernel: kernel.name().into(),
-            target: Target::Cpu,
-            reason,
-        })?;
+    let path = cpu_path_of(kernel)?;
     let strides = slices.strides.clone();
 
     // 1. Host copies current, each distinct buffer once.
@@ -186,6 +180,16 @@ pub(super) fn run_split(
 
     // 3. Both parts at once.
     let name = kernel.name().to_string();
+    let part = CpuPart {
+        cpu: shared.cpu(),
+        kernel,
+        path: &path,
+        buffers: &buffers,
+        order: &order,
+        strides: &strides,
+        uniforms: &uniforms,
+        deadline,
+    };
     let (cpu_part, gpu_part) = std::thread::scope(|scope| {
         let gpu_thread = gpu.filter(|_| pipeline.is_some()).map(|gpu| {
             let operation = format!("split launch of kernel `{name}`");
@@ -196,17 +200,7 @@ pub(super) fn run_split(
                 Ok(submitted.elapsed())
             })
         });
-        let cpu_part = run_part(
-            shared.cpu(),
-            kernel,
-            &path,
-            &buffers,
-            &order,
-            &strides,
-            &uniforms,
-            0..k,
-            deadline,
-        );
+        let cpu_part = part.run(0..k);
         let gpu_part = gpu_thread.map(|thread| {
             thread.join().unwrap_or_else(|payload| {
                 Err(Error::CpuKernelPanicked {
@@ -249,17 +243,7 @@ pub(super) fn run_split(
     if failed {
         let why = gpu_failure.unwrap_or_else(|| "no usable GPU".into());
         log::warn!("switchyard: the GPU part of split `{name}` failed ({why}); the CPU ran it");
-        run_part(
-            shared.cpu(),
-            kernel,
-            &path,
-            &buffers,
-            &order,
-            &strides,
-            &uniforms,
-            k..n,
-            deadline,
-        )?;
+        part.run(k..n)?;
         parts = SplitParts {
             cpu_elements: n,
             gpu_elements: 0,
@@ -383,71 +367,86 @@ fn chosen_failed(report: &mut LaunchReport, why: &str) {
     );
 }
 
-/// Runs elements `range` of the launch on the CPU over the host copies
-/// (each distinct buffer locked once, in id order), as a launch of
-/// `range.len()` invocations over sub-slices of every buffer.
-#[allow(clippy::too_many_arguments)]
-fn run_part(
-    cpu: &crate::cpu::CpuPool,
-    kernel: &Kernel,
-    path: &crate::kernel::CpuPath<'_>,
-    buffers: &[Arg<'_>],
-    order: &[usize],
-    strides: &[u64],
-    uniforms: &[Vec<u8>],
-    range: std::ops::Range<u64>,
+/// What the CPU needs to run any range of a split launch's elements.
+struct CpuPart<'p, 'a> {
+    cpu: &'p crate::cpu::CpuPool,
+    kernel: &'p Kernel,
+    path: &'p crate::kernel::CpuPath<'p>,
+    buffers: &'p [Arg<'a>],
+    /// Each distinct buffer's argument index, in buffer-id order.
+    order: &'p [usize],
+    strides: &'p [u64],
+    uniforms: &'p [Vec<u8>],
     deadline: Option<Duration>,
-) -> Result<(f64, CpuImplementation)> {
-    let started = Instant::now();
-    if range.is_empty() {
-        let implementation = match path {
-            crate::kernel::CpuPath::Twin(_) => CpuImplementation::Twin,
-            crate::kernel::CpuPath::Wgsl(_) => CpuImplementation::Wgsl,
-        };
-        return Ok((0.0, implementation));
-    }
-    let mut guards: Vec<(usize, MutexGuard<'_, BufferState>)> = order
-        .iter()
-        .map(|&index| (index, lock(&buffers[index].raw().state)))
-        .collect();
-    let arguments: Vec<(u64, Use)> = buffers
-        .iter()
-        .map(|arg| (arg.raw().id, arg.usage()))
-        .collect();
-    let slots = twin_slots(
-        guards
-            .iter_mut()
-            .map(|(index, guard)| {
-                let arg = &buffers[*index];
-                (arg.raw().id, &mut **guard, arg.usage())
+}
+
+impl CpuPart<'_, '_> {
+    /// Runs elements `range` on the CPU over the host copies (each distinct
+    /// buffer locked once, in id order), as a launch of `range.len()`
+    /// invocations over sub-slices of every buffer; returns its seconds and
+    /// what ran.
+    fn run(&self, range: std::ops::Range<u64>) -> Result<(f64, CpuImplementation)> {
+        let CpuPart {
+            cpu,
+            kernel,
+            path,
+            buffers,
+            order,
+            strides,
+            uniforms,
+            deadline,
+        } = *self;
+        let started = Instant::now();
+        if range.is_empty() {
+            let implementation = match path {
+                crate::kernel::CpuPath::Twin(_) => CpuImplementation::Twin,
+                crate::kernel::CpuPath::Wgsl(_) => CpuImplementation::Wgsl,
+            };
+            return Ok((0.0, implementation));
+        }
+        let mut guards: Vec<(usize, MutexGuard<'_, BufferState>)> = order
+            .iter()
+            .map(|&index| (index, lock(&buffers[index].raw().state)))
+            .collect();
+        let arguments: Vec<(u64, Use)> = buffers
+            .iter()
+            .map(|arg| (arg.raw().id, arg.usage()))
+            .collect();
+        let slots = twin_slots(
+            guards
+                .iter_mut()
+                .map(|(index, guard)| {
+                    let arg = &buffers[*index];
+                    (arg.raw().id, &mut **guard, arg.usage())
+                })
+                .collect(),
+            &arguments,
+        );
+        // Each argument's slot cut to the range's bytes.
+        let slots: Vec<CpuSlot<'_>> = slots
+            .into_iter()
+            .zip(strides)
+            .map(|(slot, &stride)| {
+                let bytes = (range.start * stride) as usize..(range.end * stride) as usize;
+                match slot {
+                    CpuSlot::Read(all) => CpuSlot::Read(&all[bytes]),
+                    CpuSlot::Write(all) => CpuSlot::Write(all.map(|all| &mut all[bytes])),
+                }
             })
-            .collect(),
-        &arguments,
-    );
-    // Each argument's slot cut to the range's bytes.
-    let slots: Vec<CpuSlot<'_>> = slots
-        .into_iter()
-        .zip(strides)
-        .map(|(slot, &stride)| {
-            let bytes = (range.start * stride) as usize..(range.end * stride) as usize;
-            match slot {
-                CpuSlot::Read(all) => CpuSlot::Read(&all[bytes]),
-                CpuSlot::Write(all) => CpuSlot::Write(all.map(|all| &mut all[bytes])),
-            }
-        })
-        .collect();
-    let uniform_slices: Vec<&[u8]> = uniforms.iter().map(Vec::as_slice).collect();
-    let invocations = [(range.end - range.start) as u32, 1, 1];
-    let implementation = run_on_pool(
-        cpu,
-        kernel,
-        path,
-        slots,
-        uniform_slices,
-        invocations,
-        deadline,
-    )?;
-    Ok((started.elapsed().as_secs_f64(), implementation))
+            .collect();
+        let uniform_slices: Vec<&[u8]> = uniforms.iter().map(Vec::as_slice).collect();
+        let invocations = [(range.end - range.start) as u32, 1, 1];
+        let implementation = run_on_pool(
+            cpu,
+            kernel,
+            path,
+            slots,
+            uniform_slices,
+            invocations,
+            deadline,
+        )?;
+        Ok((started.elapsed().as_secs_f64(), implementation))
+    }
 }
 
 /// Reads elements `range` of every written buffer's device copy into its

@@ -108,3 +108,28 @@ pub fn jacobi_steps(
     let report = seq.finish().expect("sequence finishes");
     (a.to_vec().expect("readback"), report)
 }
+
+/// One runtime of each kind (CPU-only, and the GPU one when there is one),
+/// made once for all the property cases of a test binary: opening a device
+/// per case would be most of the test's time.
+pub fn shared_runtimes() -> &'static [Runtime] {
+    static RUNTIMES: std::sync::OnceLock<Vec<Runtime>> = std::sync::OnceLock::new();
+    RUNTIMES.get_or_init(all_runtimes)
+}
+
+/// Writes its buffer, then loops forever in the lanes whose value is odd.
+pub const NEVER_ENDS: &str = r#"
+@group(0) @binding(0) var<storage, read_write> v: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x >= arrayLength(&v) { return; }
+    let start = v[id.x];
+    v[id.x] = 12345u;
+    var x = start;
+    loop {
+        if x % 2u == 0u { break; }
+        x = x + 2u;
+    }
+    v[id.x] = x;
+}
+"#;
