@@ -260,6 +260,9 @@ pub(super) struct GpuPending {
     /// What a replay after device loss made of it (see `replay`).
     pub fate: Arc<ReplayFate>,
     pub helper_started: bool,
+    /// Learned when submitted (a submission that ran on the submitting
+    /// thread was timed by its call): `wait` does not learn it again.
+    pub learned: bool,
 }
 
 impl GpuPending {
@@ -281,18 +284,20 @@ impl GpuPending {
                     .timed_from
                     .filter(|_| !finished_before)
                     .map(|from| from.elapsed().as_secs_f64());
-                learn(
-                    &self.shared,
-                    &Finished {
-                        key: self.kernel.dispatch_key(),
-                        work: self.work,
-                        report: &report,
-                        predictions: &self.predictions,
-                        exploration: self.exploration,
-                        exec_seconds,
-                        cold_pipeline: self.cold_pipeline,
-                    },
-                );
+                if !self.learned {
+                    learn(
+                        &self.shared,
+                        &Finished {
+                            key: self.kernel.dispatch_key(),
+                            work: self.work,
+                            report: &report,
+                            predictions: &self.predictions,
+                            exploration: self.exploration,
+                            exec_seconds,
+                            cold_pipeline: self.cold_pipeline,
+                        },
+                    );
+                }
                 Ok(report)
             }
             Err(error) if self.gpu.is_lost() => {

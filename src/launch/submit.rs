@@ -87,6 +87,7 @@ pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
             plan,
             wait: false,
         };
+        let gpu_started = Instant::now();
         let recorded = run_gpu(shared, gpu, &launch, &mut buffers);
         match recorded {
             Ok(GpuRun { outcome, logged }) => {
@@ -129,13 +130,36 @@ pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
                 // held this thread while the GPU ran it (lavapipe does: its
                 // submissions are done, or nearly, when the call returns).
                 let call = (submitted_at - submit_called).as_secs_f64();
-                shared
-                    .load()
-                    .note_gpu_submission(call >= 0.5 * predicted_seconds);
+                let held = call >= 0.5 * predicted_seconds;
+                let holds_submitter = {
+                    let mut load = shared.load();
+                    load.note_gpu_submission(held);
+                    load.gpu_blocks_submitter()
+                };
                 let moved: TransferStats = shared.counters().snapshot() - transfers_before;
                 report.bytes_uploaded = moved.bytes_uploaded;
                 report.pipeline = Some(outcome);
                 report.workgroups = Some(plan.workgroups(invocations, wgsl.layout.workgroup_size));
+                // Where submissions run on this thread, the call timed the
+                // launch, under whatever else runs now (the CPU part of a
+                // burst): learned now, which is what Auto must predict for
+                // the next launches of the burst.
+                let learned = held && holds_submitter;
+                if learned {
+                    report.wall = started.elapsed();
+                    learn(
+                        shared,
+                        &Finished {
+                            key: kernel.dispatch_key(),
+                            work,
+                            report: &report,
+                            predictions: &predictions,
+                            exploration,
+                            exec_seconds: Some((submitted_at - gpu_started).as_secs_f64()),
+                            cold_pipeline: outcome == CacheOutcome::Miss,
+                        },
+                    );
+                }
                 return Ok(PendingLaunch::gpu(
                     &name,
                     GpuPending {
@@ -153,6 +177,7 @@ pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
                         started,
                         fate,
                         helper_started: false,
+                        learned,
                     },
                     shared.count_outstanding(),
                 ));
