@@ -191,12 +191,23 @@ fn saxpy_step<'a>(
     }
 }
 
+/// How a `Check` step reads `y` back.
+#[derive(Clone, Copy)]
+enum CheckBy {
+    /// `to_vec`: a buffer the host reads after every GPU write is copied
+    /// out alone, its host copy left stale (the readback's one copy).
+    CopyOut,
+    /// `with_host`: the host copy is made current and read in place.
+    HostCopy,
+}
+
 /// Applies a host step (not a launch) to `y` and to the plain-Rust
 /// `expected`, or checks them against each other.
 fn host_step(
     step: &Step,
     y: &mut Buffer<f32>,
     expected: &mut Vec<f32>,
+    check_by: CheckBy,
 ) -> std::result::Result<(), TestCaseError> {
     match *step {
         Step::Poke { index, value } => {
@@ -209,7 +220,13 @@ fn host_step(
             y.write_from_slice(&values).unwrap();
             *expected = values;
         }
-        Step::Check => prop_assert_eq!(y.to_vec().unwrap(), expected.clone()),
+        Step::Check => {
+            let got = match check_by {
+                CheckBy::CopyOut => y.to_vec().unwrap(),
+                CheckBy::HostCopy => y.with_host(<[f32]>::to_vec).unwrap(),
+            };
+            prop_assert_eq!(got, expected.clone());
+        }
         Step::Saxpy { .. } => {}
     }
     Ok(())
@@ -344,7 +361,7 @@ proptest! {
                         saxpy_step(launch.on(target), a, &x, &mut y, &mut expected, &x_values);
                     }
                     Step::Poke { .. } | Step::Overwrite { .. } | Step::Check => {
-                        host_step(step, &mut y, &mut expected)?;
+                        host_step(step, &mut y, &mut expected, CheckBy::CopyOut)?;
                     }
                 }
             }
@@ -395,7 +412,13 @@ proptest! {
                     saxpy_step(launch, a, &x, &mut y, &mut expected, &x_values);
                 }
                 Step::Poke { .. } | Step::Overwrite { .. } | Step::Check => {
-                    host_step(step, &mut y, &mut expected)?;
+                    // A readback that leaves the host copy stale leaves the
+                    // GPU the only copy of finished work, which a device
+                    // loss then takes by design (it reports DeviceLost:
+                    // `a_copy_out_readback_then_device_loss_is_a_typed_error`).
+                    // Here the checks keep the host copy, so everything
+                    // lost is unfinished work, which must be re-run.
+                    host_step(step, &mut y, &mut expected, CheckBy::HostCopy)?;
                 }
             }
         }
@@ -407,6 +430,46 @@ proptest! {
         prop_assert_eq!(x.to_vec().unwrap(), x_values);
     }
 
+}
+
+/// The documented exception to "nothing is lost": a buffer whose GPU results
+/// the host reads after every write is copied out alone (its host copy left
+/// stale), so once that work has finished the device holds the only copy; a
+/// device loss then loses it, and every use says so with a typed error.
+#[test]
+fn a_copy_out_readback_then_device_loss_is_a_typed_error() {
+    let Some(rt) = gpu_runtime() else { return };
+    let saxpy_kernel = kernels::saxpy();
+    let x = rt.buffer_from_slice(&[1.0f32; 8]).unwrap();
+    let mut y = rt.buffer_zeroed::<f32>(8).unwrap();
+    let params = SaxpyParams { a: 2.0, n: 8 };
+    for round in 1..=2 {
+        rt.launch(&saxpy_kernel)
+            .uniform(&params)
+            .read(&x)
+            .write(&mut y)
+            .invocations(8)
+            .on(Target::Gpu)
+            .run()
+            .unwrap();
+        assert_eq!(y.to_vec().unwrap(), [2.0 * round as f32; 8]);
+    }
+    rt.simulate_device_loss();
+    let err = y.to_vec().unwrap_err();
+    assert!(matches!(err, Error::DeviceLost { .. }), "{err}");
+    let err = rt
+        .launch(&saxpy_kernel)
+        .uniform(&params)
+        .read(&x)
+        .write(&mut y)
+        .invocations(8)
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::DeviceLost { .. }), "{err}");
+    // Overwriting it from the host makes it whole again.
+    y.write_from_slice(&[1.0; 8]).unwrap();
+    assert_eq!(y.to_vec().unwrap(), [1.0; 8]);
+    assert_eq!(x.to_vec().unwrap(), [1.0; 8]);
 }
 
 proptest! {
