@@ -193,12 +193,25 @@ impl RuntimeShared {
     }
 
     /// Measures transfer costs once, the first time a learned choice needs
-    /// them and nothing was loaded from disk. A failed probe leaves the priors.
+    /// them, nothing was loaded from disk and the GPU has no recorded or
+    /// unfinished logged work. A failed probe leaves the priors.
     pub fn probe_transfers_once(&self, gpu: &Arc<GpuContext>) {
         // Checked on every Auto launch: a plain load keeps the flag's cache
         // line shared between threads after the first probe.
-        if self.transfers_probed.load(Ordering::Acquire)
-            || self.transfers_probed.swap(true, Ordering::AcqRel)
+        if self.transfers_probed.load(Ordering::Acquire) {
+            return;
+        }
+        // The probe submits and waits for everything on the queue. Beside
+        // recorded work (a sequence's) it would finish that work early and
+        // drop it from the replay log, so a device loss right after would
+        // lose results that exist only on the device; the next launch that
+        // finds the queue idle probes instead. (Another thread may record
+        // between this check and the probe: that sequence then loses the
+        // replay of what the probe finished, as after any wait.)
+        if gpu.has_pending() || gpu.has_unfinished_log() {
+            return;
+        }
+        if self.transfers_probed.swap(true, Ordering::AcqRel)
             || lock(&self.dispatcher).links_measured()
         {
             return;

@@ -432,6 +432,33 @@ proptest! {
 
 }
 
+/// The first `Auto` launch measures transfers, which submits and waits. A
+/// case the proptest above drew (Cpu, Gpu, Cpu, Gpu, Auto, loss, Cpu): that
+/// probe, run inside the sequence, finished the recorded GPU launch before
+/// it and dropped it from the replay log, so the loss took its result. The
+/// probe now waits for an idle queue.
+#[test]
+fn the_transfer_probe_does_not_finish_a_sequences_recorded_work() {
+    let Some(rt) = gpu_runtime() else { return };
+    let saxpy_kernel = kernels::saxpy();
+    let x_values = [1.0f32, 2.0, 3.0];
+    let x = rt.buffer_from_slice(&x_values).unwrap();
+    let mut y = rt.buffer_zeroed::<f32>(3).unwrap();
+    let mut expected = vec![0.0f32; 3];
+    let mut sequence = rt.sequence();
+    use Target::{Auto, Cpu, Gpu};
+    let targets = [Cpu, Gpu, Cpu, Gpu, Auto];
+    for (round, target) in targets.into_iter().enumerate() {
+        let launch = sequence.launch(&saxpy_kernel).on(target);
+        saxpy_step(launch, round as f32, &x, &mut y, &mut expected, &x_values);
+    }
+    rt.simulate_device_loss();
+    let launch = sequence.launch(&saxpy_kernel).on(Target::Cpu);
+    saxpy_step(launch, 5.0, &x, &mut y, &mut expected, &x_values);
+    sequence.finish().unwrap();
+    assert_eq!(y.to_vec().unwrap(), expected);
+}
+
 /// The documented exception to "nothing is lost": a buffer whose GPU results
 /// the host reads after every write is copied out alone (its host copy left
 /// stale), so once that work has finished the device holds the only copy; a

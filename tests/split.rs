@@ -2,7 +2,8 @@
 //! and sizes, parts of 0 and 1 element, sizes that are not a multiple of
 //! the workgroup, with the twin and with the WGSL executor on the CPU,
 //! equal to a single-target run exactly; and launches that cannot be split
-//! run on one target and say why.
+//! run on one target and say why; a split with two written buffers, and a
+//! split point learned from both sides.
 //!
 //! saxpy is a multiply and an add per element: lavapipe, the twin and the
 //! executor agree bit for bit on it (checked by the parity tests), so the
@@ -202,6 +203,112 @@ fn a_launch_that_cannot_be_split_runs_on_one_target_and_says_why() {
             .contains("not split: the kernel is not declared elementwise"),
         "{report}"
     );
+}
+
+/// `y += x; z = x * y` (the new y), element by element: two written
+/// buffers, one read and written, one overwritten. Adds and multiplies
+/// only, so every target agrees bit for bit.
+const TWO_OUTPUTS: &str = r#"
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> z: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if i >= min(arrayLength(&x), min(arrayLength(&y), arrayLength(&z))) {
+        return;
+    }
+    let updated = y[i] + x[i];
+    y[i] = updated;
+    z[i] = x[i] * updated;
+}
+"#;
+
+fn two_outputs() -> Kernel {
+    Kernel::wgsl("two_outputs", TWO_OUTPUTS, "main")
+        .unwrap()
+        .elementwise()
+}
+
+/// Runs [`TWO_OUTPUTS`] over `x`, `y` and `z`, split at `at` (`Some(None)`:
+/// chosen by the runtime) or on one target (`None`).
+fn run_two_outputs(
+    rt: &Runtime,
+    x: &Buffer<f32>,
+    y: &mut Buffer<f32>,
+    z: &mut Buffer<f32>,
+    how: Result<Option<u64>, Target>,
+) -> switchyard::LaunchReport {
+    let kernel = two_outputs();
+    let launch = rt
+        .launch(&kernel)
+        .read(x)
+        .write(y)
+        .overwrite(z)
+        .invocations(x.len() as u32);
+    match how {
+        Ok(Some(at)) => launch.split_at(at),
+        Ok(None) => launch.split(),
+        Err(target) => launch.on(target),
+    }
+    .run()
+    .unwrap()
+}
+
+#[test]
+fn a_split_with_two_written_buffers_merges_both_on_both_copies() {
+    let Some(rt) = gpu_runtime() else { return };
+    let len = 50_000 + 3;
+    let (x, y) = saxpy_values(len, 21);
+    let xb = rt.buffer_from_slice(&x).unwrap();
+    let mut yb = rt.buffer_from_slice(&y).unwrap();
+    let mut zb = rt.buffer_zeroed::<f32>(len).unwrap();
+    let mut expected_y = y.clone();
+    let mut expected_z = vec![0.0f32; len];
+    // Split, then each single target, then split again: the single-target
+    // launches read whichever copy the split left current.
+    let steps = [
+        Ok(Some(len as u64 / 3)),
+        Err(Target::Gpu),
+        Ok(Some(1)),
+        Err(Target::Cpu),
+        Ok(None),
+    ];
+    for (round, how) in steps.into_iter().enumerate() {
+        let report = run_two_outputs(&rt, &xb, &mut yb, &mut zb, how);
+        assert_eq!(report.split.is_some(), how.is_ok(), "{report}");
+        for ((y, z), x) in expected_y.iter_mut().zip(&mut expected_z).zip(&x) {
+            *y += x;
+            *z = x * *y;
+        }
+        assert_eq!(yb.to_vec().unwrap(), expected_y, "round {round}: {report}");
+        assert_eq!(zb.to_vec().unwrap(), expected_z, "round {round}: {report}");
+    }
+}
+
+#[test]
+fn repeated_splits_choose_their_point_from_what_both_sides_measured() {
+    let Some(rt) = gpu_runtime() else { return };
+    let kernel = kernels::saxpy().prefer_wgsl_on_cpu();
+    let len = 1 << 17;
+    let (x, y) = saxpy_values(len, 5);
+    let xb = rt.buffer_from_slice(&x).unwrap();
+    let mut yb = rt.buffer_from_slice(&y).unwrap();
+    let first = split(&rt, &kernel, &xb, &mut yb, None);
+    assert!(first.reason.contains("predicted cpu"), "{first}");
+    let second = split(&rt, &kernel, &xb, &mut yb, None);
+    assert!(
+        second.reason.contains("balanced by 1 measured split)"),
+        "{second}"
+    );
+    let third = split(&rt, &kernel, &xb, &mut yb, None);
+    assert!(
+        third.reason.contains("balanced by 2 measured splits)"),
+        "{third}"
+    );
+    let parts = third.split.expect("split");
+    assert_eq!(parts.cpu_elements + parts.gpu_elements, len as u64);
 }
 
 proptest! {

@@ -52,6 +52,7 @@ use driver_cache::DriverPipelineCache;
 use queue::Pending;
 pub(crate) use queue::Submission;
 use selection::Candidate;
+pub(crate) use transfer::DeviceSpan;
 
 /// A launch's bind groups, one per group, by pipeline, buffers and uniforms.
 type RecentSets = RecentBindSets<wgpu::ComputePipeline, wgpu::Buffer, Arc<[wgpu::BindGroup]>>;

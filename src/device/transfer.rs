@@ -47,6 +47,14 @@ pub(crate) struct PendingDownload {
     pub mapped: futures::channel::oneshot::Receiver<MapResult>,
 }
 
+/// Bytes `offset..offset + out.len()` of a device buffer, and where
+/// [`GpuContext::download_spans_here`] puts them.
+pub(crate) struct DeviceSpan<'a> {
+    pub source: &'a wgpu::Buffer,
+    pub offset: u64,
+    pub out: &'a mut [u8],
+}
+
 /// Measured transfer times, `(bytes, seconds)`, from
 /// [`GpuContext::probe_transfers`].
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -279,6 +287,63 @@ impl GpuContext {
         }
         buffer.unmap();
         Ok(())
+    }
+
+    /// Reads several spans of device buffers into host memory, all or
+    /// nothing: every copy is submitted and mapped before any byte of
+    /// `spans` changes, so an error leaves all of them as they were. The
+    /// mapped bytes are copied on the calling thread, not on the runtime's
+    /// pool: the caller is the GPU side of a split launch, running beside
+    /// the pool's part. Returns the bytes read.
+    ///
+    /// # Errors
+    /// [`Error::Map`](crate::Error::Map), [`Error::Poll`](crate::Error::Poll),
+    /// device loss, or a staging allocation failure; `spans` are then
+    /// unchanged.
+    pub fn download_spans_here(self: &Arc<Self>, spans: &mut [DeviceSpan<'_>]) -> Result<u64> {
+        let mut pending = Vec::with_capacity(spans.len());
+        for span in spans.iter() {
+            pending.push(self.start_download(span.source, span.offset, span.out.len())?);
+        }
+        let last = pending
+            .iter()
+            .flatten()
+            .filter_map(|download| download.submission.clone())
+            .last();
+        if pending.iter().any(Option::is_some) {
+            self.wait(last, "split readback")?;
+        }
+        for download in pending.iter_mut().flatten() {
+            // The wait ran every map callback, so these resolve at once.
+            futures::executor::block_on(&mut download.mapped)
+                .map_err(|_| Error::DeviceLost {
+                    reason: "Unknown".into(),
+                    message: "the readback callback never ran".into(),
+                })?
+                .map_err(|source| Error::Map {
+                    operation: "split readback".into(),
+                    source,
+                })?;
+        }
+        self.check_healthy()?;
+        let mut total = 0;
+        for (span, download) in spans.iter_mut().zip(&pending) {
+            let Some(download) = download else { continue };
+            let buffer = download.staging.buffer();
+            {
+                let view =
+                    buffer
+                        .get_mapped_range(0..download.len)
+                        .map_err(|_| Error::DeviceLost {
+                            reason: "Unknown".into(),
+                            message: "mapped range unavailable after a successful map".into(),
+                        })?;
+                span.out.copy_from_slice(&view[..span.out.len()]);
+            }
+            buffer.unmap();
+            total += span.out.len() as u64;
+        }
+        Ok(total)
     }
 
     /// Waits on another thread for `pending`'s submission, so an async reader

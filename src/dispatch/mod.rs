@@ -11,6 +11,9 @@
 //!    measured history (`cost_model`) and the transfers the arguments'
 //!    residency requires, explores within a budget, and explains its choice.
 //!
+//! A kernel's split launches (one launch run on both targets at once) are
+//! learned apart, as each side's rate while both ran (`split_rates`).
+//!
 //! What it learned is saved per machine (`persist`) and summarized by
 //! [`DispatchReport`] (`report`); why each launch ran where it did is a
 //! [`Reason`] (`reason`).
@@ -27,6 +30,7 @@ pub(crate) mod persist;
 mod policy;
 mod reason;
 mod report;
+mod split_rates;
 
 pub(crate) use load::{earliest_finish, Load, Queues};
 pub(crate) use policy::{
@@ -35,6 +39,7 @@ pub(crate) use policy::{
 };
 pub use reason::Reason;
 pub use report::{CostLine, DispatchReport, KernelReport};
+pub(crate) use split_rates::{SplitRates, SplitSides};
 
 /// Parsing lives here, above the error layer that `Target` sits below.
 impl std::str::FromStr for Target {

@@ -189,17 +189,27 @@ pub(super) fn twin_slots<'a>(
     arguments: &[(u64, Use)],
 ) -> Vec<CpuSlot<'a>> {
     let ids: Vec<u64> = locked.iter().map(|(id, ..)| *id).collect();
-    let mut views: Vec<HostView<'a>> = locked
+    let views: Vec<HostView<'a>> = locked
         .into_iter()
         .map(|(_, state, usage)| match usage {
             Use::Read => HostView::Shared(state.host.bytes()),
             Use::ReadWrite | Use::Overwrite => HostView::Exclusive(Some(state.host.bytes_mut())),
         })
         .collect();
+    slots_from_views(&ids, views, arguments)
+}
+
+/// [`twin_slots`] over host bytes already borrowed: `views[i]` is the
+/// buffer `ids[i]` (sorted), as the launch uses it.
+pub(super) fn slots_from_views<'a>(
+    ids: &[u64],
+    mut views: Vec<HostView<'a>>,
+    arguments: &[(u64, Use)],
+) -> Vec<CpuSlot<'a>> {
     arguments
         .iter()
         .map(|&(id, _)| {
-            // Present: every argument's buffer is in `locked`.
+            // Present: every argument's buffer is in `ids`.
             match &mut views[ids.binary_search(&id).unwrap_or_default()] {
                 HostView::Shared(bytes) => CpuSlot::Read(bytes),
                 HostView::Exclusive(bytes) => CpuSlot::Write(bytes.take()),
@@ -209,7 +219,7 @@ pub(super) fn twin_slots<'a>(
 }
 
 /// A locked host copy as [`twin_slots`] hands it out.
-enum HostView<'a> {
+pub(super) enum HostView<'a> {
     Shared(&'a [u8]),
     Exclusive(Option<&'a mut [u8]>),
 }

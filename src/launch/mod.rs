@@ -282,7 +282,7 @@ impl<'a> Launch<'a> {
             _ => {
                 let routed = route(self, Instant::now(), false)?;
                 match auto_split_pays(&routed) {
-                    Some(why) => run_split(routed, None, Some(why)),
+                    Some((at, why)) => run_split(routed, Some(at), Some(why)),
                     None => run_routed(routed),
                 }
             }

@@ -43,7 +43,7 @@ pub(crate) use inputs::{
 pub(crate) use record::KernelRecord;
 
 use super::cost_model::{Learned, SizeHistory, SETTLED_SAMPLES};
-use super::Target;
+use super::{SplitRates, SplitSides, Target};
 use crate::target::CpuImplementation;
 use record::{slot, UPLOAD_SHARE_TO_LEARN};
 use transfers::link_slot;
@@ -120,6 +120,22 @@ impl Dispatcher {
         self.record_mut(key).models[slot(target)].restore(work, seconds);
     }
 
+    /// Learns from the two sides of a split launch of `key`.
+    pub fn observe_split(&mut self, key: &str, sides: SplitSides) {
+        let record = self.record_mut(key);
+        record.split = SplitRates::after(record.split, sides);
+    }
+
+    /// What split launches of `key` measured, if it has been split.
+    pub fn split_rates(&self, key: &str) -> Option<SplitRates> {
+        self.kernels.get(key).and_then(|record| record.split)
+    }
+
+    /// Notes what a CPU launch of `key` ran, for the report.
+    pub fn note_cpu_implementation(&mut self, key: &str, implementation: CpuImplementation) {
+        self.record_mut(key).totals.cpu_implementation = Some(implementation);
+    }
+
     /// Learns from a finished launch (any target, Auto or explicit).
     ///
     /// A GPU launch that uploaded measured execution and upload together.
@@ -130,11 +146,6 @@ impl Dispatcher {
     /// alone, so that it stays the time of launches that moved nothing.
     /// Otherwise the predicted upload is taken off and the rest learned as
     /// execution.
-    /// Notes what a CPU launch of `key` ran, for the report.
-    pub fn note_cpu_implementation(&mut self, key: &str, implementation: CpuImplementation) {
-        self.record_mut(key).totals.cpu_implementation = Some(implementation);
-    }
-
     pub fn observe(&mut self, key: &str, outcome: &Outcome) -> Option<Learned> {
         let exec_to_learn = self.split_off_uploads(key, outcome);
         let record = self.record_mut(key);

@@ -115,4 +115,6 @@ pub(crate) struct KernelRecord {
     /// target again, transfers back) is charged to exploration.
     pub(super) explored_from: Option<Target>,
     pub totals: KernelTotals,
+    /// What its split launches measured, once it has been split.
+    pub split: Option<crate::dispatch::SplitRates>,
 }

@@ -1,0 +1,430 @@
+//! One elementwise launch run as two parts at once: elements `0..k` on the
+//! CPU, the rest on the GPU ([`Launch::split`](super::Launch::split)).
+//!
+//! The order of [`run_split`]:
+//! 1. every argument's host copy is made current (the CPU part and the
+//!    merge need it);
+//! 2. the GPU part is recorded over binding slices from element `a`, the
+//!    largest multiple of the adapter's offset alignment at or below `k`
+//!    (an elementwise kernel computes `a..k` twice, from the same inputs,
+//!    and the host keeps the CPU's copy);
+//! 3. every buffer is locked and its host copy cut at element `k`
+//!    ([`parts::Locked::cut`]); then, at once:
+//!    - a scoped thread submits the GPU part, waits for it and reads
+//!      elements `k..n` of every written buffer into the host copies'
+//!      tails (lavapipe runs a submission on the submitting thread, so the
+//!      submission cannot happen here);
+//!    - this thread runs the CPU part on the pool over the heads `0..k`,
+//!      then writes elements `0..a` to the device copies;
+//! 4. both copies then hold the whole result, and the next launch, on
+//!    either target or split, moves nothing.
+//!
+//! The merge's transfers overlap the other side's work, and the split
+//! point counts them: each side's predicted time is its compute share
+//! plus the transfer that ends it ([`SplitEstimate`]).
+//!
+//! If the GPU part fails at any step, the CPU runs `k..n` too, from the
+//! host copies, which step 1 made current and which the readback leaves
+//! untouched unless it succeeds for every buffer: the result is the same.
+//!
+//! Both parts are learned as launches of their own sizes, so the split
+//! point follows the two targets' costs as launches repeat.
+
+mod parts;
+
+use std::time::Instant;
+
+use super::cpu::cpu_path_of;
+use super::gpu::{run_gpu, GpuLaunch};
+use super::plan::{plan_slices, GpuPlan, Slices};
+use super::report::SplitParts;
+use super::route::Routed;
+use super::{run_routed, LaunchReport};
+use crate::buffer::residency::Use;
+use crate::device::TransferStats;
+use crate::dispatch::{Direction, Reason, SplitSides, Target};
+use crate::error::{Error, Result};
+use crate::sync::lock;
+use parts::{learn_parts, run_gpu_side, CpuPart, Locked};
+
+/// Below this many elements `Auto` never splits: the second thread and the
+/// read-back cost tens of microseconds.
+const AUTO_SPLIT_MIN_ELEMENTS: u64 = 1 << 16;
+
+/// What splitting costs beyond its parts, for `Auto`'s estimate: a scoped
+/// thread, a second submission wait, the merge's locks.
+const SPLIT_OVERHEAD_SECONDS: f64 = 100e-6;
+
+/// `Auto` splits only when the split is predicted this much faster than
+/// the better single target: the prediction of a split is younger than
+/// either target's.
+const AUTO_SPLIT_MARGIN: f64 = 0.8;
+
+/// Where to split a launch and what that is predicted to cost.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct SplitEstimate {
+    /// Elements `0..cpu_elements` go to the CPU.
+    cpu_elements: u64,
+    /// The whole split: transfers before it, the slower side, overhead.
+    seconds: f64,
+    /// Both single targets' predictions for the whole launch.
+    cpu: f64,
+    gpu: f64,
+    /// The kernel's splits measured so far; 0 when the point comes from the
+    /// single-target models.
+    splits: u32,
+}
+
+impl SplitEstimate {
+    /// The split point at which both sides are predicted to end together:
+    /// the CPU side computes its share and uploads it, the GPU side
+    /// computes the rest and reads it back. `before` is what step 1 and
+    /// the GPU part's bindings move first; `upload` and `download` are the
+    /// predicted seconds to move all the written bytes one way.
+    fn balance(
+        n: u64,
+        (cpu_exec, gpu_exec): (f64, f64),
+        (upload, download): (f64, f64),
+        before: f64,
+    ) -> (u64, f64) {
+        let per_cpu = cpu_exec + upload;
+        let per_gpu = gpu_exec + download;
+        let share = per_gpu / (per_cpu + per_gpu);
+        let share = if share.is_finite() {
+            share.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
+        let k = ((n as f64) * share).round().min(n as f64) as u64;
+        let fraction = k as f64 / n.max(1) as f64;
+        let seconds =
+            before + (per_cpu * fraction).max(per_gpu * (1.0 - fraction)) + SPLIT_OVERHEAD_SECONDS;
+        (k, seconds)
+    }
+
+    /// From the kernel's measured splits when it has any, else from both
+    /// targets' models and the transfer model.
+    fn of(routed: &Routed<'_>) -> Self {
+        let n = u64::from(routed.invocations[0]);
+        let predictions = &routed.predictions;
+        let before = predictions.cpu_transfers + predictions.gpu_transfers;
+        let dispatcher = routed.shared.dispatcher();
+        let rates = dispatcher.split_rates(routed.kernel.dispatch_key());
+        let (cpu_elements, seconds) = match rates {
+            Some(rates) => {
+                let (k, seconds) = rates.balance(n);
+                (k, before + seconds + SPLIT_OVERHEAD_SECONDS)
+            }
+            None => {
+                let written: u64 = routed
+                    .buffers
+                    .iter()
+                    .filter(|arg| arg.usage() != Use::Read)
+                    .map(|arg| arg.raw().byte_len())
+                    .sum();
+                let moves = (
+                    dispatcher.transfer_seconds(Direction::Upload, written),
+                    dispatcher.transfer_seconds(Direction::Download, written),
+                );
+                let exec = (predictions.exec(Target::Cpu), predictions.exec(Target::Gpu));
+                Self::balance(n, exec, moves, before)
+            }
+        };
+        SplitEstimate {
+            cpu_elements,
+            seconds,
+            cpu: predictions.of(Target::Cpu),
+            gpu: predictions.of(Target::Gpu),
+            splits: rates.map_or(0, |rates| rates.splits),
+        }
+    }
+
+    /// What the split point was chosen from, for the reason.
+    fn basis(&self) -> String {
+        match self.splits {
+            0 => format!(
+                "predicted cpu {:.3} ms vs gpu {:.3} ms for all of it",
+                self.cpu * 1e3,
+                self.gpu * 1e3
+            ),
+            splits => format!(
+                "balanced by {splits} measured split{}",
+                if splits == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
+/// Where `Auto` splits a launch, and why, when that is predicted clearly
+/// sooner than either target alone.
+pub(super) fn auto_split_pays(routed: &Routed<'_>) -> Option<(u64, String)> {
+    let report = &routed.report;
+    let n = u64::from(routed.invocations[0]);
+    let predictions = &routed.predictions;
+    if routed.requested != Target::Auto
+        || routed.sequence.is_some()
+        || report.alternative.is_none()
+        || report.explored
+        || !routed.kernel.is_elementwise()
+        || n < AUTO_SPLIT_MIN_ELEMENTS
+        || !(predictions.cpu_measured && predictions.gpu_measured)
+    {
+        return None;
+    }
+    let estimate = SplitEstimate::of(routed);
+    let best = estimate.cpu.min(estimate.gpu);
+    let pays = estimate.seconds.is_finite() && estimate.seconds < AUTO_SPLIT_MARGIN * best;
+    if !pays || splittable(routed).is_err() {
+        return None;
+    }
+    Some((
+        estimate.cpu_elements,
+        format!(
+            "predicted {:.3} ms split vs cpu {:.3} ms, gpu {:.3} ms; {}",
+            estimate.seconds * 1e3,
+            estimate.cpu * 1e3,
+            estimate.gpu * 1e3,
+            estimate.basis()
+        ),
+    ))
+}
+
+/// Runs `routed` split at `at` CPU elements (chosen here when `None`), or
+/// on one target when it cannot be split (its reason then says why). `why`
+/// says why it was split, when not requested.
+pub(super) fn run_split(
+    mut routed: Routed<'_>,
+    at: Option<u64>,
+    why: Option<String>,
+) -> Result<LaunchReport> {
+    let slices = match splittable(&routed) {
+        Ok(slices) => slices,
+        Err(why) => {
+            let text = routed.report.reason.to_string();
+            let rest = text
+                .split_once(": ")
+                .map_or(text.as_str(), |(_, rest)| rest);
+            routed.report.reason =
+                Reason::settled(routed.report.target, format!("{rest} (not split: {why})"));
+            return run_routed(routed);
+        }
+    };
+    let n = u64::from(routed.invocations[0]);
+    let (k, chosen) = match at {
+        Some(k) => (k.min(n), why.unwrap_or_else(|| "requested".to_string())),
+        None => {
+            let estimate = SplitEstimate::of(&routed);
+            (estimate.cpu_elements, estimate.basis())
+        }
+    };
+    let start = k / slices.align * slices.align;
+    let Routed {
+        shared,
+        kernel,
+        mut buffers,
+        uniforms,
+        work,
+        deadline,
+        mut report,
+        started,
+        transfers_before,
+        plan,
+        ..
+    } = routed;
+    let gpu = shared.gpu().filter(|_| k < n);
+    let wgsl = kernel.wgsl_part();
+    let path = cpu_path_of(kernel)?;
+    let strides = slices.strides.clone();
+
+    // 1. Host copies current, each distinct buffer once.
+    let mut order: Vec<usize> = (0..buffers.len()).collect();
+    order.sort_by_key(|&index| buffers[index].raw().id);
+    order.dedup_by_key(|index| buffers[*index].raw().id);
+    for &index in &order {
+        let arg = &buffers[index];
+        lock(&arg.raw().state).prepare_host(shared.gpu(), shared.counters(), arg.usage())?;
+    }
+
+    // 2. The GPU part recorded; a failure leaves it to the CPU.
+    let mut gpu_failure: Option<String> = None;
+    let mut pipeline = None;
+    if let (Some(gpu), Some(wgsl), Ok(plan)) = (gpu, wgsl, &plan) {
+        let part = GpuPlan {
+            grid: plan.grid,
+            slices: Some(Slices {
+                first: start,
+                ..slices.clone()
+            }),
+        };
+        let launch = GpuLaunch {
+            wgsl,
+            uniforms: &uniforms,
+            invocations: [n as u32, 1, 1],
+            plan: &part,
+            wait: false,
+        };
+        match run_gpu(shared, gpu, &launch, &mut buffers) {
+            Ok(run) => pipeline = Some(run.outcome),
+            Err(error) => gpu_failure = Some(error.to_string()),
+        }
+    }
+    let gpu_runs = gpu.filter(|_| pipeline.is_some());
+
+    // 3. Both sides at once, over the host copies cut at `k`.
+    let name = kernel.name().to_string();
+    let part = CpuPart {
+        cpu: shared.cpu(),
+        kernel,
+        path: &path,
+        uniforms: &uniforms,
+        deadline,
+    };
+    let mut locked = Locked::lock(&buffers, &order, &strides);
+    let (mut cut, mut tails) = locked.cut(0..k, gpu_runs.map(|_| k));
+    let (cpu_part, gpu_part, uploaded, cpu_side) = std::thread::scope(|scope| {
+        let gpu_thread = gpu_runs.map(|gpu| {
+            let operation = format!("split launch of kernel `{name}`");
+            scope.spawn(move || run_gpu_side(gpu, &operation, &mut tails))
+        });
+        let cpu_side_started = Instant::now();
+        let cpu_part = part.run(cut.slots(), k);
+        // The CPU's elements go to the device while the GPU side may still
+        // be reading its own back; if that side fails, the device copy is
+        // not marked current, so these bytes are merely unused.
+        let uploaded = match (gpu_runs, &cpu_part) {
+            (Some(gpu), Ok(_)) => Some(cut.upload_until(gpu, start)),
+            _ => None,
+        };
+        let cpu_side = cpu_side_started.elapsed();
+        let gpu_part = gpu_thread.map(|thread| {
+            thread.join().unwrap_or_else(|payload| {
+                Err(Error::CpuKernelPanicked {
+                    kernel: name.clone(),
+                    message: format!(
+                        "the thread running the split's GPU part panicked: {}",
+                        crate::error::panic_message(payload.as_ref())
+                    ),
+                })
+            })
+        });
+        (cpu_part, gpu_part, uploaded, cpu_side)
+    });
+    drop(cut);
+    let (cpu_seconds, implementation) = cpu_part?;
+
+    // 4. The GPU's elements are in the host copies; or, if that side
+    // failed, the CPU runs them too.
+    let mut gpu_side = None;
+    let gpu_seconds = match gpu_part {
+        Some(Ok(side)) => {
+            shared.counters().downloaded(side.bytes_read);
+            gpu_side = Some(side.seconds);
+            Some(side.part_seconds)
+        }
+        Some(Err(error)) => {
+            gpu_failure = Some(error.to_string());
+            None
+        }
+        None => None,
+    };
+    let mut parts = SplitParts {
+        cpu_elements: k,
+        gpu_elements: n - k,
+    };
+    let failed = k < n && gpu_seconds.is_none();
+    if failed {
+        let why = gpu_failure.unwrap_or_else(|| "no usable GPU".into());
+        log::warn!("switchyard: the GPU part of split `{name}` failed ({why}); the CPU ran it");
+        let (mut rest, _) = locked.cut(k..n, None);
+        part.run(rest.slots(), n - k)?;
+        parts = SplitParts {
+            cpu_elements: n,
+            gpu_elements: 0,
+        };
+        chosen_failed(&mut report, &why);
+    }
+    let device_current = match uploaded {
+        Some(Ok(bytes)) if !failed => {
+            shared.counters().uploaded(bytes);
+            gpu.is_some_and(|gpu| gpu.check_healthy().is_ok())
+        }
+        _ => false,
+    };
+    locked.finish(device_current);
+    drop(locked);
+    if let (Some(gpu_seconds), false) = (gpu_side, failed) {
+        shared.dispatcher().observe_split(
+            kernel.dispatch_key(),
+            SplitSides {
+                cpu_elements: k,
+                cpu_seconds: cpu_side.as_secs_f64(),
+                gpu_elements: n - k,
+                gpu_seconds,
+            },
+        );
+    }
+
+    let moved: TransferStats = shared.counters().snapshot() - transfers_before;
+    report.bytes_uploaded = moved.bytes_uploaded;
+    report.bytes_downloaded = moved.bytes_downloaded;
+    report.wall = started.elapsed();
+    report.cpu_implementation = Some(implementation);
+    report.pipeline = pipeline.filter(|_| parts.gpu_elements > 0);
+    report.split = Some(parts);
+    if !failed {
+        report.target = if parts.cpu_elements >= parts.gpu_elements {
+            Target::Cpu
+        } else {
+            Target::Gpu
+        };
+        report.reason = Reason::settled(
+            report.target,
+            format!(
+                "split: cpu 0..{}, gpu {}..{n} ({chosen})",
+                parts.cpu_elements, parts.cpu_elements
+            ),
+        );
+    }
+    learn_parts(
+        shared,
+        kernel,
+        &report,
+        work,
+        n,
+        parts,
+        cpu_seconds,
+        gpu_seconds,
+    );
+    Ok(report)
+}
+
+/// Why a routed launch cannot be split, or the slicing its GPU part uses.
+fn splittable(routed: &Routed<'_>) -> std::result::Result<Slices, String> {
+    let kernel = routed.kernel;
+    if !kernel.is_elementwise() {
+        return Err("the kernel is not declared elementwise".into());
+    }
+    kernel.cpu_path()?;
+    let Some(wgsl) = kernel.wgsl_part() else {
+        return Err("the kernel has no WGSL for the GPU".into());
+    };
+    let gpu = routed
+        .shared
+        .gpu()
+        .filter(|gpu| gpu.check_healthy().is_ok())
+        .ok_or("there is no usable GPU")?;
+    if !gpu.features.contains(kernel.required_features()) {
+        return Err("the GPU lacks features the kernel needs".into());
+    }
+    routed.plan.as_ref().map_err(Clone::clone)?;
+    plan_slices(gpu, kernel, wgsl, &routed.buffers, routed.invocations)
+}
+
+/// Marks the report as a CPU run after the GPU part failed.
+fn chosen_failed(report: &mut LaunchReport, why: &str) {
+    report.target = Target::Cpu;
+    report.reason = Reason::settled(
+        Target::Cpu,
+        format!("the GPU part of the split failed ({why}); the CPU ran all of it"),
+    );
+}
