@@ -309,7 +309,7 @@ impl GpuContext {
             .iter()
             .flatten()
             .filter_map(|download| download.submission.clone())
-            .last();
+            .next_back();
         if pending.iter().any(Option::is_some) {
             self.wait(last, "split readback")?;
         }
