@@ -42,7 +42,7 @@ use super::route::Routed;
 use super::{run_routed, LaunchReport};
 use crate::buffer::residency::Use;
 use crate::device::TransferStats;
-use crate::dispatch::{Direction, Reason, SplitSides, Target};
+use crate::dispatch::{Direction, Reason, SplitRates, SplitSides, Target};
 use crate::error::{Error, Result};
 use crate::sync::lock;
 use parts::{learn_parts, run_gpu_side, CpuPart, Locked};
@@ -87,19 +87,15 @@ impl SplitEstimate {
         (upload, download): (f64, f64),
         before: f64,
     ) -> (u64, f64) {
-        let per_cpu = cpu_exec + upload;
-        let per_gpu = gpu_exec + download;
-        let share = per_gpu / (per_cpu + per_gpu);
-        let share = if share.is_finite() {
-            share.clamp(0.0, 1.0)
-        } else {
-            0.5
+        // The same balance as measured rates give, from predicted ones.
+        let per_element = |seconds: f64| seconds / n.max(1) as f64;
+        let rates = SplitRates {
+            cpu_seconds_per_element: per_element(cpu_exec + upload),
+            gpu_seconds_per_element: per_element(gpu_exec + download),
+            splits: 0,
         };
-        let k = ((n as f64) * share).round().min(n as f64) as u64;
-        let fraction = k as f64 / n.max(1) as f64;
-        let seconds =
-            before + (per_cpu * fraction).max(per_gpu * (1.0 - fraction)) + SPLIT_OVERHEAD_SECONDS;
-        (k, seconds)
+        let (k, seconds) = rates.balance(n);
+        (k, before + seconds + SPLIT_OVERHEAD_SECONDS)
     }
 
     /// From the kernel's measured splits when it has any, else from both
