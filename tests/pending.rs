@@ -321,6 +321,46 @@ fn eight_threads_submitting_to_one_runtime_match_a_plain_loop() {
     }
 }
 
+/// Concurrent CPU launches that read one buffer, on a pool of several
+/// threads: a pool worker that waits inside one launch's parallel loop
+/// steals other pool work, and must never be handed a launch that needs a
+/// buffer the waiting one holds (that deadlocked, now and then).
+#[test]
+fn concurrent_cpu_launches_reading_one_buffer_never_deadlock() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = Runtime::with_config(
+            switchyard::RuntimeConfig::default()
+                .backend(switchyard::BackendChoice::None)
+                .cache_dir(None)
+                .cpu_threads(4),
+        )
+        .expect("CPU-only runtime builds");
+        let n = 1 << 17;
+        let x_values = integers(n, 3);
+        let x = rt.buffer_from_slice(&x_values).unwrap();
+        let mut ys: Vec<Buffer<f32>> = (0..6).map(|_| rt.buffer_zeroed(n).unwrap()).collect();
+        for round in 0..40 {
+            let pending: Vec<PendingLaunch> = ys
+                .iter_mut()
+                .map(|y| submit_saxpy(&rt, 1.0, &x, y, Target::Cpu))
+                .collect();
+            for pending in pending {
+                pending.wait().unwrap();
+            }
+            let mut expected = vec![0.0f32; n];
+            for _ in 0..=round {
+                add_saxpy(&mut expected, 1.0, &x_values);
+            }
+            assert_eq!(ys[round % 6].to_vec().unwrap(), expected, "round {round}");
+        }
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(120))
+        .expect("every launch finished within two minutes (a deadlock otherwise)");
+}
+
 #[derive(Clone, Debug)]
 enum Step {
     /// Submit `ys[into] += a·source` on a target, where source is `x` or

@@ -2,11 +2,14 @@
 //! Rust twin gets of its arguments.
 //!
 //! - `pool`: [`CpuPool`], the pool twins run in, with panic capture.
+//! - `jobs`: the plain threads submitted CPU launches run on, beside the
+//!   pool, so that no pool worker ever holds a buffer's lock.
 //! - `twin`: [`CpuArgs`], the twin's typed view of a launch's host copies.
 //!
 //! Nothing here knows where the bytes came from: the launch layer above
 //! makes each buffer's host copy current and hands the slices down.
 
+mod jobs;
 mod pool;
 mod twin;
 pub(crate) mod wgsl;

@@ -15,6 +15,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use super::jobs::JobThreads;
 use crate::error::{panic_message, Error, Result};
 
 /// A rayon pool owned by one runtime.
@@ -25,6 +26,8 @@ pub(crate) struct CpuPool {
     /// How long a kernel's WGSL may run on the executor before it is
     /// stopped, unless its launch says otherwise.
     executor_deadline: Option<std::time::Duration>,
+    /// Where submitted launches run, beside the pool (see `jobs`).
+    jobs: Arc<JobThreads>,
 }
 
 impl CpuPool {
@@ -38,9 +41,11 @@ impl CpuPool {
             .thread_name(|i| format!("switchyard-cpu-{i}"))
             .build()
             .map_err(Error::ThreadPool)?;
+        let jobs = JobThreads::new(pool.current_num_threads(), "switchyard-job");
         Ok(CpuPool {
             pool: Arc::new(pool),
             executor_deadline: None,
+            jobs: Arc::new(jobs),
         })
     }
 
@@ -61,6 +66,14 @@ impl CpuPool {
 
     pub fn pool(&self) -> &rayon::ThreadPool {
         &self.pool
+    }
+
+    /// Runs a submitted launch's `job` on a thread beside the pool, never
+    /// on a pool worker: the job holds buffer locks while its kernel runs
+    /// on the pool, and a worker waiting inside that kernel could steal
+    /// another job that needs them (see `jobs`).
+    pub fn spawn_job(&self, job: impl FnOnce() + Send + 'static) {
+        self.jobs.spawn(job);
     }
 
     /// The pool itself, for other parts of the runtime that copy on it.

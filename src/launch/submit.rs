@@ -9,9 +9,10 @@
 //! - **CPU**: a launch small enough that `run` would run it on the calling
 //!   thread runs there now, and the pending launch is ready at once.
 //!   Otherwise each buffer gets this launch's fence (see `buffer::in_flight`)
-//!   and the job, owning a share of each buffer's state, is spawned on the
-//!   runtime's pool; it stores its report, lets go of the buffers, then
-//!   finishes the fence.
+//!   and the job, owning a share of each buffer's state, is queued on the
+//!   runtime's job threads (beside the pool, never on a pool worker: see
+//!   `cpu::jobs`), where it locks its buffers, runs its kernel on the pool,
+//!   stores its report, lets go of the buffers, then finishes the fence.
 //!
 //! Each submitted launch is counted in the runtime's `Load` until it ends,
 //! which is what lets `Auto` see a busy target.
@@ -233,7 +234,7 @@ pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
             cpu_data_ready,
         );
     }
-    shared.cpu().pool().spawn(move || job.run());
+    shared.cpu().spawn_job(move || job.run());
     Ok(PendingLaunch::cpu(
         &name,
         completion,
