@@ -2,8 +2,10 @@
 //! and sizes, parts of 0 and 1 element, sizes that are not a multiple of
 //! the workgroup, with the twin and with the WGSL executor on the CPU,
 //! equal to a single-target run exactly; and launches that cannot be split
-//! run on one target and say why; a split with two written buffers, and a
-//! split point learned from both sides.
+//! run on one target and say why; a split with two written buffers, a
+//! split point learned from both sides, and the parts a split leaves on
+//! each side: moved only as far as the next use needs, lost with the
+//! device.
 //!
 //! saxpy is a multiply and an add per element: lavapipe, the twin and the
 //! executor agree bit for bit on it (checked by the parity tests), so the
@@ -14,7 +16,7 @@ mod common;
 use common::{cpu_runtime, gpu_runtime};
 use proptest::prelude::*;
 use switchyard::kernels::{self, SaxpyParams};
-use switchyard::{Buffer, Kernel, Runtime, Target};
+use switchyard::{Buffer, Kernel, Residency, Runtime, Target};
 
 fn saxpy_values(len: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
     (
@@ -311,6 +313,123 @@ fn repeated_splits_choose_their_point_from_what_both_sides_measured() {
     assert_eq!(parts.cpu_elements + parts.gpu_elements, len as u64);
 }
 
+/// `y += 1.5·x` in plain Rust.
+fn add_saxpy(expected: &mut [f32], x: &[f32]) {
+    for (e, x) in expected.iter_mut().zip(x) {
+        *e += 1.5 * x;
+    }
+}
+
+#[test]
+fn a_split_leaves_each_part_where_it_ran_and_the_next_split_moves_only_the_difference() {
+    let Some(rt) = gpu_runtime() else { return };
+    let kernel = kernels::saxpy().prefer_wgsl_on_cpu();
+    let len = (1 << 16) + 13;
+    let n = len as u64;
+    let (x, y) = saxpy_values(len, 31);
+    let xb = rt.buffer_from_slice(&x).unwrap();
+    let mut yb = rt.buffer_from_slice(&y).unwrap();
+    let mut expected = y.clone();
+    let third = n / 3;
+
+    split(&rt, &kernel, &xb, &mut yb, Some(third));
+    add_saxpy(&mut expected, &x);
+    let Residency::Split {
+        host_below,
+        device_from,
+    } = yb.residency()
+    else {
+        panic!("{:?}", yb.residency())
+    };
+    assert_eq!(host_below, third as usize * 4);
+    assert!(device_from <= host_below);
+
+    // The same point again: `x` is on both sides, `y`'s parts are where
+    // each side needs them.
+    let again = split(&rt, &kernel, &xb, &mut yb, Some(third));
+    add_saxpy(&mut expected, &x);
+    assert_eq!(
+        (again.bytes_uploaded, again.bytes_downloaded),
+        (0, 0),
+        "{again}"
+    );
+
+    // Further up: the CPU needs the GPU's elements third..half.
+    let half = n / 2;
+    let up = split(&rt, &kernel, &xb, &mut yb, Some(half));
+    add_saxpy(&mut expected, &x);
+    assert_eq!(up.bytes_downloaded, (half - third) * 4, "{up}");
+    assert_eq!(up.bytes_uploaded, 0, "{up}");
+
+    // Further down: the GPU needs the CPU's elements from its aligned
+    // start up to half, a small part of the buffer.
+    let fifth = n / 5;
+    let down = split(&rt, &kernel, &xb, &mut yb, Some(fifth));
+    add_saxpy(&mut expected, &x);
+    assert_eq!(down.bytes_downloaded, 0, "{down}");
+    assert!(
+        down.bytes_uploaded >= (half - fifth) * 4 && down.bytes_uploaded < n * 2,
+        "{down}"
+    );
+
+    // Spans across the cut read from both copies and leave it split.
+    let across = (fifth as usize - 100)..(fifth as usize + 100);
+    assert_eq!(yb.read_range(across.clone()).unwrap(), expected[across]);
+    assert!(matches!(yb.residency(), Residency::Split { .. }));
+
+    // A host write makes it whole on the host first.
+    yb.write_range(7, &[3.0, 4.0]).unwrap();
+    expected[7..9].copy_from_slice(&[3.0, 4.0]);
+    assert_eq!(yb.to_vec().unwrap(), expected);
+
+    // And a GPU launch after a split uploads only the CPU's part.
+    split(&rt, &kernel, &xb, &mut yb, Some(third));
+    add_saxpy(&mut expected, &x);
+    let gpu = rt
+        .launch(&kernel)
+        .uniform(&SaxpyParams {
+            a: 1.5,
+            n: n as u32,
+        })
+        .read(&xb)
+        .write(&mut yb)
+        .invocations(n as u32)
+        .on(Target::Gpu)
+        .run()
+        .unwrap();
+    add_saxpy(&mut expected, &x);
+    // Up to the GPU part's aligned start: at most the CPU's elements.
+    assert!((1..=third * 4).contains(&gpu.bytes_uploaded), "{gpu}");
+    assert_eq!(yb.to_vec().unwrap(), expected);
+    assert_eq!(xb.to_vec().unwrap(), x);
+}
+
+#[test]
+fn a_device_lost_after_a_split_loses_only_the_gpus_part() {
+    let Some(rt) = gpu_runtime() else { return };
+    let kernel = kernels::saxpy().prefer_wgsl_on_cpu();
+    let len = 40_000;
+    let (x, y) = saxpy_values(len, 41);
+    let xb = rt.buffer_from_slice(&x).unwrap();
+    let mut yb = rt.buffer_from_slice(&y).unwrap();
+    let mut expected = y.clone();
+    split(&rt, &kernel, &xb, &mut yb, Some(len as u64 / 2));
+    add_saxpy(&mut expected, &x);
+    rt.simulate_device_loss();
+    // The CPU's half lives on the host; the GPU's half was never read back,
+    // like any GPU result, and is reported lost, never stale.
+    assert_eq!(
+        yb.read_range(0..len / 2).unwrap(),
+        expected[..len / 2].to_vec()
+    );
+    let lost = yb.to_vec().unwrap_err();
+    assert!(
+        matches!(lost, switchyard::Error::DeviceLost { .. }),
+        "{lost}"
+    );
+    assert_eq!(xb.to_vec().unwrap(), x);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 40,
@@ -337,6 +456,138 @@ proptest! {
         let report = split(rt, kernel, &xb, &mut yb, Some(at));
         prop_assert_eq!(report.split.map(|p| p.cpu_elements), Some(at));
         prop_assert_eq!(yb.to_vec().unwrap(), expected);
+    }
+}
+
+#[test]
+fn a_split_whose_gpu_part_cannot_be_recorded_runs_on_the_cpu_from_both_sides_parts() {
+    let Some(rt) = gpu_runtime() else { return };
+    let len = 30_000;
+    let k = len as u64 / 3;
+    let (x, y) = saxpy_values(len, 51);
+    let xb = rt.buffer_from_slice(&x).unwrap();
+    let mut yb = rt.buffer_from_slice(&y).unwrap();
+    let mut zb = rt.buffer_zeroed::<f32>(len).unwrap();
+    let mut expected_y = y.clone();
+    split(&rt, &kernels::saxpy(), &xb, &mut yb, Some(k));
+    add_saxpy(&mut expected_y, &x);
+    assert!(matches!(yb.residency(), Residency::Split { .. }));
+
+    // `z` has no device copy yet, and the GPU cannot give it one: the GPU
+    // part fails while being recorded, and the CPU runs every element,
+    // from `y`'s host part and its device part read back.
+    rt.simulate_gpu_out_of_memory(2);
+    let report = run_two_outputs(&rt, &xb, &mut yb, &mut zb, Ok(Some(k)));
+    let parts = report.split.expect("split");
+    assert_eq!(
+        (parts.cpu_elements, parts.gpu_elements),
+        (len as u64, 0),
+        "{report}"
+    );
+    assert!(
+        report.reason.contains("GPU part of the split failed"),
+        "{report}"
+    );
+    let mut expected_z = vec![0.0f32; len];
+    for ((y, z), x) in expected_y.iter_mut().zip(&mut expected_z).zip(&x) {
+        *y += x;
+        *z = x * *y;
+    }
+    assert_eq!(yb.residency(), Residency::HostOnly);
+    assert_eq!(yb.to_vec().unwrap(), expected_y);
+    assert_eq!(zb.to_vec().unwrap(), expected_z);
+}
+
+/// One use of the buffer in [`random_uses_of_split_buffers_equal_plain_rust`].
+#[derive(Clone, Debug)]
+enum Use {
+    /// `y += 1.5·x` split at this share of the elements (0..=1000 ‰).
+    Split(u64),
+    OnGpu,
+    OnCpu,
+    /// Read elements `start..start + len` (clamped).
+    ReadRange(usize, usize),
+    /// Write `len` elements of `value` from `start` (clamped).
+    WriteRange(usize, usize, i8),
+    ReadAll,
+}
+
+fn a_use() -> impl Strategy<Value = Use> {
+    prop_oneof![
+        3 => (0u64..=1000).prop_map(Use::Split),
+        1 => Just(Use::OnGpu),
+        1 => Just(Use::OnCpu),
+        1 => (0usize..5000, 1usize..3000).prop_map(|(start, len)| Use::ReadRange(start, len)),
+        1 => (0usize..5000, 1usize..300, any::<i8>())
+            .prop_map(|(start, len, value)| Use::WriteRange(start, len, value)),
+        1 => Just(Use::ReadAll),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Splits at random points mixed with single-target launches and host
+    /// reads and writes of ranges: whatever each split left on each side,
+    /// every use sees the same data as plain Rust. Values are small
+    /// integers, so every sum is exact.
+    #[test]
+    fn random_uses_of_split_buffers_equal_plain_rust(
+        len in 1usize..6000,
+        uses in prop::collection::vec(a_use(), 1..12),
+    ) {
+        let Some(rt) = shared_gpu() else { return Ok(()) };
+        let kernel = kernels::saxpy().prefer_wgsl_on_cpu();
+        let x: Vec<f32> = (0..len).map(|i| (i % 7) as f32 - 3.0).collect();
+        let mut expected: Vec<f32> = (0..len).map(|i| (i % 5) as f32).collect();
+        let xb = rt.buffer_from_slice(&x).unwrap();
+        let mut yb = rt.buffer_from_slice(&expected).unwrap();
+        for (step, used) in uses.iter().enumerate() {
+            match *used {
+                Use::Split(per_mille) => {
+                    let at = len as u64 * per_mille / 1000;
+                    split(rt, &kernel, &xb, &mut yb, Some(at));
+                    add_saxpy(&mut expected, &x);
+                }
+                Use::OnGpu | Use::OnCpu => {
+                    let target = if matches!(used, Use::OnGpu) { Target::Gpu } else { Target::Cpu };
+                    rt.launch(&kernel)
+                        .uniform(&SaxpyParams { a: 1.5, n: len as u32 })
+                        .read(&xb)
+                        .write(&mut yb)
+                        .invocations(len as u32)
+                        .on(target)
+                        .run()
+                        .unwrap();
+                    add_saxpy(&mut expected, &x);
+                }
+                Use::ReadRange(start, count) => {
+                    let start = start.min(len - 1);
+                    let end = (start + count).min(len);
+                    prop_assert_eq!(
+                        yb.read_range(start..end).unwrap(),
+                        expected[start..end].to_vec(),
+                        "step {}: {:?}", step, used
+                    );
+                }
+                Use::WriteRange(start, count, value) => {
+                    let start = start.min(len - 1);
+                    let end = (start + count).min(len);
+                    let data = vec![f32::from(value); end - start];
+                    yb.write_range(start, &data).unwrap();
+                    expected[start..end].copy_from_slice(&data);
+                }
+                Use::ReadAll => {
+                    prop_assert_eq!(yb.to_vec().unwrap(), expected.clone(), "step {}", step);
+                }
+            }
+        }
+        prop_assert_eq!(yb.to_vec().unwrap(), expected);
+        prop_assert_eq!(xb.to_vec().unwrap(), x);
     }
 }
 

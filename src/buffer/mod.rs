@@ -309,7 +309,13 @@ impl<T: Pod> Buffer<T> {
         let home = &self.raw.home;
         self.raw.ready_for(Use::Read);
         let (gpu, mut pending) = {
-            let state = lock(&self.raw.state);
+            let mut state = lock(&self.raw.state);
+            if matches!(state.residency, Residency::Split { .. }) {
+                // Only the device's part of a split buffer is read back:
+                // small next to a whole readback, so it is not worth a
+                // helper thread.
+                state.prepare_host(home.gpu(), &home.counters, Use::Read)?;
+            }
             if state.residency.host_valid() {
                 let mut out = self.zeroed_vec()?;
                 self.copy_out(&mut out, state.host.bytes());

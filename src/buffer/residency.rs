@@ -4,8 +4,10 @@
 //! transfer, if any, must happen first. It holds no data and does no I/O, so
 //! every transition is unit-tested without a GPU.
 //!
-//! Invariant: at least one copy is always valid. A buffer is never in a state
-//! where neither the host nor the device copy holds the latest data.
+//! Invariant: every byte's latest data is in at least one copy. A buffer is
+//! never in a state where neither the host nor the device copy holds it.
+
+use std::ops::Range;
 
 /// Which copies of a buffer hold the latest data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,6 +18,19 @@ pub enum Residency {
     DeviceOnly,
     /// Both copies hold the same data.
     Both,
+    /// The host copy holds the latest data below byte `host_below`, the
+    /// device copy from byte `device_from` on (at or below `host_below`:
+    /// bytes between are current in both): a split launch
+    /// (`Launch::split`) left each part where it computed it. A use that
+    /// needs one whole copy first moves only the other's part; the next
+    /// split at the same point moves nothing. Both are multiples of 4,
+    /// wgpu's copy alignment.
+    Split {
+        /// The end of the host copy's current part.
+        host_below: usize,
+        /// The start of the device copy's current part.
+        device_from: usize,
+    },
 }
 
 /// The transfer a use requires before it may proceed.
@@ -44,7 +59,9 @@ impl Residency {
     /// The transfer needed before the GPU uses the buffer as `usage`.
     pub fn before_gpu(self, usage: Use) -> Transfer {
         match (self, usage) {
-            (Residency::HostOnly, Use::Read | Use::ReadWrite) => Transfer::Upload,
+            (Residency::HostOnly | Residency::Split { .. }, Use::Read | Use::ReadWrite) => {
+                Transfer::Upload
+            }
             _ => Transfer::None,
         }
     }
@@ -54,6 +71,9 @@ impl Residency {
         match usage {
             Use::Read => match self {
                 Residency::HostOnly => Residency::Both,
+                // The host's part was uploaded; only the device copy is
+                // known whole.
+                Residency::Split { .. } => Residency::DeviceOnly,
                 other => other,
             },
             Use::ReadWrite | Use::Overwrite => Residency::DeviceOnly,
@@ -64,7 +84,9 @@ impl Residency {
     /// buffer as `usage`.
     pub fn before_host(self, usage: Use) -> Transfer {
         match (self, usage) {
-            (Residency::DeviceOnly, Use::Read | Use::ReadWrite) => Transfer::Download,
+            (Residency::DeviceOnly | Residency::Split { .. }, Use::Read | Use::ReadWrite) => {
+                Transfer::Download
+            }
             _ => Transfer::None,
         }
     }
@@ -74,6 +96,7 @@ impl Residency {
         match usage {
             Use::Read => match self {
                 Residency::DeviceOnly => Residency::Both,
+                Residency::Split { .. } => Residency::HostOnly,
                 other => other,
             },
             Use::ReadWrite | Use::Overwrite => Residency::HostOnly,
@@ -89,14 +112,41 @@ impl Residency {
     pub fn host_valid(self) -> bool {
         matches!(self, Residency::HostOnly | Residency::Both)
     }
+
+    /// The bytes of a `len`-byte buffer whose device copy is stale: what an
+    /// [`Transfer::Upload`] moves.
+    pub fn stale_on_device(self, len: usize) -> Range<usize> {
+        match self {
+            Residency::HostOnly => 0..len,
+            Residency::Split { device_from, .. } => 0..device_from.min(len),
+            Residency::DeviceOnly | Residency::Both => 0..0,
+        }
+    }
+
+    /// The bytes of a `len`-byte buffer whose host copy is stale: what a
+    /// [`Transfer::Download`] moves.
+    pub fn stale_on_host(self, len: usize) -> Range<usize> {
+        match self {
+            Residency::DeviceOnly => 0..len,
+            Residency::Split { host_below, .. } => host_below.min(len)..len,
+            Residency::HostOnly | Residency::Both => 0..0,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ALL_STATES: [Residency; 3] =
-        [Residency::HostOnly, Residency::DeviceOnly, Residency::Both];
+    const ALL_STATES: [Residency; 4] = [
+        Residency::HostOnly,
+        Residency::DeviceOnly,
+        Residency::Both,
+        Residency::Split {
+            host_below: 8,
+            device_from: 4,
+        },
+    ];
     const ALL_USES: [Use; 3] = [Use::Read, Use::ReadWrite, Use::Overwrite];
 
     #[test]
@@ -140,20 +190,41 @@ mod tests {
     }
 
     #[test]
-    fn some_copy_is_always_valid_and_each_transfer_targets_a_stale_copy() {
+    fn a_split_buffer_moves_only_the_other_sides_part() {
+        let split = Residency::Split {
+            host_below: 8,
+            device_from: 4,
+        };
+        assert!(!split.host_valid() && !split.device_valid());
+        assert_eq!(split.before_gpu(Use::Read), Transfer::Upload);
+        assert_eq!(split.stale_on_device(20), 0..4);
+        assert_eq!(split.before_host(Use::ReadWrite), Transfer::Download);
+        assert_eq!(split.stale_on_host(20), 8..20);
+        assert_eq!(split.after_gpu(Use::Read), Residency::DeviceOnly);
+        assert_eq!(split.after_host(Use::Read), Residency::HostOnly);
+        assert_eq!(split.before_gpu(Use::Overwrite), Transfer::None);
+    }
+
+    #[test]
+    fn every_byte_is_always_valid_somewhere_and_each_transfer_targets_a_stale_copy() {
+        const LEN: usize = 20;
         for state in ALL_STATES {
-            assert!(state.host_valid() || state.device_valid());
+            let stale_on_both = |state: Residency| {
+                let (device, host) = (state.stale_on_device(LEN), state.stale_on_host(LEN));
+                device.start.max(host.start) < device.end.min(host.end)
+            };
+            assert!(!stale_on_both(state), "{state:?}");
             for usage in ALL_USES {
                 for next in [state.after_gpu(usage), state.after_host(usage)] {
                     assert!(next.host_valid() || next.device_valid());
                 }
                 match state.before_gpu(usage) {
-                    Transfer::Upload => assert!(!state.device_valid() && state.host_valid()),
+                    Transfer::Upload => assert!(!state.stale_on_device(LEN).is_empty()),
                     Transfer::None => {}
                     Transfer::Download => panic!("the GPU never needs a download"),
                 }
                 match state.before_host(usage) {
-                    Transfer::Download => assert!(!state.host_valid() && state.device_valid()),
+                    Transfer::Download => assert!(!state.stale_on_host(LEN).is_empty()),
                     Transfer::None => {}
                     Transfer::Upload => panic!("the host never needs an upload"),
                 }

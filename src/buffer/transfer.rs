@@ -89,6 +89,25 @@ impl BufferState {
         counters: &TransferCounters,
         usage: Use,
     ) -> Result<(wgpu::Buffer, u64)> {
+        self.prepare_device_from(gpu, counters, usage, 0)
+    }
+
+    /// As [`prepare_device`](Self::prepare_device), for a use that writes
+    /// only bytes `from..` (the GPU part of a split launch): only stale
+    /// bytes from there on are uploaded, and the residency is left to the
+    /// launch, which knows what each side wrote. `from` must be a multiple
+    /// of 4; a read uploads the whole stale part, whatever `from`.
+    ///
+    /// # Errors
+    /// As [`prepare_device`](Self::prepare_device).
+    pub fn prepare_device_from(
+        &mut self,
+        gpu: &Arc<GpuContext>,
+        counters: &TransferCounters,
+        usage: Use,
+        from: usize,
+    ) -> Result<(wgpu::Buffer, u64)> {
+        let from = if usage == Use::Read { 0 } else { from };
         let byte_len = self.host.len() as u64;
         if self.device.is_none() {
             self.device = Some(gpu.acquire(PoolKind::Storage, byte_len)?);
@@ -100,9 +119,14 @@ impl BufferState {
         })?;
         let uploaded = match self.residency.before_gpu(usage) {
             Transfer::Upload => {
-                gpu.upload(&device, self.host.bytes())?;
-                counters.uploaded(byte_len);
-                byte_len
+                let stale = self.residency.stale_on_device(self.host.len());
+                let span = stale.start.max(from)..stale.end;
+                if !span.is_empty() {
+                    gpu.upload_at(&device, span.start as u64, &self.host.bytes()[span.clone()])?;
+                }
+                let bytes = span.len() as u64;
+                counters.uploaded(bytes);
+                bytes
             }
             Transfer::None | Transfer::Download => {
                 if usage != Use::Overwrite {
@@ -168,13 +192,27 @@ impl BufferState {
                     return Err(only_copy_lost());
                 };
                 let started = Instant::now();
-                match also {
-                    Some(also) => {
-                        gpu.download_twice(device.buffer(), self.host.bytes_mut(), also)?
+                let stale = self.residency.stale_on_host(self.host.len());
+                if stale.len() < self.host.len() {
+                    // The device's part of a split buffer only.
+                    let host = self.host.bytes_mut();
+                    gpu.download_at(
+                        device.buffer(),
+                        stale.start as u64,
+                        &mut host[stale.clone()],
+                    )?;
+                    if let Some(also) = also {
+                        also.copy_from_slice(host);
                     }
-                    None => gpu.download(device.buffer(), self.host.bytes_mut())?,
+                } else {
+                    match also {
+                        Some(also) => {
+                            gpu.download_twice(device.buffer(), self.host.bytes_mut(), also)?
+                        }
+                        None => gpu.download(device.buffer(), self.host.bytes_mut())?,
+                    }
                 }
-                let bytes = self.host.len() as u64;
+                let bytes = stale.len() as u64;
                 counters.downloaded(bytes);
                 counters.measured_download(bytes, started.elapsed().as_secs_f64());
                 self.host_generation = self.generation;
@@ -190,6 +228,42 @@ impl BufferState {
                 Ok(0)
             }
         }
+    }
+
+    /// Makes bytes `..until` of the host copy current for `usage`,
+    /// downloading only the stale ones there (the CPU part of a split
+    /// launch reads no further). The residency is left to the launch,
+    /// which sets it when both parts are done. Returns the bytes
+    /// downloaded.
+    ///
+    /// # Errors
+    /// As [`prepare_host`](Self::prepare_host).
+    pub fn prepare_host_until(
+        &mut self,
+        gpu: Option<&Arc<GpuContext>>,
+        counters: &TransferCounters,
+        usage: Use,
+        until: usize,
+    ) -> Result<u64> {
+        if self.residency.before_host(usage) != Transfer::Download {
+            return Ok(0);
+        }
+        let stale = self.residency.stale_on_host(self.host.len());
+        let span = stale.start..stale.end.min(until);
+        if span.is_empty() {
+            counters.download_avoided();
+            return Ok(0);
+        }
+        let (Some(gpu), Some(device)) = (gpu, &self.device) else {
+            return Err(only_copy_lost());
+        };
+        let started = Instant::now();
+        let host = self.host.bytes_mut();
+        gpu.download_at(device.buffer(), span.start as u64, &mut host[span.clone()])?;
+        let bytes = span.len() as u64;
+        counters.downloaded(bytes);
+        counters.measured_download(bytes, started.elapsed().as_secs_f64());
+        Ok(bytes)
     }
 
     /// Copies the latest data into `out` (as long as the buffer), on `pool`
@@ -255,10 +329,32 @@ impl BufferState {
         if out.is_empty() {
             return Ok(());
         }
-        if self.residency.host_valid() {
-            out.copy_from_slice(&self.host.bytes()[start..start + out.len()]);
+        let end = start + out.len();
+        let host_valid_until = match self.residency {
+            Residency::HostOnly | Residency::Both => end,
+            Residency::Split { host_below, .. } => host_below,
+            Residency::DeviceOnly => 0,
+        };
+        if end <= host_valid_until {
+            out.copy_from_slice(&self.host.bytes()[start..end]);
             return Ok(());
         }
+        if start < host_valid_until {
+            let (head, tail) = out.split_at_mut(host_valid_until - start);
+            head.copy_from_slice(&self.host.bytes()[start..host_valid_until]);
+            return self.read_device_span(gpu, counters, host_valid_until, tail);
+        }
+        self.read_device_span(gpu, counters, start, out)
+    }
+
+    /// [`read_span`](Self::read_span) from the device copy.
+    fn read_device_span(
+        &self,
+        gpu: Option<&Arc<GpuContext>>,
+        counters: &TransferCounters,
+        start: usize,
+        out: &mut [u8],
+    ) -> Result<()> {
         let (Some(gpu), Some(device)) = (gpu, &self.device) else {
             return Err(only_copy_lost());
         };
@@ -299,6 +395,10 @@ impl BufferState {
         if data.is_empty() {
             return Ok(());
         }
+        if matches!(self.residency, Residency::Split { .. }) {
+            // Whole on the host first: a span is then one write.
+            self.prepare_host(gpu, counters, Use::Read)?;
+        }
         let end = start + data.len();
         // The span widened to whole 4-byte words, ending at most at the
         // data's end: `upload_at` pads the buffer's last word.
@@ -307,7 +407,10 @@ impl BufferState {
             .filter(|gpu| gpu.check_healthy().is_ok())
             .zip(self.device.as_ref().map(PooledBuffer::buffer));
         match self.residency {
-            Residency::HostOnly => self.host.bytes_mut()[start..end].copy_from_slice(data),
+            // A split buffer was made whole on the host above.
+            Residency::HostOnly | Residency::Split { .. } => {
+                self.host.bytes_mut()[start..end].copy_from_slice(data)
+            }
             Residency::Both => {
                 self.host.bytes_mut()[start..end].copy_from_slice(data);
                 // The widened span comes from the host copy, now current.
@@ -347,6 +450,19 @@ impl BufferState {
             self.host_generation = self.generation;
         }
         Ok(())
+    }
+
+    /// Records that a split launch wrote the buffer, the CPU's part below
+    /// byte `host_below` into the host copy, the GPU's from `device_from`
+    /// on into the device copy (see `Residency::Split`). Neither copy is
+    /// whole, so the host copy's version stays behind: a replay after
+    /// device loss never runs over it.
+    pub fn finish_split(&mut self, host_below: usize, device_from: usize) {
+        self.residency = Residency::Split {
+            host_below,
+            device_from: device_from.min(host_below),
+        };
+        self.generation += 1;
     }
 
     /// Records that a replayed launch brought the host copy to `generation`

@@ -74,11 +74,16 @@ pub(super) fn run_gpu(
 
     let mut device_buffers: SmallVec<[wgpu::Buffer; INLINE_ARGS]> = SmallVec::new();
     let mut logged = ReplayArguments::new();
-    for arg in buffers.iter() {
+    for (index, arg) in buffers.iter().enumerate() {
         let usage = arg.usage();
         let raw = arg.raw();
+        // Sliced from an element on (a split's GPU part): the bytes before
+        // it are neither read nor written here.
+        let from = plan.slices.as_ref().map_or(0, |slices| {
+            (slices.first.min(u64::from(invocations[0])) * slices.strides[index]) as usize
+        });
         let mut state = lock(&raw.state);
-        let (buffer, _) = state.prepare_device(gpu, shared.counters(), usage)?;
+        let (buffer, _) = state.prepare_device_from(gpu, shared.counters(), usage, from)?;
         if !wait {
             logged.push(ReplayArgument {
                 id: raw.id,

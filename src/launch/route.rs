@@ -301,20 +301,23 @@ fn needed_transfers(
     for (argument, arg) in buffers.iter().enumerate() {
         let usage = arg.usage();
         let raw = arg.raw();
-        let transfer = |direction| NeededTransfer {
+        let transfer = |direction, bytes: usize| NeededTransfer {
             argument,
-            bytes: raw.byte_len(),
+            bytes: bytes as u64,
             direction,
         };
         let state = lock(&raw.state);
+        let len = raw.byte_len() as usize;
         if state.residency.before_gpu(usage) == Transfer::Upload {
-            gpu.push(transfer(Direction::Upload));
+            let stale = state.residency.stale_on_device(len);
+            gpu.push(transfer(Direction::Upload, stale.len()));
         }
         if usage != Use::Read && state.host_reads_gpu_results {
-            gpu.push(transfer(Direction::Download));
+            gpu.push(transfer(Direction::Download, len));
         }
         if state.residency.before_host(usage) == Transfer::Download {
-            cpu.push(transfer(Direction::Download));
+            let stale = state.residency.stale_on_host(len);
+            cpu.push(transfer(Direction::Download, stale.len()));
             cpu_data_ready = cpu_data_ready.max(state.gpu_write_done_at);
         }
     }

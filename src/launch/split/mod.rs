@@ -1,31 +1,45 @@
 //! One elementwise launch run as two parts at once: elements `0..k` on the
 //! CPU, the rest on the GPU ([`Launch::split`](super::Launch::split)).
 //!
+//! A written buffer whose cut falls on a 4-byte boundary (every `f32`,
+//! `u32` or wider element) *stays split*: each part's results stay where
+//! they were computed, `Residency::Split`, and only a later use that needs
+//! a whole copy moves the other side's part. A split launch repeated at
+//! (nearly) the same point, the common case of a simulation's time steps,
+//! then moves nothing but the elements the point moved by. Other written
+//! buffers are merged on both copies, as below.
+//!
 //! The order of [`run_split`]:
-//! 1. every argument's host copy is made current (the CPU part and the
-//!    merge need it);
+//! 1. read buffers' host copies are made current, and written ones' below
+//!    the cut (`prepare_host_until`), or whole when they merge;
 //! 2. the GPU part is recorded over binding slices from element `a`, the
 //!    largest multiple of the adapter's offset alignment at or below `k`
 //!    (an elementwise kernel computes `a..k` twice, from the same inputs,
-//!    and the host keeps the CPU's copy);
+//!    and the host keeps the CPU's copy); recording uploads only the
+//!    stale bytes from `a` on of a written buffer;
 //! 3. every buffer is locked and its host copy cut at element `k`
 //!    ([`parts::Locked::cut`]); then, at once:
 //!    - a scoped thread submits the GPU part, waits for it and reads
-//!      elements `k..n` of every written buffer into the host copies'
+//!      elements `k..n` of every merged buffer into the host copies'
 //!      tails (lavapipe runs a submission on the submitting thread, so the
 //!      submission cannot happen here);
 //!    - this thread runs the CPU part on the pool over the heads `0..k`,
-//!      then writes elements `0..a` to the device copies;
-//! 4. both copies then hold the whole result, and the next launch, on
-//!    either target or split, moves nothing.
+//!      then writes elements `0..a` of merged buffers to the device copies;
+//! 4. a buffer that stays split is marked so; a merged one is whole on
+//!    both copies.
 //!
 //! The merge's transfers overlap the other side's work, and the split
-//! point counts them: each side's predicted time is its compute share
-//! plus the transfer that ends it ([`SplitEstimate`]).
+//! point counts them: each side's measured time includes the transfer that
+//! ends it ([`SplitEstimate`]).
 //!
-//! If the GPU part fails at any step, the CPU runs `k..n` too, from the
-//! host copies, which step 1 made current and which the readback leaves
-//! untouched unless it succeeds for every buffer: the result is the same.
+//! If the GPU part fails before it is submitted, the host copies are made
+//! whole and the CPU runs every element. If it fails after, the CPU runs
+//! `k..n` from the host copies, which the readback leaves untouched unless
+//! it succeeds for every buffer, unless a buffer read and written by the
+//! launch had the latest data of those elements on the device only: the
+//! part may have run, so they are unknown, and the launch reports the
+//! GPU's error with those elements lost (read as `DeviceLost`), as a lost
+//! device loses any result it alone held.
 //!
 //! Both parts are learned as launches of their own sizes, so the split
 //! point follows the two targets' costs as launches repeat.
@@ -45,7 +59,7 @@ use crate::device::TransferStats;
 use crate::dispatch::{Direction, Reason, SplitRates, SplitSides, Target};
 use crate::error::{Error, Result};
 use crate::sync::lock;
-use parts::{learn_parts, run_gpu_side, CpuPart, Locked};
+use parts::{learn_parts, run_gpu_side, CpuPart, Locked, StaysSplit};
 
 /// Below this many elements `Auto` never splits: the second thread and the
 /// read-back cost tens of microseconds.
@@ -232,13 +246,28 @@ pub(super) fn run_split(
     let path = cpu_path_of(kernel)?;
     let strides = slices.strides.clone();
 
-    // 1. Host copies current, each distinct buffer once.
+    // 1. Host copies current, each distinct buffer once: a buffer that
+    // stays split only below the cut.
     let mut order: Vec<usize> = (0..buffers.len()).collect();
     order.sort_by_key(|&index| buffers[index].raw().id);
     order.dedup_by_key(|index| buffers[*index].raw().id);
+    let mut stays_split: Vec<Option<StaysSplit>> = Vec::with_capacity(order.len());
     for &index in &order {
         let arg = &buffers[index];
-        lock(&arg.raw().state).prepare_host(shared.gpu(), shared.counters(), arg.usage())?;
+        let at = (k * strides[index]) as usize;
+        let aligned = at.is_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT as usize);
+        let mut state = lock(&arg.raw().state);
+        if gpu.is_some() && arg.usage() != Use::Read && aligned {
+            stays_split.push(Some(StaysSplit {
+                at,
+                device_from: (start * strides[index]) as usize,
+                host_was_whole: state.residency.host_valid(),
+            }));
+            state.prepare_host_until(shared.gpu(), shared.counters(), arg.usage(), at)?;
+        } else {
+            stays_split.push(None);
+            state.prepare_host(shared.gpu(), shared.counters(), arg.usage())?;
+        }
     }
 
     // 2. The GPU part recorded; a failure leaves it to the CPU.
@@ -265,6 +294,20 @@ pub(super) fn run_split(
         }
     }
     let gpu_runs = gpu.filter(|_| pipeline.is_some());
+    if gpu_runs.is_none() && stays_split.iter().any(Option::is_some) {
+        // The CPU will run every element: whole host copies. Nothing was
+        // submitted, so the device copies still hold what they held.
+        for (&index, stays) in order.iter().zip(&mut stays_split) {
+            if stays.take().is_some() {
+                let arg = &buffers[index];
+                lock(&arg.raw().state).prepare_host(
+                    shared.gpu(),
+                    shared.counters(),
+                    arg.usage(),
+                )?;
+            }
+        }
+    }
 
     // 3. Both sides at once, over the host copies cut at `k`.
     let name = kernel.name().to_string();
@@ -275,7 +318,7 @@ pub(super) fn run_split(
         uniforms: &uniforms,
         deadline,
     };
-    let mut locked = Locked::lock(&buffers, &order, &strides);
+    let mut locked = Locked::lock(&buffers, &order, &strides, &stays_split);
     let (mut cut, mut tails) = locked.cut(0..k, gpu_runs.map(|_| k));
     let (cpu_part, gpu_part, uploaded, cpu_side) = std::thread::scope(|scope| {
         let gpu_thread = gpu_runs.map(|gpu| {
@@ -306,11 +349,12 @@ pub(super) fn run_split(
         (cpu_part, gpu_part, uploaded, cpu_side)
     });
     drop(cut);
-    let (cpu_seconds, implementation) = cpu_part?;
 
-    // 4. The GPU's elements are in the host copies; or, if that side
-    // failed, the CPU runs them too.
+    // 4. The GPU's elements are in the host copies or, for a buffer that
+    // stays split, in its device copy; or, if that side failed, the CPU
+    // runs them too.
     let mut gpu_side = None;
+    let mut gpu_error = None;
     let gpu_seconds = match gpu_part {
         Some(Ok(side)) => {
             shared.counters().downloaded(side.bytes_read);
@@ -319,15 +363,36 @@ pub(super) fn run_split(
         }
         Some(Err(error)) => {
             gpu_failure = Some(error.to_string());
+            gpu_error = Some(error);
             None
         }
         None => None,
+    };
+    let failed = k < n && gpu_seconds.is_none();
+    let (cpu_seconds, implementation) = match cpu_part {
+        Ok(ran) => ran,
+        Err(error) => {
+            // Both copies as the parts left them, as a failed CPU launch
+            // leaves its outputs.
+            if failed {
+                locked.lose_gpu_parts(k);
+            } else {
+                locked.finish(true, false);
+            }
+            return Err(error);
+        }
     };
     let mut parts = SplitParts {
         cpu_elements: k,
         gpu_elements: n - k,
     };
-    let failed = k < n && gpu_seconds.is_none();
+    if failed && !locked.cpu_can_take_over() {
+        locked.lose_gpu_parts(k);
+        return Err(gpu_error.unwrap_or_else(|| Error::DeviceLost {
+            reason: "Unknown".into(),
+            message: format!("the GPU part of split `{name}` failed"),
+        }));
+    }
     if failed {
         let why = gpu_failure.unwrap_or_else(|| "no usable GPU".into());
         log::warn!("switchyard: the GPU part of split `{name}` failed ({why}); the CPU ran it");
@@ -346,7 +411,7 @@ pub(super) fn run_split(
         }
         _ => false,
     };
-    locked.finish(device_current);
+    locked.finish(!failed, device_current);
     drop(locked);
     if let (Some(gpu_seconds), false) = (gpu_side, failed) {
         shared.dispatcher().observe_split(

@@ -2,8 +2,9 @@
 //! copy cut between the two parts, the CPU part on the pool, and what each
 //! part teaches the dispatcher.
 //!
-//! Invariant: the CPU part and the GPU side's readback write disjoint byte
-//! ranges of the same host copies, elements `..k` and `k..`, which
+//! Invariant: the CPU part and the GPU side's readback (of buffers that do
+//! not stay split) write disjoint byte ranges of the same host copies,
+//! elements `..k` and `k..`, which
 //! [`Locked::cut`] hands out with `split_at_mut` under locks the launch
 //! holds for its whole run. So both sides work at once in safe Rust, and no
 //! other launch or host access sees a half-merged buffer.
@@ -27,12 +28,30 @@ use crate::shared::RuntimeShared;
 use crate::sync::lock;
 use crate::target::CpuImplementation;
 
+/// A written buffer of a split launch that stays split after it (see
+/// `Residency::Split`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StaysSplit {
+    /// The first byte of the GPU's elements that the CPU does not compute.
+    pub at: usize,
+    /// The first byte the GPU part computes (at or below `at`).
+    pub device_from: usize,
+    /// Whether the host copy held the latest data of every element before
+    /// the launch, so that the CPU can still run the GPU's elements should
+    /// that part fail.
+    pub host_was_whole: bool,
+}
+
 /// One distinct buffer of a split launch, locked.
 struct LockedBuffer<'s> {
     id: u64,
     usage: Use,
     /// Bytes per element of the launch.
     stride: u64,
+    /// Where a written buffer stays split (see `Residency::Split`): its
+    /// GPU part is not read back, nor its CPU part written to the device.
+    /// `None`: merged on both copies, or read only.
+    stays_split: Option<StaysSplit>,
     state: MutexGuard<'s, BufferState>,
 }
 
@@ -46,17 +65,25 @@ pub(super) struct Locked<'s> {
 
 impl<'s> Locked<'s> {
     /// Locks the buffers of `order` (each distinct buffer's argument index,
-    /// in id order); `strides` are per argument.
-    pub fn lock(buffers: &'s [Arg<'_>], order: &[usize], strides: &[u64]) -> Self {
+    /// in id order); `strides` are per argument, `stays_split` per entry
+    /// of `order`.
+    pub fn lock(
+        buffers: &'s [Arg<'_>],
+        order: &[usize],
+        strides: &[u64],
+        stays_split: &[Option<StaysSplit>],
+    ) -> Self {
         Locked {
             buffers: order
                 .iter()
-                .map(|&index| {
+                .zip(stays_split)
+                .map(|(&index, &stays_split)| {
                     let arg = &buffers[index];
                     LockedBuffer {
                         id: arg.raw().id,
                         usage: arg.usage(),
                         stride: strides[index],
+                        stays_split,
                         state: lock(&arg.raw().state),
                     }
                 })
@@ -91,7 +118,8 @@ impl<'s> Locked<'s> {
                 continue;
             }
             let mut all = host.bytes_mut();
-            if let (Some(from), Some(source)) = (tail_from, device) {
+            let read_back = buffer.stays_split.is_none();
+            if let (Some(from), Some(source), true) = (tail_from, device, read_back) {
                 let offset = from * stride;
                 let (head, tail) = std::mem::take(&mut all).split_at_mut(offset as usize);
                 tails.push(DeviceSpan {
@@ -106,6 +134,7 @@ impl<'s> Locked<'s> {
                 device,
                 stride,
                 first: range.start,
+                merges: read_back,
             });
         }
         let cut = HostCut {
@@ -116,17 +145,52 @@ impl<'s> Locked<'s> {
         (cut, tails)
     }
 
-    /// Records that the host copies of the written buffers hold the whole
-    /// result; with `device_current`, their device copies do too.
-    pub fn finish(&mut self, device_current: bool) {
+    /// Records where the written buffers' results are. `merged`: both
+    /// parts ran; a buffer that stays split is then split, every other one
+    /// is whole on the host, and on the device too with `device_current`.
+    /// Not `merged`: the CPU ran the GPU's elements too, so every host copy
+    /// is whole.
+    pub fn finish(&mut self, merged: bool, device_current: bool) {
         for buffer in &mut self.buffers {
             if buffer.usage == Use::Read {
                 continue;
             }
-            buffer.state.finish_host(buffer.usage);
-            if device_current && buffer.state.device.is_some() {
-                buffer.state.residency = Residency::Both;
+            match buffer.stays_split {
+                Some(stays) if merged => buffer.state.finish_split(stays.at, stays.device_from),
+                _ => {
+                    buffer.state.finish_host(buffer.usage);
+                    if merged && device_current && buffer.state.device.is_some() {
+                        buffer.state.residency = Residency::Both;
+                    }
+                }
             }
+        }
+    }
+
+    /// Whether the CPU can run the GPU's elements after that part failed:
+    /// no buffer it reads and writes left the latest data of those
+    /// elements on the device only. The part may have run before it
+    /// failed, so those bytes are no longer known.
+    pub fn cpu_can_take_over(&self) -> bool {
+        self.buffers.iter().all(|buffer| {
+            buffer.usage != Use::ReadWrite
+                || buffer.stays_split.is_none_or(|stays| stays.host_was_whole)
+        })
+    }
+
+    /// After a GPU part that failed and left some elements' latest data
+    /// unknown (see [`cpu_can_take_over`](Self::cpu_can_take_over)): every
+    /// written buffer keeps the CPU's elements on the host and loses its
+    /// device copy, so that reading the rest reports the loss instead of
+    /// returning stale bytes.
+    pub fn lose_gpu_parts(&mut self, k: u64) {
+        for buffer in &mut self.buffers {
+            if buffer.usage == Use::Read {
+                continue;
+            }
+            let at = (k * buffer.stride) as usize;
+            buffer.state.finish_split(at, at);
+            buffer.state.device = None;
         }
     }
 }
@@ -140,6 +204,9 @@ enum CutPart<'h> {
         stride: u64,
         /// The element `host` starts at.
         first: u64,
+        /// Whether the CPU's elements go to the device copy too (not for a
+        /// buffer that stays split).
+        merges: bool,
     },
 }
 
@@ -179,6 +246,7 @@ impl HostCut<'_> {
                 device,
                 stride,
                 first,
+                merges: true,
             } = part
             else {
                 continue;
