@@ -21,8 +21,16 @@
 //! - `split_speedup`: the better single target's time over a split
 //!   launch's (`Launch::split`), for a 2^22-element saxpy repeated in
 //!   place, CPU launches on the WGSL executor (about as fast as lavapipe on
-//!   it); each mode keeps its own buffers where it leaves them, so a GPU
-//!   run's data stays on the GPU while a split's result lands on the host.
+//!   it); each mode keeps its own buffers where it leaves them: a GPU
+//!   run's data stays on the GPU, a CPU run's on the host, a split's
+//!   parts each on its side (`Residency::Split`);
+//! - `split_compute_speedup`: the same for a compute-bound elementwise
+//!   kernel, 2^20 anharmonic oscillators integrated 32 steps per launch
+//!   (about 300 flops per element), where the two devices do not contend
+//!   for memory bandwidth as saxpy's parts do;
+//! - `auto_split_speedup`, `auto_split_compute_speedup`: the same for
+//!   `Auto` launches, which split when that is predicted faster (learning
+//!   from the same kernel's splits, the explicit ones included).
 //!
 //! Without a GPU the ensemble figures are `null`.
 
@@ -177,9 +185,9 @@ fn submit_costs(rt: &Runtime, rounds: usize) -> Result<[f64; 3], String> {
     Ok(times.map(median))
 }
 
-/// Median seconds per launch `[gpu, cpu, split]`, and the split's last
-/// parts `(cpu elements, gpu elements)`.
-type SplitCosts = ([f64; 3], Option<(u64, u64)>);
+/// Median seconds per launch `[gpu, cpu, split, auto]`, and the explicit
+/// split's last parts `(cpu elements, gpu elements)`.
+type SplitCosts = ([f64; 4], Option<(u64, u64)>);
 
 /// The elementwise launches split across both targets, CPU parts on the
 /// WGSL executor (about as fast as lavapipe on both).
@@ -301,16 +309,18 @@ struct SplitData {
     second: switchyard::Buffer<f32>,
 }
 
-/// [`SplitCosts`] of `case` on the GPU, on the CPU and split across both;
-/// checks that the split's results match the GPU's.
+/// [`SplitCosts`] of `case` on the GPU, on the CPU, split across both
+/// (`Launch::split`) and under `Auto` (which splits when it predicts that
+/// faster, from the same kernel's measured splits); checks that the
+/// split's and Auto's results match the GPU's.
 fn split_costs(rt: &Runtime, rounds: usize, case: SplitCase) -> Result<SplitCosts, String> {
     const LAUNCHES: usize = 4;
     let kernel = case.kernel()?;
     let mut data = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         data.push(case.data(rt).map_err(|e| e.to_string())?);
     }
-    let mut times: [Vec<f64>; 3] = Default::default();
+    let mut times: [Vec<f64>; 4] = Default::default();
     let mut parts = None;
     for round in 0..=rounds {
         for (mode, data) in data.iter_mut().enumerate() {
@@ -320,10 +330,11 @@ fn split_costs(rt: &Runtime, rounds: usize, case: SplitCase) -> Result<SplitCost
                 let report = match mode {
                     0 => launch.on(Target::Gpu).run(),
                     1 => launch.on(Target::Cpu).run(),
-                    _ => launch.split().run(),
+                    2 => launch.split().run(),
+                    _ => launch.run(),
                 }
                 .map_err(|e| e.to_string())?;
-                if let Some(split) = report.split {
+                if let (2, Some(split)) = (mode, report.split) {
                     parts = Some((split.cpu_elements, split.gpu_elements));
                 }
             }
@@ -338,17 +349,19 @@ fn split_costs(rt: &Runtime, rounds: usize, case: SplitCase) -> Result<SplitCost
     // rounding per step, far below this bound over a few hundred steps of
     // a motion of amplitude about 1.
     let gpu = data[0].first.to_vec().map_err(|e| e.to_string())?;
-    let split = data[2].first.to_vec().map_err(|e| e.to_string())?;
-    let worst = gpu
-        .iter()
-        .zip(&split)
-        .map(|(g, s)| (g - s).abs())
-        .fold(0.0f32, f32::max);
-    if worst > 1e-3 {
-        return Err(format!(
-            "split {} differs from the GPU's result by {worst}",
-            case.kernel()?.name()
-        ));
+    for (mode, what) in [(2, "split"), (3, "Auto")] {
+        let other = data[mode].first.to_vec().map_err(|e| e.to_string())?;
+        let worst = gpu
+            .iter()
+            .zip(&other)
+            .map(|(g, s)| (g - s).abs())
+            .fold(0.0f32, f32::max);
+        if worst > 1e-3 {
+            return Err(format!(
+                "{what} {} differs from the GPU's result by {worst}",
+                case.kernel()?.name()
+            ));
+        }
     }
     Ok((times.map(median), parts))
 }
@@ -387,17 +400,19 @@ fn run(options: &Options) -> Result<(), String> {
     } else {
         (None, None)
     };
-    let speedup = |costs: &Option<SplitCosts>| {
+    let speedup = |costs: &Option<SplitCosts>, mode: usize| {
         costs
             .as_ref()
-            .map(|([gpu, cpu, split], _)| gpu.min(*cpu) / split)
+            .map(|(times, _)| times[0].min(times[1]) / times[mode])
     };
-    let split_speedup = speedup(&split);
-    let split_compute_speedup = speedup(&split_compute);
+    let split_speedup = speedup(&split, 2);
+    let split_compute_speedup = speedup(&split_compute, 2);
+    let auto_split_speedup = speedup(&split, 3);
+    let auto_split_compute_speedup = speedup(&split_compute, 3);
     let split_ms = |costs: &Option<SplitCosts>| {
-        costs.as_ref().map(|([gpu, cpu, split], parts)| {
+        costs.as_ref().map(|([gpu, cpu, split, auto], parts)| {
             serde_json::json!({
-                "gpu": gpu * 1e3, "cpu": cpu * 1e3, "split": split * 1e3,
+                "gpu": gpu * 1e3, "cpu": cpu * 1e3, "split": split * 1e3, "auto": auto * 1e3,
                 "cpu_elements": parts.map(|p| p.0), "gpu_elements": parts.map(|p| p.1),
             })
         })
@@ -424,6 +439,8 @@ fn run(options: &Options) -> Result<(), String> {
             "split_speedup": split_speedup,
             "split_ms": split_ms(&split),
             "split_compute_speedup": split_compute_speedup,
+            "auto_split_speedup": auto_split_speedup,
+            "auto_split_compute_speedup": auto_split_compute_speedup,
             "split_compute_ms": split_ms(&split_compute),
             "lopsided_ratio": lopsided_ratio,
             "blocking_launch_us": blocking * 1e6,
@@ -451,20 +468,28 @@ fn run(options: &Options) -> Result<(), String> {
         }
         _ => println!("ensemble: no GPU, not measured"),
     }
-    for (what, costs, speedup) in [
-        ("2^22 saxpy", &split, split_speedup),
-        ("2^20 oscillators", &split_compute, split_compute_speedup),
+    for (what, costs, speedup, auto_speedup) in [
+        ("2^22 saxpy", &split, split_speedup, auto_split_speedup),
+        (
+            "2^20 oscillators",
+            &split_compute,
+            split_compute_speedup,
+            auto_split_compute_speedup,
+        ),
     ] {
         match costs {
-            Some(([gpu, cpu, split], parts)) => println!(
+            Some(([gpu, cpu, split, auto], parts)) => println!(
                 "split {what} (CPU: WGSL executor): gpu {:.2} ms, cpu {:.2} ms, split {:.2} ms \
-                 (cpu {} + gpu {} elements): speedup {:.2} (goal ≥ 1.3)",
+                 (cpu {} + gpu {} elements), auto {:.2} ms: speedup {:.2}, auto {:.2} \
+                 (goal ≥ 1.3)",
                 gpu * 1e3,
                 cpu * 1e3,
                 split * 1e3,
                 parts.map_or(0, |p| p.0),
                 parts.map_or(0, |p| p.1),
-                speedup.unwrap_or(f64::NAN)
+                auto * 1e3,
+                speedup.unwrap_or(f64::NAN),
+                auto_speedup.unwrap_or(f64::NAN)
             ),
             None => println!("split {what}: no GPU, not measured"),
         }

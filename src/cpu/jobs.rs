@@ -1,20 +1,22 @@
-//! The threads that submitted CPU launches run on: beside the pool, never
-//! inside it.
+//! Threads beside the pool, for submitted CPU launches that must wait for
+//! a buffer's lock.
 //!
 //! A submitted CPU launch holds its buffers' state locks while its kernel
-//! runs on the pool. Were the launch itself a pool job, the worker running
-//! it would, while it waits inside the kernel's parallel loop for pieces
-//! other workers took, steal more pool work, rayon's way of keeping busy,
-//! and could be handed another submitted launch that needs one of those
-//! locks. That worker then blocks on a lock its own stack holds, and nothing
-//! ever wakes it (two CPU launches reading one buffer hung now and then this
-//! way). So launches run here, on plain threads that only block: they take
-//! the locks, hand the kernel to the pool with `install` (which blocks a
-//! thread outside the pool without stealing) and let go.
+//! runs on the pool. Its job starts on a pool worker, and a worker that
+//! waits inside a kernel's parallel loop for pieces other workers took
+//! steals more pool work, rayon's way of keeping busy: it can be handed
+//! another submitted launch that needs one of those locks. Were that job to
+//! wait for the lock, the worker would block on a lock its own stack holds,
+//! and nothing would ever wake it (two CPU launches reading one buffer hung
+//! now and then this way). So a job on the pool only *tries* its locks
+//! (`launch::cpu::try_run_cpu`), and one that finds a lock held moves here:
+//! these are plain threads that only block. They take the locks, hand the
+//! kernel to the pool with `install` (which blocks a thread outside the
+//! pool without stealing) and let go. Uncontended jobs never come here, so
+//! they pay no hand-over between threads.
 //!
 //! Invariants:
-//! - No code that runs on a pool worker takes a buffer's state lock; pool
-//!   work is only the kernels' and copies' own pieces.
+//! - No code that runs on a pool worker waits for a buffer's state lock.
 //! - Jobs start in the order they were queued, at most `limit` at a time
 //!   (the pool's thread count, so that the pool, not this queue, is what
 //!   bounds the CPU work in flight).

@@ -2,8 +2,8 @@
 //! Rust twin gets of its arguments.
 //!
 //! - `pool`: [`CpuPool`], the pool twins run in, with panic capture.
-//! - `jobs`: the plain threads submitted CPU launches run on, beside the
-//!   pool, so that no pool worker ever holds a buffer's lock.
+//! - `jobs`: plain threads beside the pool for submitted CPU launches that
+//!   must wait for a buffer's lock, which no pool worker may do.
 //! - `twin`: [`CpuArgs`], the twin's typed view of a launch's host copies.
 //!
 //! Nothing here knows where the bytes came from: the launch layer above

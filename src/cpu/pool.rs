@@ -26,7 +26,8 @@ pub(crate) struct CpuPool {
     /// How long a kernel's WGSL may run on the executor before it is
     /// stopped, unless its launch says otherwise.
     executor_deadline: Option<std::time::Duration>,
-    /// Where submitted launches run, beside the pool (see `jobs`).
+    /// Where submitted launches that must wait for a lock run, beside the
+    /// pool (see `jobs`).
     jobs: Arc<JobThreads>,
 }
 
@@ -69,9 +70,8 @@ impl CpuPool {
     }
 
     /// Runs a submitted launch's `job` on a thread beside the pool, never
-    /// on a pool worker: the job holds buffer locks while its kernel runs
-    /// on the pool, and a worker waiting inside that kernel could steal
-    /// another job that needs them (see `jobs`).
+    /// on a pool worker: for a job that must wait for a buffer's lock,
+    /// which a pool worker must never do (see `jobs`).
     pub fn spawn_job(&self, job: impl FnOnce() + Send + 'static) {
         self.jobs.spawn(job);
     }

@@ -4,10 +4,13 @@
 //!
 //! The single-target models (`cost_model`) measure each target alone. The
 //! two sides of a split share the machine (memory bandwidth; on a software
-//! adapter, the cores too), and each ends with a transfer of its own: the
-//! CPU's elements go to the device, the GPU's come back to the host. So once
-//! a kernel has been split, its split point comes from these rates, which
-//! include both effects; the models only place the first split.
+//! adapter, the cores too), and a buffer that cannot stay split ends each
+//! side with a transfer. So once a kernel has been split, its split point
+//! comes from these rates, which include both effects; the models only
+//! place the first split. `Auto` stops splitting when the rates say a
+//! split no longer pays; since the rates then go stale, it re-measures a
+//! split now and then while one is still predicted faster than either
+//! target (`declined`).
 //!
 //! Invariant: pure arithmetic over durations the launch path measured; no
 //! clock, no I/O, tested with fixed numbers.
@@ -33,6 +36,8 @@ pub(crate) struct SplitRates {
     pub gpu_seconds_per_element: f64,
     /// Splits measured so far.
     pub splits: u32,
+    /// `Auto` launches since the last split that were not split.
+    pub declined: u32,
 }
 
 impl SplitRates {
@@ -60,21 +65,29 @@ impl SplitRates {
             cpu_seconds_per_element: cpu,
             gpu_seconds_per_element: gpu,
             splits: previous.map_or(0, |rates| rates.splits) + 1,
+            declined: 0,
         })
     }
 
     /// The CPU's elements of an `n`-element split at which both sides are
     /// predicted to end together, and the predicted seconds until they do.
     pub fn balance(&self, n: u64) -> (u64, f64) {
+        self.balance_with(n, 0.0)
+    }
+
+    /// As [`balance`](Self::balance), the GPU side first spending
+    /// `gpu_fixed` seconds whatever its share (the uploads its part needs).
+    pub fn balance_with(&self, n: u64, gpu_fixed: f64) -> (u64, f64) {
         let (cpu, gpu) = (self.cpu_seconds_per_element, self.gpu_seconds_per_element);
-        let share = gpu / (cpu + gpu);
-        let share = if share.is_finite() {
-            share.clamp(0.0, 1.0)
+        // cpu·k = gpu_fixed + gpu·(n - k)
+        let k = (gpu_fixed + gpu * n as f64) / (cpu + gpu);
+        let k = if k.is_finite() {
+            k.clamp(0.0, n as f64)
         } else {
-            0.5
+            n as f64 / 2.0
         };
-        let k = ((n as f64) * share).round().min(n as f64) as u64;
-        let seconds = (cpu * k as f64).max(gpu * (n - k) as f64);
+        let k = k.round() as u64;
+        let seconds = (cpu * k as f64).max(gpu_fixed + gpu * (n - k) as f64);
         (k, seconds)
     }
 }
@@ -82,6 +95,22 @@ impl SplitRates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fixed_gpu_cost_moves_elements_to_the_cpu() {
+        let rates = SplitRates {
+            cpu_seconds_per_element: 1e-9,
+            gpu_seconds_per_element: 1e-9,
+            splits: 1,
+            declined: 0,
+        };
+        assert_eq!(rates.balance(1000).0, 500);
+        let (k, seconds) = rates.balance_with(1000, 200e-9);
+        assert_eq!(k, 600);
+        assert!((seconds - 600e-9).abs() < 1e-15);
+        // More fixed cost than the whole launch: all on the CPU.
+        assert_eq!(rates.balance_with(1000, 1e-3).0, 1000);
+    }
 
     fn sides(
         cpu_elements: u64,
@@ -128,17 +157,30 @@ mod tests {
     }
 
     #[test]
+    fn a_new_split_resets_the_count_of_launches_not_split() {
+        let first = SplitRates::after(None, sides(100, 1e-6, 100, 2e-6)).unwrap();
+        let declined = SplitRates {
+            declined: 9,
+            ..first
+        };
+        let next = SplitRates::after(Some(declined), sides(100, 1e-6, 100, 2e-6)).unwrap();
+        assert_eq!((next.splits, next.declined), (2, 0));
+    }
+
+    #[test]
     fn balance_stays_within_the_launch() {
         let rates = SplitRates {
             cpu_seconds_per_element: 0.0,
             gpu_seconds_per_element: 0.0,
             splits: 1,
+            declined: 0,
         };
         assert_eq!(rates.balance(10).0, 5);
         let rates = SplitRates {
             cpu_seconds_per_element: 1e-9,
             gpu_seconds_per_element: f64::INFINITY,
             splits: 1,
+            declined: 3,
         };
         assert!(rates.balance(10).0 <= 10);
         assert_eq!(rates.balance(0).0, 0);

@@ -52,7 +52,7 @@ pub(super) struct CpuRun {
 }
 
 /// Runs the kernel on the pool (its twin, or its WGSL on the executor) over
-/// host copies made current.
+/// host copies made current, waiting for each buffer's lock.
 pub(super) fn run_cpu(
     shared: &RuntimeShared,
     kernel: &Kernel,
@@ -61,23 +61,88 @@ pub(super) fn run_cpu(
     invocations: [u32; 3],
     deadline: Option<Duration>,
 ) -> Result<CpuRun> {
-    let path = cpu_path_of(kernel)?;
-    let gpu = shared.gpu();
+    let distinct = distinct_in_id_order(arguments);
+    let guards = distinct
+        .iter()
+        .map(|argument| (lock(argument.state), argument.usage))
+        .collect();
+    run_locked(
+        shared,
+        kernel,
+        arguments,
+        &distinct,
+        guards,
+        uniforms,
+        invocations,
+        deadline,
+    )
+}
 
-    // Each distinct buffer is locked once (a read-only one may be passed
-    // twice), in the order of buffer ids: two threads (or a thread and a
-    // replay after device loss) that lock the same buffers in different
-    // argument orders would otherwise each hold one lock and wait for the
-    // other's.
+/// As [`run_cpu`], but `None` at once, having run nothing, when a buffer's
+/// lock is held elsewhere. A submitted launch's job starts on a pool worker
+/// this way: a worker must never block on a buffer's lock, since the one
+/// holding it may be a launch below on the same worker's stack, waiting
+/// inside its kernel's parallel loop, from which the worker stole this job
+/// (see `cpu::jobs`).
+pub(super) fn try_run_cpu(
+    shared: &RuntimeShared,
+    kernel: &Kernel,
+    arguments: &[CpuArgument<'_>],
+    uniforms: &[Vec<u8>],
+    invocations: [u32; 3],
+    deadline: Option<Duration>,
+) -> Option<Result<CpuRun>> {
+    let distinct = distinct_in_id_order(arguments);
+    let mut guards = Vec::with_capacity(distinct.len());
+    for argument in &distinct {
+        let guard = match argument.state.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        guards.push((guard, argument.usage));
+    }
+    Some(run_locked(
+        shared,
+        kernel,
+        arguments,
+        &distinct,
+        guards,
+        uniforms,
+        invocations,
+        deadline,
+    ))
+}
+
+/// Each distinct buffer once (a read-only one may be passed twice), in the
+/// order of buffer ids: two threads (or a thread and a replay after device
+/// loss) that lock the same buffers in different argument orders would
+/// otherwise each hold one lock and wait for the other's.
+fn distinct_in_id_order<'a, 'b>(arguments: &'a [CpuArgument<'b>]) -> Vec<&'a CpuArgument<'b>> {
     let mut distinct: Vec<&CpuArgument<'_>> = arguments.iter().collect();
     distinct.sort_by_key(|argument| argument.id);
     distinct.dedup_by_key(|argument| argument.id);
-    let mut guards: Vec<(MutexGuard<'_, BufferState>, Use)> = Vec::with_capacity(distinct.len());
+    distinct
+}
+
+/// The rest of [`run_cpu`], once `guards` (one per entry of `distinct`)
+/// hold every buffer.
+#[allow(clippy::too_many_arguments)]
+fn run_locked(
+    shared: &RuntimeShared,
+    kernel: &Kernel,
+    arguments: &[CpuArgument<'_>],
+    distinct: &[&CpuArgument<'_>],
+    mut guards: Vec<(MutexGuard<'_, BufferState>, Use)>,
+    uniforms: &[Vec<u8>],
+    invocations: [u32; 3],
+    deadline: Option<Duration>,
+) -> Result<CpuRun> {
+    let path = cpu_path_of(kernel)?;
+    let gpu = shared.gpu();
     let mut bytes_downloaded = 0;
-    for argument in &distinct {
-        let mut guard = lock(argument.state);
-        bytes_downloaded += guard.prepare_host(gpu, shared.counters(), argument.usage)?;
-        guards.push((guard, argument.usage));
+    for (guard, usage) in &mut guards {
+        bytes_downloaded += guard.prepare_host(gpu, shared.counters(), *usage)?;
     }
 
     let order: Vec<(u64, Use)> = arguments
@@ -87,7 +152,7 @@ pub(super) fn run_cpu(
     let slots = twin_slots(
         guards
             .iter_mut()
-            .zip(&distinct)
+            .zip(distinct)
             .map(|((guard, usage), argument)| (argument.id, &mut **guard, *usage))
             .collect(),
         &order,

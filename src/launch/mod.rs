@@ -291,8 +291,8 @@ impl<'a> Launch<'a> {
 
     /// Starts the launch and returns without waiting for it to finish.
     ///
-    /// A GPU launch is recorded and submitted; a CPU launch is queued on
-    /// the runtime's job threads, which run its kernel on the pool. The caller's borrows of the buffers end here, so
+    /// A GPU launch is recorded and submitted; a CPU launch is spawned on
+    /// the runtime's pool. The caller's borrows of the buffers end here, so
     /// it can go on (submit more launches, compute on the host, read other
     /// buffers) while this one runs, on either target. Any later use of a
     /// buffer this launch uses waits for it where the two conflict: a host

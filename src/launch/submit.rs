@@ -9,10 +9,11 @@
 //! - **CPU**: a launch small enough that `run` would run it on the calling
 //!   thread runs there now, and the pending launch is ready at once.
 //!   Otherwise each buffer gets this launch's fence (see `buffer::in_flight`)
-//!   and the job, owning a share of each buffer's state, is queued on the
-//!   runtime's job threads (beside the pool, never on a pool worker: see
-//!   `cpu::jobs`), where it locks its buffers, runs its kernel on the pool,
-//!   stores its report, lets go of the buffers, then finishes the fence.
+//!   and the job, owning a share of each buffer's state, is spawned on the
+//!   runtime's pool; it locks its buffers, runs its kernel, stores its
+//!   report, lets go of the buffers, then finishes the fence. A pool worker
+//!   never waits for a buffer's lock: a job that finds one held moves to
+//!   the job threads beside the pool, which may wait (see `cpu::jobs`).
 //!
 //! Each submitted launch is counted in the runtime's `Load` until it ends,
 //! which is what lets `Auto` see a busy target.
@@ -24,7 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::cpu::{run_cpu, runs_inline, CpuArgument};
+use super::cpu::{run_cpu, runs_inline, try_run_cpu, CpuArgument, CpuRun};
 use super::gpu::{run_gpu, GpuLaunch, GpuRun};
 use super::pending::{Completion, GpuDone, GpuPending, PendingLaunch};
 use super::replay::{replay_entry, ReplayFate};
@@ -234,7 +235,7 @@ pub(super) fn submit_routed(routed: Routed<'_>) -> Result<PendingLaunch> {
             cpu_data_ready,
         );
     }
-    shared.cpu().spawn_job(move || job.run());
+    shared.cpu().pool().spawn(move || job.start());
     Ok(PendingLaunch::cpu(
         &name,
         completion,
@@ -267,16 +268,77 @@ struct CpuJob {
 }
 
 impl CpuJob {
-    /// Runs the launch, then in this order: lets go of the buffers' state,
-    /// finishes the fence, learns, and hands over the result.
-    fn run(self) {
+    /// Runs the launch on the pool worker that picked the job up, unless a
+    /// buffer's lock is held elsewhere: a worker never waits for one (see
+    /// `try_run_cpu`), so the job then moves to the runtime's job threads,
+    /// which wait for the locks and hand the kernel back to the pool.
+    fn start(self) {
+        let attempted = self.guarded(
+            |shared, kernel, arguments, uniforms, invocations, deadline| {
+                try_run_cpu(shared, kernel, arguments, uniforms, invocations, deadline)
+            },
+        );
+        match attempted {
+            Ok(Some(ran)) => self.finish(ran),
+            Ok(None) => {
+                let cpu = self.shared.cpu().clone();
+                cpu.spawn_job(move || {
+                    let ran = self.guarded(run_cpu).unwrap_or_else(Err);
+                    self.finish(ran);
+                });
+            }
+            Err(panicked) => self.finish(Err(panicked)),
+        }
+    }
+
+    /// Calls `run` over the job's arguments, a panic becoming the launch's
+    /// error.
+    fn guarded<R>(
+        &self,
+        run: impl FnOnce(
+            &RuntimeShared,
+            &Kernel,
+            &[CpuArgument<'_>],
+            &[Vec<u8>],
+            [u32; 3],
+            Option<Duration>,
+        ) -> R,
+    ) -> std::result::Result<R, Error> {
+        catch_unwind(AssertUnwindSafe(|| {
+            let borrowed: Vec<CpuArgument<'_>> = self
+                .arguments
+                .iter()
+                .map(|argument| CpuArgument {
+                    id: argument.id,
+                    state: &argument.state,
+                    usage: argument.usage,
+                })
+                .collect();
+            run(
+                &self.shared,
+                &self.kernel,
+                &borrowed,
+                &self.uniforms,
+                self.invocations,
+                self.deadline,
+            )
+        }))
+        .map_err(|payload| Error::CpuKernelPanicked {
+            kernel: self.kernel.name().into(),
+            message: panic_message(payload.as_ref()),
+        })
+    }
+
+    /// In this order: lets go of the buffers' state, finishes the fence,
+    /// learns, and hands over the result.
+    fn finish(self, ran: Result<CpuRun>) {
         let CpuJob {
             shared,
             kernel,
             arguments,
-            uniforms,
-            invocations,
-            deadline,
+            uniforms: _,
+            invocations: _,
+            deadline: _,
             mut report,
             work,
             predictions,
@@ -285,30 +347,6 @@ impl CpuJob {
             fence,
             completion,
         } = self;
-        let ran = catch_unwind(AssertUnwindSafe(|| {
-            let borrowed: Vec<CpuArgument<'_>> = arguments
-                .iter()
-                .map(|argument| CpuArgument {
-                    id: argument.id,
-                    state: &argument.state,
-                    usage: argument.usage,
-                })
-                .collect();
-            run_cpu(
-                &shared,
-                &kernel,
-                &borrowed,
-                &uniforms,
-                invocations,
-                deadline,
-            )
-        }))
-        .unwrap_or_else(|payload| {
-            Err(Error::CpuKernelPanicked {
-                kernel: kernel.name().into(),
-                message: panic_message(payload.as_ref()),
-            })
-        });
         drop(arguments);
         fence.finish();
         shared

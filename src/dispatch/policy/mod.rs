@@ -126,6 +126,22 @@ impl Dispatcher {
         record.split = SplitRates::after(record.split, sides);
     }
 
+    /// Counts an `Auto` launch of `key` that was not split although it
+    /// has been; returns how many since its last split (0 if never split).
+    pub fn split_declined(&mut self, key: &str) -> u32 {
+        match self
+            .kernels
+            .get_mut(key)
+            .and_then(|record| record.split.as_mut())
+        {
+            Some(rates) => {
+                rates.declined = rates.declined.saturating_add(1);
+                rates.declined
+            }
+            None => 0,
+        }
+    }
+
     /// What split launches of `key` measured, if it has been split.
     pub fn split_rates(&self, key: &str) -> Option<SplitRates> {
         self.kernels.get(key).and_then(|record| record.split)

@@ -53,7 +53,7 @@ use super::gpu::{run_gpu, GpuLaunch};
 use super::plan::{plan_slices, GpuPlan, Slices};
 use super::report::SplitParts;
 use super::route::Routed;
-use super::{run_routed, LaunchReport};
+use super::{run_routed, Arg, LaunchReport};
 use crate::buffer::residency::Use;
 use crate::device::TransferStats;
 use crate::dispatch::{Direction, Reason, SplitRates, SplitSides, Target};
@@ -70,9 +70,21 @@ const AUTO_SPLIT_MIN_ELEMENTS: u64 = 1 << 16;
 const SPLIT_OVERHEAD_SECONDS: f64 = 100e-6;
 
 /// `Auto` splits only when the split is predicted this much faster than
-/// the better single target: the prediction of a split is younger than
-/// either target's.
+/// the better single target: the first prediction of a split comes from
+/// each target measured alone, and the two slow each other down.
 const AUTO_SPLIT_MARGIN: f64 = 0.8;
+
+/// The same once the kernel's splits were measured, both sides running.
+const AUTO_SPLIT_MARGIN_MEASURED: f64 = 0.9;
+
+/// A requested split's first point gives each side at least this
+/// fraction (1/N) of the elements (see `run_split`).
+const FIRST_SPLIT_LEAST_SHARE: u64 = 8;
+
+/// After this many `Auto` launches not split, one is split anyway when a
+/// split is still predicted faster than either target, so that rates one
+/// slow split spoiled are measured again.
+const AUTO_SPLIT_REMEASURE_AFTER: u32 = 8;
 
 /// Where to split a launch and what that is predicted to cost.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -90,62 +102,42 @@ struct SplitEstimate {
 }
 
 impl SplitEstimate {
-    /// The split point at which both sides are predicted to end together:
-    /// the CPU side computes its share and uploads it, the GPU side
-    /// computes the rest and reads it back. `before` is what step 1 and
-    /// the GPU part's bindings move first; `upload` and `download` are the
-    /// predicted seconds to move all the written bytes one way.
-    fn balance(
-        n: u64,
-        (cpu_exec, gpu_exec): (f64, f64),
-        (upload, download): (f64, f64),
-        before: f64,
-    ) -> (u64, f64) {
-        // The same balance as measured rates give, from predicted ones.
-        let per_element = |seconds: f64| seconds / n.max(1) as f64;
-        let rates = SplitRates {
-            cpu_seconds_per_element: per_element(cpu_exec + upload),
-            gpu_seconds_per_element: per_element(gpu_exec + download),
-            splits: 0,
-        };
-        let (k, seconds) = rates.balance(n);
-        (k, before + seconds + SPLIT_OVERHEAD_SECONDS)
-    }
-
-    /// From the kernel's measured splits when it has any, else from both
-    /// targets' models and the transfer model.
-    fn of(routed: &Routed<'_>) -> Self {
+    /// The split point at which both sides are predicted to end together,
+    /// from the kernel's measured splits when it has any, else from both
+    /// targets' models; counting what this split must move first: the host
+    /// copies' stale bytes below the point (step 1, before either side
+    /// starts) and the device copies' above it (uploaded as the GPU part
+    /// starts). Data a split left split moves nothing at the same point.
+    fn of(routed: &Routed<'_>, strides: &[u64]) -> Self {
         let n = u64::from(routed.invocations[0]);
         let predictions = &routed.predictions;
-        let before = predictions.cpu_transfers + predictions.gpu_transfers;
-        let dispatcher = routed.shared.dispatcher();
-        let rates = dispatcher.split_rates(routed.kernel.dispatch_key());
-        let (cpu_elements, seconds) = match rates {
-            Some(rates) => {
-                let (k, seconds) = rates.balance(n);
-                (k, before + seconds + SPLIT_OVERHEAD_SECONDS)
-            }
-            None => {
-                let written: u64 = routed
-                    .buffers
-                    .iter()
-                    .filter(|arg| arg.usage() != Use::Read)
-                    .map(|arg| arg.raw().byte_len())
-                    .sum();
-                let moves = (
-                    dispatcher.transfer_seconds(Direction::Upload, written),
-                    dispatcher.transfer_seconds(Direction::Download, written),
-                );
-                let exec = (predictions.exec(Target::Cpu), predictions.exec(Target::Gpu));
-                Self::balance(n, exec, moves, before)
-            }
+        let measured = routed
+            .shared
+            .dispatcher()
+            .split_rates(routed.kernel.dispatch_key());
+        let per_element = |seconds: f64| seconds / n.max(1) as f64;
+        let rates = measured.unwrap_or(SplitRates {
+            cpu_seconds_per_element: per_element(predictions.exec(Target::Cpu)),
+            gpu_seconds_per_element: per_element(predictions.exec(Target::Gpu)),
+            splits: 0,
+            declined: 0,
+        });
+        let (first_guess, _) = rates.balance(n);
+        let (host_bytes, device_bytes) = bytes_to_move(&routed.buffers, strides, first_guess);
+        let (before, gpu_fixed) = {
+            let dispatcher = routed.shared.dispatcher();
+            (
+                dispatcher.transfer_seconds(Direction::Download, host_bytes),
+                dispatcher.transfer_seconds(Direction::Upload, device_bytes),
+            )
         };
+        let (cpu_elements, seconds) = rates.balance_with(n, gpu_fixed);
         SplitEstimate {
             cpu_elements,
-            seconds,
+            seconds: before + seconds + SPLIT_OVERHEAD_SECONDS,
             cpu: predictions.of(Target::Cpu),
             gpu: predictions.of(Target::Gpu),
-            splits: rates.map_or(0, |rates| rates.splits),
+            splits: measured.map_or(0, |rates| rates.splits),
         }
     }
 
@@ -165,6 +157,37 @@ impl SplitEstimate {
     }
 }
 
+/// The bytes a split at `k` must download to the host copies and upload
+/// to the device copies first: a read buffer's stale bytes whole (both
+/// sides read it, and it is then current on both), a buffer read and
+/// written only the part each side reads, an overwritten one nothing.
+fn bytes_to_move(buffers: &[Arg<'_>], strides: &[u64], k: u64) -> (u64, u64) {
+    let overlap = |range: std::ops::Range<usize>, within: std::ops::Range<usize>| {
+        range
+            .end
+            .min(within.end)
+            .saturating_sub(range.start.max(within.start)) as u64
+    };
+    let (mut host, mut device) = (0, 0);
+    for (arg, &stride) in buffers.iter().zip(strides) {
+        let len = arg.raw().byte_len() as usize;
+        let cut = ((k * stride) as usize).min(len);
+        let residency = lock(&arg.raw().state).residency;
+        match arg.usage() {
+            Use::Read => {
+                host += residency.stale_on_host(len).len() as u64;
+                device += residency.stale_on_device(len).len() as u64;
+            }
+            Use::ReadWrite => {
+                host += overlap(residency.stale_on_host(len), 0..cut);
+                device += overlap(residency.stale_on_device(len), cut..len);
+            }
+            Use::Overwrite => {}
+        }
+    }
+    (host, device)
+}
+
 /// Where `Auto` splits a launch, and why, when that is predicted clearly
 /// sooner than either target alone.
 pub(super) fn auto_split_pays(routed: &Routed<'_>) -> Option<(u64, String)> {
@@ -181,22 +204,36 @@ pub(super) fn auto_split_pays(routed: &Routed<'_>) -> Option<(u64, String)> {
     {
         return None;
     }
-    let estimate = SplitEstimate::of(routed);
+    let slices = splittable(routed).ok()?;
+    let estimate = SplitEstimate::of(routed, &slices.strides);
     let best = estimate.cpu.min(estimate.gpu);
-    let pays = estimate.seconds.is_finite() && estimate.seconds < AUTO_SPLIT_MARGIN * best;
-    if !pays || splittable(routed).is_err() {
-        return None;
+    let margin = if estimate.splits > 0 {
+        AUTO_SPLIT_MARGIN_MEASURED
+    } else {
+        AUTO_SPLIT_MARGIN
+    };
+    let pays = estimate.seconds.is_finite() && estimate.seconds < margin * best;
+    let prediction = format!(
+        "predicted {:.3} ms split vs cpu {:.3} ms, gpu {:.3} ms; {}",
+        estimate.seconds * 1e3,
+        estimate.cpu * 1e3,
+        estimate.gpu * 1e3,
+        estimate.basis()
+    );
+    if pays {
+        return Some((estimate.cpu_elements, prediction));
     }
-    Some((
-        estimate.cpu_elements,
-        format!(
-            "predicted {:.3} ms split vs cpu {:.3} ms, gpu {:.3} ms; {}",
-            estimate.seconds * 1e3,
-            estimate.cpu * 1e3,
-            estimate.gpu * 1e3,
-            estimate.basis()
-        ),
-    ))
+    let faster = estimate.splits > 0 && estimate.seconds < best;
+    let declined = routed
+        .shared
+        .dispatcher()
+        .split_declined(routed.kernel.dispatch_key());
+    (faster && declined >= AUTO_SPLIT_REMEASURE_AFTER).then(|| {
+        (
+            estimate.cpu_elements,
+            format!("re-measuring after {declined} launches not split: {prediction}"),
+        )
+    })
 }
 
 /// Runs `routed` split at `at` CPU elements (chosen here when `None`), or
@@ -223,8 +260,23 @@ pub(super) fn run_split(
     let (k, chosen) = match at {
         Some(k) => (k.min(n), why.unwrap_or_else(|| "requested".to_string())),
         None => {
-            let estimate = SplitEstimate::of(&routed);
-            (estimate.cpu_elements, estimate.basis())
+            let estimate = SplitEstimate::of(&routed, &slices.strides);
+            if estimate.splits == 0 {
+                // Until a split has been measured the point comes from each
+                // target alone, which may give one side nothing; a split
+                // asked for still runs both, so that its rates are learned.
+                let least = n / FIRST_SPLIT_LEAST_SHARE;
+                let k = estimate.cpu_elements.clamp(least, n - least);
+                (
+                    k,
+                    format!(
+                        "{}, each side at least 1/{FIRST_SPLIT_LEAST_SHARE}",
+                        estimate.basis()
+                    ),
+                )
+            } else {
+                (estimate.cpu_elements, estimate.basis())
+            }
         }
     };
     let start = k / slices.align * slices.align;
@@ -294,6 +346,8 @@ pub(super) fn run_split(
         }
     }
     let gpu_runs = gpu.filter(|_| pipeline.is_some());
+    // What steps 1 and 2 moved: the GPU side runs the uploads first, once.
+    let uploaded_before = (shared.counters().snapshot() - transfers_before).bytes_uploaded;
     if gpu_runs.is_none() && stays_split.iter().any(Option::is_some) {
         // The CPU will run every element: whole host copies. Nothing was
         // submitted, so the device copies still hold what they held.
@@ -414,13 +468,19 @@ pub(super) fn run_split(
     locked.finish(!failed, device_current);
     drop(locked);
     if let (Some(gpu_seconds), false) = (gpu_side, failed) {
-        shared.dispatcher().observe_split(
+        // The rates are for the next split, which at (nearly) the same
+        // point uploads nothing: this one's uploads are taken out (at most
+        // down to a quarter of what was measured, should the transfer model
+        // overestimate them).
+        let mut dispatcher = shared.dispatcher();
+        let uploads = dispatcher.transfer_seconds(Direction::Upload, uploaded_before);
+        dispatcher.observe_split(
             kernel.dispatch_key(),
             SplitSides {
                 cpu_elements: k,
                 cpu_seconds: cpu_side.as_secs_f64(),
                 gpu_elements: n - k,
-                gpu_seconds,
+                gpu_seconds: (gpu_seconds - uploads).max(gpu_seconds / 4.0),
             },
         );
     }
