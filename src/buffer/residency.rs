@@ -113,8 +113,8 @@ impl Residency {
         matches!(self, Residency::HostOnly | Residency::Both)
     }
 
-    /// The bytes of a `len`-byte buffer whose device copy is stale: what an
-    /// [`Transfer::Upload`] moves.
+    /// The bytes of a `len`-byte buffer whose device copy is stale: what a
+    /// `Transfer::Upload` moves.
     pub fn stale_on_device(self, len: usize) -> Range<usize> {
         match self {
             Residency::HostOnly => 0..len,
@@ -124,7 +124,7 @@ impl Residency {
     }
 
     /// The bytes of a `len`-byte buffer whose host copy is stale: what a
-    /// [`Transfer::Download`] moves.
+    /// `Transfer::Download` moves.
     pub fn stale_on_host(self, len: usize) -> Range<usize> {
         match self {
             Residency::DeviceOnly => 0..len,
